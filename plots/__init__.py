@@ -1,0 +1,1 @@
+"""matplotlib charts for run_bench.py results (see charts.py)."""

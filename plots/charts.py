@@ -1,0 +1,227 @@
+"""Charts from a results.json document (runbench.results schema), drawn with matplotlib's Agg backend.
+
+draw_all(document, out_dir) writes every chart as PNG and SVG and returns [(title, file stem)].
+missing_reason() says why charts cannot be drawn (matplotlib absent), or returns None.
+Colours: the Okabe–Ito palette, safe for the common kinds of colour blindness; bars also carry
+hatches and lines markers so no chart relies on colour alone.
+"""
+import os
+import sys
+
+from runbench import results, stats
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+HATCHES = ("", "//", "..", "xx", "\\\\", "--", "++", "oo")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LATENCY_OPS = ("malloc", "free", "realloc", "calloc", "aligned")
+PERCENTILES = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
+MIB = 1024 * 1024
+
+
+def missing_reason():
+    try:
+        import matplotlib  # noqa: F401  (only checking that it can be imported)
+    except ImportError as error:
+        return (f"matplotlib cannot be imported by {sys.executable} ({error}); install the Debian "
+                "package python3-matplotlib and run run_bench.py with /usr/bin/python3")
+    return None
+
+
+def draw_all(document, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    os.makedirs(out_dir, exist_ok=True)
+    styles = _styles(results.allocators_in(document))
+    drawn = []
+    for title, stem, draw in _chart_plan(document):
+        figure = draw(pyplot, document, styles, title)
+        if figure is None:
+            continue
+        figure.tight_layout()
+        for extension in ("png", "svg"):
+            figure.savefig(os.path.join(out_dir, f"{stem}.{extension}"), dpi=110)
+        pyplot.close(figure)
+        drawn.append((title, stem))
+    return drawn
+
+
+def _chart_plan(document):
+    plan = []
+    for threads in results.threads_in(document):
+        plan.append((f"Throughput relative to system malloc, {_copies(threads)}",
+                     f"throughput_threads{threads}", _bind(_throughput, threads)))
+    base_threads = min(results.threads_in(document), default=1)
+    plan.append((f"Fragmentation, {_copies(base_threads)}", "fragmentation", _bind(_fragmentation, base_threads)))
+    plan.append((f"Peak RSS, {_copies(base_threads)}", "peak_rss", _bind(_peak_rss, base_threads)))
+    if len(results.threads_in(document)) > 1:
+        plan.append(("Thread scaling: throughput against copies of the trace", "scaling", _scaling))
+    for workload in results.workloads_in(document):
+        plan.append((f"RSS over time against live bytes: {workload}", f"timeline_{workload}",
+                     _bind(_timeline, workload, base_threads)))
+    for op in LATENCY_OPS:
+        plan.append((f"{op} latency percentiles (geometric mean over workloads), {_copies(base_threads)}",
+                     f"latency_{op}", _bind(_latency, op, base_threads)))
+    return plan
+
+
+def _bind(function, *bound):
+    return lambda pyplot, document, styles, title: function(pyplot, document, styles, title, *bound)
+
+
+def _copies(threads):
+    return "1 copy of each trace" if threads == 1 else f"{threads} concurrent copies of each trace"
+
+
+def _styles(allocators):
+    return {name: (OKABE_ITO[i % len(OKABE_ITO)], HATCHES[i % len(HATCHES)], MARKERS[i % len(MARKERS)])
+            for i, name in enumerate(allocators)}
+
+
+def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_line=None, log=False):
+    """Bars per workload, one per allocator; value_of(workload, allocator) -> (value, low, high) or None."""
+    allocators = list(styles)
+    width = 0.8 / max(len(allocators), 1)
+    figure, axes = pyplot.subplots(figsize=(max(6.0, 1.1 * len(workloads) + 2), 4.5))
+    any_bar = False
+    for index, allocator in enumerate(allocators):
+        colour, hatch, _ = styles[allocator]
+        xs, heights, below, above = [], [], [], []
+        for position, workload in enumerate(workloads):
+            found = value_of(workload, allocator)
+            if found is None:
+                continue
+            value, low, high = found
+            xs.append(position + (index - (len(allocators) - 1) / 2) * width)
+            heights.append(value)
+            below.append(max(value - low, 0))
+            above.append(max(high - value, 0))
+        if xs:
+            any_bar = True
+            axes.bar(xs, heights, width, yerr=[below, above], capsize=2, label=allocator, color=colour,
+                     hatch=hatch, edgecolor="black", linewidth=0.5)
+    if not any_bar:
+        pyplot.close(figure)
+        return None
+    if reference_line is not None:
+        axes.axhline(reference_line, color="black", linewidth=0.8, linestyle="--")
+    if log:
+        axes.set_yscale("log")
+    axes.set_xticks(range(len(workloads)))
+    axes.set_xticklabels(workloads, rotation=30, ha="right")
+    axes.set_xlabel("workload")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.legend(fontsize="small", ncol=min(len(allocators), 5))
+    axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def _spread(values):
+    return (stats.median(values), min(values), max(values)) if values else None
+
+
+def _metric_spread(document, threads, metric, scale=1.0):
+    def value_of(workload, allocator):
+        run = results.find_run(document, workload, allocator, threads)
+        return _spread([v * scale for v in results.values(run, metric)]) if run else None
+    return value_of
+
+
+def _throughput(pyplot, document, styles, title, threads):
+    return _grouped_bars(
+        pyplot, title, "ops/s ÷ system malloc's median (higher is better)", results.workloads_in(document),
+        styles, lambda w, a: results.relative_throughput(document, w, a, threads), reference_line=1.0)
+
+
+def _fragmentation(pyplot, document, styles, title, threads):
+    return _grouped_bars(pyplot, title, "(peak RSS − baseline RSS) ÷ peak live bytes (lower is better)",
+                         results.workloads_in(document), styles,
+                         _metric_spread(document, threads, "fragmentation"), reference_line=1.0)
+
+
+def _peak_rss(pyplot, document, styles, title, threads):
+    return _grouped_bars(pyplot, title, "peak RSS (MiB, lower is better)", results.workloads_in(document),
+                         styles, _metric_spread(document, threads, "peak_rss_bytes", 1 / MIB))
+
+
+def _scaling(pyplot, document, styles, title):
+    workloads = results.workloads_in(document)
+    columns = min(4, len(workloads))
+    rows = -(-len(workloads) // columns)
+    figure, grid = pyplot.subplots(rows, columns, figsize=(3.2 * columns, 2.8 * rows), squeeze=False)
+    thread_counts = results.threads_in(document)
+    for axes, workload in zip(grid.flat, workloads):
+        for allocator, (colour, _, marker) in styles.items():
+            points = [(t, results.median_metric(results.find_run(document, workload, allocator, t), "ops_per_s"))
+                      for t in thread_counts]
+            points = [(t, v / 1e6) for t, v in points if v]
+            if points:
+                axes.plot(*zip(*points), marker=marker, color=colour, label=allocator)
+        axes.set_title(workload, fontsize="medium")
+        axes.set_xticks(thread_counts)
+        axes.set_xlabel("copies (threads)")
+        axes.set_ylabel("Mops/s")
+        axes.grid(alpha=0.3)
+    for axes in list(grid.flat)[len(workloads):]:
+        axes.set_visible(False)
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5) or 1, fontsize="small")
+    figure.suptitle(title)
+    figure.subplots_adjust(bottom=0.15)
+    return figure
+
+
+def _timeline(pyplot, document, styles, title, workload, threads):
+    figure, axes = pyplot.subplots(figsize=(7, 4.2))
+    live_drawn = False
+    for allocator, (colour, _, _) in styles.items():
+        run = results.find_run(document, workload, allocator, threads)
+        timeline = run.get("timeline") if run else None
+        if not timeline or not timeline.get("t_ms"):
+            continue
+        baseline = timeline.get("baseline_rss_bytes", 0)
+        axes.plot(timeline["t_ms"], [(r - baseline) / MIB for r in timeline["rss_bytes"]],
+                  color=colour, label=f"{allocator}: RSS − baseline")
+        if not live_drawn and timeline.get("live_bytes"):
+            axes.plot(timeline["t_ms"], [b / MIB for b in timeline["live_bytes"]], color="black",
+                      linestyle="--", linewidth=1.2, label="live requested bytes")
+            live_drawn = True
+    if not live_drawn:
+        pyplot.close(figure)
+        return None
+    axes.set_xlabel("time since replay start (ms)")
+    axes.set_ylabel("MiB")
+    axes.set_title(title)
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def _latency(pyplot, document, styles, title, op, threads):
+    figure, axes = pyplot.subplots(figsize=(6.5, 4.2))
+    drawn = False
+    for allocator, (colour, _, marker) in styles.items():
+        points = []
+        for index, (key, _) in enumerate(PERCENTILES):
+            medians = [results.median_metric(results.find_run(document, w, allocator, threads), f"lat_{op}_{key}_ns")
+                       for w in results.workloads_in(document)]
+            medians = [m for m in medians if m]
+            if medians:
+                points.append((index, stats.geometric_mean(medians)))
+        if points:
+            drawn = True
+            axes.plot(*zip(*points), marker=marker, color=colour, label=allocator)
+    if not drawn:
+        pyplot.close(figure)
+        return None
+    axes.set_yscale("log")
+    axes.set_xticks(range(len(PERCENTILES)))
+    axes.set_xticklabels([label for _, label in PERCENTILES])
+    axes.set_xlabel("percentile")
+    axes.set_ylabel("latency per call (ns, log scale)")
+    axes.set_title(title, fontsize="medium")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3, which="both")
+    return figure

@@ -1,0 +1,58 @@
+"""Installing missing Debian packages and building the harness with CMake (Release, its own build dir)."""
+import os
+import subprocess
+import sys
+
+from runbench.errors import UsageError
+
+REQUIRED_PACKAGES = ("cmake", "g++", "libbenchmark-dev", "zlib1g-dev", "python3-matplotlib",
+                     "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0")
+HARNESS_TARGET = "mem_io_replay"
+DROPIN_TARGET = "mem_io_shared"
+BUILD_LOG_TAIL_LINES = 40
+
+
+def missing_packages(packages=REQUIRED_PACKAGES):
+    missing = []
+    for package in packages:
+        proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if "install ok installed" not in proc.stdout:
+            missing.append(package)
+    return missing
+
+
+def ensure_packages(packages=REQUIRED_PACKAGES, log=sys.stderr):
+    missing = missing_packages(packages)
+    if not missing:
+        return
+    install = ["apt-get", "install", "-y", *missing]
+    if os.geteuid() != 0:
+        raise UsageError("missing Debian packages; as root, install them with:\n  " + " ".join(install))
+    print(f"run_bench.py: installing missing Debian packages: {' '.join(missing)}", file=log)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        if subprocess.run(args, env=env).returncode != 0:
+            raise UsageError(f"'{' '.join(args)}' failed; install the packages by hand: {' '.join(install)}")
+
+
+def build(repo_root, build_dir, targets, log=sys.stderr):
+    """Configure (Release) and build `targets`; the full output goes to BUILD_DIR/run_bench-build.log."""
+    os.makedirs(build_dir, exist_ok=True)
+    log_path = os.path.join(build_dir, "run_bench-build.log")
+    steps = [
+        ["cmake", "-S", repo_root, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"],
+        ["cmake", "--build", build_dir, "-j", str(os.cpu_count() or 1), "--target", *targets],
+    ]
+    print(f"run_bench.py: building {', '.join(targets)} in {build_dir} (log: {log_path})", file=log)
+    with open(log_path, "w", encoding="utf-8") as build_log:
+        for args in steps:
+            build_log.write("$ " + " ".join(args) + "\n")
+            build_log.flush()
+            if subprocess.run(args, stdout=build_log, stderr=subprocess.STDOUT).returncode != 0:
+                raise UsageError(f"build step failed: {' '.join(args)}\n{_tail(log_path)}")
+
+
+def _tail(path):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return "".join(handle.readlines()[-BUILD_LOG_TAIL_LINES:])

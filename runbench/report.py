@@ -1,0 +1,122 @@
+"""Summary tables (plain text, for the terminal) and the HTML report of a results folder."""
+import html
+import os
+
+from runbench import results, stats
+
+MIB = 1024 * 1024
+
+
+def format_table(header, rows):
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(line, widths)))
+             for line in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value, pattern):
+    return "—" if value is None else pattern.format(value)
+
+
+def summary_tables(document):
+    """[(title, header, rows)] for the first thread count: throughput ×system, fragmentation, peak RSS."""
+    workloads = results.workloads_in(document)
+    allocators = results.allocators_in(document)
+    if not workloads:
+        return []
+    threads = results.threads_in(document)[0]
+    header = ["workload", *allocators]
+
+    def relative(workload, allocator):
+        found = results.relative_throughput(document, workload, allocator, threads)
+        return found[0] if found else None
+
+    def metric(name, scale=1.0):
+        def value(workload, allocator):
+            found = results.median_metric(results.find_run(document, workload, allocator, threads), name)
+            return None if found is None else found * scale
+        return value
+
+    tables = []
+    for title, value_of, pattern, mean_name in (
+            ("Throughput ÷ system malloc (median; higher is better)", relative, "{:.2f}×", "geomean"),
+            ("Fragmentation = (peak − baseline RSS) ÷ peak live bytes (median; lower is better)",
+             metric("fragmentation"), "{:.2f}", "geomean"),
+            ("Peak RSS in MiB (median; lower is better)", metric("peak_rss_bytes", 1 / MIB), "{:.1f}", "geomean")):
+        grid = {(w, a): value_of(w, a) for w in workloads for a in allocators}
+        rows = [[w, *(_cell(grid[w, a], pattern) for a in allocators)] for w in workloads]
+        means = [stats.geometric_mean([grid[w, a] for w in workloads if grid[w, a]]) for a in allocators]
+        rows.append([mean_name, *(_cell(m if m == m else None, pattern) for m in means)])
+        tables.append((f"{title}, threads={threads}", header, rows))
+    return tables
+
+
+def summary_text(document):
+    parts = [f"{title}\n{format_table(header, rows)}" for title, header, rows in summary_tables(document)]
+    if document["failures"]:
+        parts.append(f"{len(document['failures'])} run(s) failed:\n" +
+                     "\n".join(f"  {f['workload']}/{f['allocator']}/threads:{f['threads']} round {f['round']}: "
+                               f"{f['error']}" for f in document["failures"]))
+    return "\n\n".join(parts)
+
+
+def write_html(document, path, charts, charts_note):
+    """charts: [(title, stem)] drawn into charts/; charts_note: why there are none, or None."""
+    environment = document["environment"]
+    git = environment.get("git") or {}
+    facts = [
+        ("created (UTC)", document.get("created_utc")),
+        ("CPU", f"{environment.get('cpu_model')} ({environment.get('cores')} cores)"),
+        ("kernel / glibc", f"{environment.get('kernel')} / glibc {environment.get('glibc')}"),
+        ("compiler", (environment.get("compiler") or {}).get("version")),
+        ("git commit", f"{git.get('commit')}{' (uncommitted changes)' if git.get('dirty') else ''}"),
+        ("allocator versions", ", ".join(f"{name} {info.get('version') or '(built here)'}"
+                                         for name, info in environment.get("allocators", {}).items())),
+        ("options", ", ".join(f"{k}={v}" for k, v in document.get("options", {}).items())),
+    ]
+    body = ["<h1>mem_io benchmark report</h1>",
+            "<p>Timings on shared 2-core machines vary by ±20–50 %: compare allocators within one report, "
+            "as ratios, not absolute numbers across reports. Each allocator ran in its own process, "
+            "interleaved in random order; values are medians over repetitions, error bars the full range.</p>",
+            "<table class='facts'>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                                              for k, v in facts) + "</table>"]
+    for title, header, rows in summary_tables(document):
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" +
+                    "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                            for row in rows) + "</table>")
+    if document["failures"]:
+        body.append("<h2>Failed runs</h2><ul>" + "".join(
+            f"<li>{html.escape(f['workload'])}/{html.escape(f['allocator'])}/threads:{f['threads']} "
+            f"round {f['round']}: <pre>{html.escape(f['error'])}</pre></li>" for f in document["failures"]) + "</ul>")
+    body.append("<h2>Charts</h2>")
+    if charts_note:
+        body.append(f"<p><strong>No charts:</strong> {html.escape(charts_note)}</p>")
+    for title, stem in charts:
+        body.append(f"<figure><a href='charts/{stem}.svg'><img src='charts/{stem}.svg' alt='{html.escape(title)}'>"
+                    f"</a><figcaption>{html.escape(title)} (<a href='charts/{stem}.png'>PNG</a>)</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+             "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #999;padding:2px 8px;"
+             "text-align:right}td:first-child,th:first-child{text-align:left}"
+             "table.facts td{text-align:left}img{max-width:100%}figure{margin:1em 0}")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>mem_io benchmark report</title>"
+                     f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def write_folder_outputs(document, out_dir, log):
+    """results.csv, charts/ (PNG+SVG), report.html and summary.txt from a results document."""
+    from plots import charts as chart_module
+
+    results.write_csv(document, os.path.join(out_dir, "results.csv"))
+    charts_note = chart_module.missing_reason()
+    drawn = []
+    if charts_note:
+        print(f"run_bench.py: no charts: {charts_note}", file=log)
+    else:
+        drawn = chart_module.draw_all(document, os.path.join(out_dir, "charts"))
+    write_html(document, os.path.join(out_dir, "report.html"), drawn, charts_note)
+    with open(os.path.join(out_dir, "summary.txt"), "w", encoding="utf-8") as handle:
+        handle.write(summary_text(document) + "\n")
+    return drawn

@@ -1,0 +1,171 @@
+"""results.json: the one schema that the charts, the report, `compare` and the gate all read.
+
+Layout (schema "mem_io-results", version 1):
+  created_utc, kind ("suite" or "check"), options (the run's options), environment (machine,
+  compiler, git commit, allocator versions), allocators [{name, harness_allocator, preload}],
+  workloads [{name, path}], runs [{workload, allocator, threads, samples: [{round, metric: value…}],
+  timeline (the harness's timeline for the first round, or null)}],
+  failures [{workload, allocator, threads, round, error}].
+Each sample is one measured repetition; metric names are the harness's counters
+(ops_per_s, peak_rss_bytes, fragmentation, lat_<op>_p99_ns, …) plus real_time_ns.
+"""
+import csv
+import datetime
+import json
+import os
+
+from runbench import stats
+from runbench.errors import UsageError
+
+SCHEMA = "mem_io-results"
+SCHEMA_VERSION = 1
+THROUGHPUT = "ops_per_s"
+REFERENCE_ALLOCATOR = "system"
+TIMELINE_MAX_POINTS = 600
+
+
+def new_document(kind, options, environment, allocators, workloads):
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "options": options,
+        "environment": environment,
+        "allocators": [{"name": a.name, "harness_allocator": a.harness_allocator, "preload": a.preload_path}
+                       for a in allocators],
+        "workloads": [{"name": w.name, "path": w.path} for w in workloads],
+        "runs": [],
+        "failures": [],
+    }
+
+
+def find_run(document, workload, allocator, threads):
+    for run in document["runs"]:
+        if (run["workload"], run["allocator"], run["threads"]) == (workload, allocator, threads):
+            return run
+    return None
+
+
+def add_output(document, job, output, round_index):
+    workload, allocator, threads = job.key
+    run = find_run(document, workload, allocator, threads)
+    if run is None:
+        run = {"workload": workload, "allocator": allocator, "threads": threads, "samples": [], "timeline": None}
+        document["runs"].append(run)
+    for sample in output.samples:
+        run["samples"].append(dict(sample, round=round_index))
+    if run["timeline"] is None and output.timeline is not None:
+        run["timeline"] = downsample_timeline(output.timeline)
+    if output.context and "harness_context" not in document["environment"]:
+        document["environment"]["harness_context"] = output.context
+
+
+def add_failure(document, job, round_index, error):
+    workload, allocator, threads = job.key
+    document["failures"].append({"workload": workload, "allocator": allocator, "threads": threads,
+                                 "round": round_index, "error": str(error)})
+
+
+def downsample_timeline(timeline):
+    """Keep at most TIMELINE_MAX_POINTS evenly spaced samples of every list in the timeline."""
+    if isinstance(timeline, list):
+        step = max(1, -(-len(timeline) // TIMELINE_MAX_POINTS))
+        return timeline[::step]
+    if isinstance(timeline, dict):
+        return {key: downsample_timeline(value) for key, value in timeline.items()}
+    return timeline
+
+
+def save(document, path):
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1, sort_keys=False)
+        handle.write("\n")
+    os.replace(temporary, path)
+
+
+def load(path):
+    """Read and validate a results.json; raise UsageError naming the file and the problem."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such results file")
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory; pass its results.json")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: cannot read: {error}")
+    except ValueError as error:
+        raise UsageError(f"{path}: not valid JSON: {error}")
+    validate(document, path)
+    return document
+
+
+def validate(document, path):
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise UsageError(f"{path}: not a run_bench results file (expected \"schema\": \"{SCHEMA}\")")
+    version = document.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise UsageError(f"{path}: schema_version {version!r} is not supported (this run_bench reads "
+                         f"up to {SCHEMA_VERSION})")
+    runs = document.get("runs")
+    if not isinstance(runs, list):
+        raise UsageError(f"{path}: 'runs' must be a list")
+    for index, run in enumerate(runs):
+        if not isinstance(run, dict) or not all(k in run for k in ("workload", "allocator", "threads", "samples")) \
+                or not isinstance(run["samples"], list):
+            raise UsageError(f"{path}: runs[{index}] lacks workload/allocator/threads/samples")
+    for key, default in (("failures", []), ("options", {}), ("environment", {})):
+        document.setdefault(key, default)
+
+
+def values(run, metric):
+    return [s[metric] for s in run["samples"] if isinstance(s.get(metric), (int, float))]
+
+
+def median_metric(run, metric):
+    found = values(run, metric) if run else []
+    return stats.median(found) if found else None
+
+
+def workloads_in(document):
+    return sorted({r["workload"] for r in document["runs"]})
+
+
+def allocators_in(document):
+    """Allocators in the order the run listed them."""
+    listed = [a["name"] for a in document.get("allocators", [])]
+    present = {r["allocator"] for r in document["runs"]}
+    return [name for name in listed if name in present] + sorted(present - set(listed))
+
+
+def threads_in(document):
+    return sorted({r["threads"] for r in document["runs"]})
+
+
+def relative_throughput(document, workload, allocator, threads):
+    """(median, low, high) of an allocator's ops/s over system malloc's median, or None.
+
+    low/high are the smallest and largest single repetition's ratio: with few repetitions the
+    full range is the honest error bar.
+    """
+    reference = median_metric(find_run(document, workload, REFERENCE_ALLOCATOR, threads), THROUGHPUT)
+    run = find_run(document, workload, allocator, threads)
+    if not reference or run is None or not values(run, THROUGHPUT):
+        return None
+    ratios = [v / reference for v in values(run, THROUGHPUT)]
+    return stats.median(ratios), min(ratios), max(ratios)
+
+
+def write_csv(document, path):
+    """One row per measured repetition; one column per metric."""
+    metrics = sorted({key for run in document["runs"] for sample in run["samples"] for key in sample
+                      if key not in ("round", "benchmark")})
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["workload", "allocator", "threads", "round", *metrics])
+        for run in document["runs"]:
+            for sample in run["samples"]:
+                writer.writerow([run["workload"], run["allocator"], run["threads"], sample.get("round", ""),
+                                 *(sample.get(m, "") for m in metrics)])

@@ -1,0 +1,38 @@
+"""Running a set of jobs interleaved: every round visits every workload and runs its allocators in
+a fresh random order, so drift in machine speed spreads over all allocators instead of biasing one."""
+import random
+
+from runbench import harness, results
+from runbench.harness import Job
+
+
+def plan(workloads, allocators, thread_counts, rounds, seed, min_time=None, timelines=True):
+    """Return [(round, Job)] in execution order."""
+    rng = random.Random(seed)
+    planned = []
+    for round_index in range(rounds):
+        for workload in workloads:
+            for threads in thread_counts:
+                order = list(allocators)
+                rng.shuffle(order)
+                for allocator in order:
+                    planned.append((round_index, Job(workload, allocator, threads, repetitions=1,
+                                                     min_time=min_time,
+                                                     timeline=timelines and round_index == 0)))
+    return planned
+
+
+def execute(binary, document, planned, progress, timeout_s):
+    """Run every planned job, recording measurements or failures in `document`; return failure count."""
+    failures = 0
+    for round_index, job in planned:
+        try:
+            output = harness.run(binary, job, timeout_s)
+        except harness.HarnessError as error:
+            failures += 1
+            results.add_failure(document, job, round_index, error)
+            progress.message(f"run_bench.py: FAILED {error}")
+        else:
+            results.add_output(document, job, output, round_index)
+        progress.step(job.describe())
+    return failures
