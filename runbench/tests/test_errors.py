@@ -1,0 +1,68 @@
+"""Bad options, missing or malformed traces and results files end in a clear error, never a traceback."""
+import json
+import os
+import tempfile
+
+from runbench.tests.support import CommandTestCase, build_dir, run_bench, write_trace
+
+
+class BadInputTest(CommandTestCase):
+    def setUp(self):
+        self.scratch = tempfile.TemporaryDirectory()
+        self.addCleanup(self.scratch.cleanup)
+        self.build = build_dir()
+
+    def path(self, name):
+        return os.path.join(self.scratch.name, name)
+
+    def run_suite(self, *args):
+        return run_bench("--no-build", "--build-dir", self.build, "--out", self.path("out"), *args)
+
+    def test_bad_thread_list(self):
+        self.assertCleanError(self.run_suite("--threads", "1,two"), "--threads", "'1,two'")
+        self.assertCleanError(self.run_suite("--threads", "0"), "between 1 and 256")
+
+    def test_unknown_allocator(self):
+        proc = self.run_suite("--allocators", "mem_io,hoard", "--workloads", write_trace(self.path("t.trace")))
+        self.assertCleanError(proc, "unknown allocator 'hoard'")
+
+    def test_missing_preload_library(self):
+        proc = self.run_suite("--allocators", f"mine={self.path('nope.so')}")
+        self.assertCleanError(proc, "allocator 'mine'", "nope.so does not exist")
+
+    def test_missing_trace_file(self):
+        proc = self.run_suite("--workloads", self.path("absent.trace.gz"))
+        self.assertCleanError(proc, "absent.trace.gz", "does not exist")
+
+    def test_unknown_workload_name(self):
+        self.assertCleanError(self.run_suite("--workloads", "no_such_workload"), "'no_such_workload'",
+                              "no shipped workload matches")
+
+    def test_malformed_trace_names_file_and_line(self):
+        bad = self.path("bad.trace")
+        with open(bad, "w", encoding="utf-8") as handle:
+            handle.write("mem_io-trace 1\n0 m 1 64\n0 f 2\n")
+        proc = self.run_suite("--workloads", bad)
+        self.assertCleanError(proc, "invalid trace", "bad.trace:3")
+        self.assertFalse(os.path.exists(self.path("out")), "no results folder for a refused run")
+
+    def test_missing_build(self):
+        proc = run_bench("--no-build", "--build-dir", self.path("empty-build"))
+        self.assertCleanError(proc, "harness binary", "is missing")
+
+    def test_plot_missing_and_malformed_results(self):
+        self.assertCleanError(run_bench("plot", self.path("none.json")), "none.json", "no such results file")
+        with open(self.path("broken.json"), "w", encoding="utf-8") as handle:
+            handle.write("{ not json")
+        self.assertCleanError(run_bench("plot", self.path("broken.json")), "broken.json", "not valid JSON")
+        with open(self.path("other.json"), "w", encoding="utf-8") as handle:
+            json.dump({"benchmarks": []}, handle)
+        self.assertCleanError(run_bench("compare", self.path("other.json"), self.path("other.json")),
+                              "other.json", "not a run_bench results file")
+
+    def test_check_without_baseline(self):
+        proc = run_bench("check", "--no-build", "--build-dir", self.build, "--baseline", self.path("none.json"))
+        self.assertCleanError(proc, "none.json", "no such results file")
+
+    def test_bad_threshold(self):
+        self.assertCleanError(run_bench("check", "--throughput-threshold", "1.5"), "between 0 and 1")
