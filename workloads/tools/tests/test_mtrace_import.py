@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""mtrace_import.py on a log that glibc's libc_malloc_debug.so writes for known_allocations.c
+inside the test, and on hand-written logs with oddities and syntax errors."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from support import TOOLS, built, op_counts, replay, validate
+
+MALLOC_DEBUG = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+
+
+class MtraceImportTest(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory(prefix="mem_io_mtrace_test.")
+        self.addCleanup(self.directory.cleanup)
+
+    def path(self, name):
+        return os.path.join(self.directory.name, name)
+
+    def write_log(self, text):
+        log = self.path("hand.log")
+        with open(log, "w") as out:
+            out.write(text)
+        return log
+
+    def import_log(self, log, output, *options):
+        arguments = [sys.executable, os.path.join(TOOLS, "mtrace_import.py"), log, "-o", output, *options]
+        return subprocess.run(arguments, capture_output=True, text=True, timeout=60)
+
+    def test_log_of_known_program_imports_and_replays(self):
+        log = self.path("known.log")
+        environment = dict(os.environ, LD_PRELOAD=MALLOC_DEBUG, MALLOC_TRACE=log)
+        subprocess.run([built("KNOWN_ALLOCATIONS"), "mtrace"], env=environment, check=True, timeout=60)
+        trace = self.path("known.trace.gz")
+        result = self.import_log(log, trace)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        # mtrace writes calloc and the aligned calls as plain allocations
+        self.assertEqual(op_counts(trace), {"m": 14, "r": 1, "f": 14})
+        self.assertEqual(validate(trace), (29, 1, 1000 + 240 + 100 + 200 + 5000))
+        replay(trace)
+
+    def test_reused_address_gets_a_new_block_and_oddities_are_counted(self):
+        log = self.write_log(
+            "= Start\n"
+            "@ ./app:[0x1166] + 0x1000 0x20\n"
+            "@ ./app:[0x1180] - 0x1000\n"
+            "@ /lib/libc.so.6:(fn+0x1f)[0x7f00] + 0x1000 0x40\n"  # same address, new block
+            "@ [0x7f10] - 0x2000\n"  # never allocated
+            "@ ./app:[0x1190] + (nil) 0x100000\n"  # failed
+            "@ ./app:[0x11a0] < 0x1000\n"
+            "@ ./app:[0x11a0] > 0x3000 0x80\n"
+            "@ ./app:[0x11b0] ! 0x3000 0x1000000\n"  # failed realloc
+            "= End\n"
+        )
+        trace = self.path("hand.trace")
+        result = self.import_log(log, trace)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(trace) as lines:
+            body = [line.strip() for line in lines if not line.startswith("#")]
+        self.assertEqual(body, ["mem_io-trace 1", "0 m 1 32", "0 f 1", "0 m 2 64", "0 r 2 128"])
+        self.assertIn("1 x free of an address the log never allocated (skipped), first at %s:5" % log, result.stderr)
+        self.assertIn("first at %s:6" % log, result.stderr)
+        self.assertIn("first at %s:9" % log, result.stderr)
+        self.assertEqual(validate(trace), (4, 1, 128))
+
+    def test_strict_turns_an_oddity_into_an_error(self):
+        log = self.write_log("= Start\n@ [0x7f10] - 0x2000\n")
+        result = self.import_log(log, self.path("x.trace"), "--strict")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("%s:2: free of an address the log never allocated" % log, result.stderr)
+        self.assertFalse(os.path.exists(self.path("x.trace")))
+
+    def test_malformed_line_is_reported_with_its_number(self):
+        log = self.write_log("= Start\n@ ./app:[0x1] + 0x10 0x20\n@ ./app:[0x2] + 0x10\n")
+        result = self.import_log(log, self.path("x.trace"))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("%s:3: '+' needs a size" % log, result.stderr)
+        log = self.write_log("= Start\nsomething else\n")
+        result = self.import_log(log, self.path("x.trace"))
+        self.assertIn("%s:2: not an mtrace line: 'something else'" % log, result.stderr)
+        self.assertFalse(os.path.exists(self.path("x.trace")))
+
+    def test_missing_log_and_unwritable_output(self):
+        result = self.import_log(self.path("none.log"), self.path("x.trace"))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("cannot read %s" % self.path("none.log"), result.stderr)
+        log = self.write_log("= Start\n= End\n")
+        result = self.import_log(log, self.path("no-dir/x.trace"))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("cannot write %s" % self.path("no-dir/x.trace"), result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""record.py with libmem_io_recorder.so on small programs whose allocations are known
+(tests/*.c, built by CMake): counts, ideal bytes, cross-thread frees, fork, exec, errors."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from support import TOOLS, built, op_counts, operations, replay, validate
+
+# known_allocations.c: 10 malloc(100), calloc(10, 24), aligned_alloc(4096, 100),
+# posix_memalign(64, 200), malloc(16) grown by realloc to 5000, then 14 frees (one by realloc(p, 0)).
+KNOWN_COUNTS = {"m": 11, "c": 1, "a": 2, "r": 1, "f": 14}
+KNOWN_IDEAL = 1000 + 240 + 100 + 200 + 5000
+
+
+class RecordTest(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory(prefix="mem_io_record_test.")
+        self.addCleanup(self.directory.cleanup)
+
+    def path(self, name):
+        return os.path.join(self.directory.name, name)
+
+    def record(self, output, command, *options, library=True):
+        """Runs record.py; library=True passes the built recorder, a path passes that path,
+        None lets record.py search for it (options then say where)."""
+        chosen = ["--library", built("RECORDER_LIBRARY") if library is True else library] if library else []
+        arguments = [sys.executable, os.path.join(TOOLS, "record.py"), *chosen, "-o", output, *options, "--", *command]
+        return subprocess.run(arguments, capture_output=True, text=True, timeout=120)
+
+    def test_known_program_gives_exact_counts_and_ideal_bytes(self):
+        trace = self.path("known.trace.gz")
+        result = self.record(trace, [built("KNOWN_ALLOCATIONS")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(op_counts(trace), KNOWN_COUNTS)
+        self.assertEqual(validate(trace), (sum(KNOWN_COUNTS.values()), 1, KNOWN_IDEAL))
+        alignments = sorted(args[0] for _, op, _, args in operations(trace) if op == "a")
+        self.assertEqual(alignments, [64, 4096])
+
+    def test_threaded_handoff_records_every_free_on_the_other_thread(self):
+        trace = self.path("handoff.trace.gz")
+        result = self.record(trace, [built("THREADED_HANDOFF")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        _, threads, _ = validate(trace)
+        self.assertEqual(threads, 2)
+        allocated_by = {}
+        cross_thread_frees = 0
+        for thread, op, block, _ in operations(trace):
+            if op == "m" and block not in allocated_by:
+                allocated_by[block] = thread
+            elif op == "f":
+                cross_thread_frees += allocated_by.pop(block, thread) != thread
+        self.assertEqual(cross_thread_frees, 2 * 20000)  # threaded_handoff.c: BLOCKS_PER_THREAD each
+        replay(trace)
+
+    def test_forked_child_writes_its_own_trace(self):
+        trace = self.path("fork.trace")
+        result = self.record(trace, [built("FORKING")], "--children")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(op_counts(trace), {"m": 8, "f": 8})  # 7 x 32 bytes and the 1000-byte block
+        children = [name for name in os.listdir(self.directory.name) if name.startswith("fork.") and name != "fork.trace"]
+        self.assertEqual(len(children), 1, children)
+        child = self.path(children[0])
+        self.assertEqual(op_counts(child), {"m": 5, "f": 5})  # the inherited block's free is skipped
+        self.assertEqual(validate(child), (10, 1, 5 * 48))
+        self.assertIn("free of an address never allocated", result.stderr)
+
+    def test_without_children_option_only_the_parent_is_written(self):
+        trace = self.path("fork.trace")
+        result = self.record(trace, [built("FORKING")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(os.listdir(self.directory.name), ["fork.trace"])
+        self.assertIn("1 other process image", result.stderr)
+
+    def test_exec_records_the_program_that_ran_last(self):
+        trace = self.path("exec.trace")
+        result = self.record(trace, ["/bin/sh", "-c", "exec " + built("KNOWN_ALLOCATIONS")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(op_counts(trace), KNOWN_COUNTS)
+
+    def test_max_ops_keeps_a_valid_prefix_and_frees_the_rest(self):
+        trace = self.path("trimmed.trace")
+        result = self.record(trace, [built("KNOWN_ALLOCATIONS")], "--max-ops", "12")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        # first 12 ops: 10 malloc, calloc, aligned_alloc; then the 12 live blocks are freed
+        self.assertEqual(op_counts(trace), {"m": 10, "c": 1, "a": 1, "f": 12})
+        self.assertEqual(validate(trace), (24, 1, 1000 + 240 + 100))
+
+    def test_program_exit_status_is_passed_on(self):
+        result = self.record(self.path("false.trace"), ["/bin/sh", "-c", "exit 3"])
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("exited with status 3", result.stderr)
+
+    def test_missing_program_is_a_clear_error(self):
+        result = self.record(self.path("x.trace"), ["no-such-program-mem-io"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("program 'no-such-program-mem-io' not found", result.stderr)
+
+    def test_unwritable_output_is_refused_before_running(self):
+        marker = self.path("ran")
+        result = self.record(os.path.join(self.path("missing-dir"), "x.trace"), ["/bin/sh", "-c", "touch " + marker])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("does not exist", result.stderr)
+        self.assertFalse(os.path.exists(marker))
+
+    def test_missing_library_is_a_clear_error(self):
+        result = self.record(self.path("x.trace"), ["/bin/true"], library=self.path("libnothere.so"))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("recorder library %s does not exist" % self.path("libnothere.so"), result.stderr)
+
+    def test_unbuilt_library_tells_how_to_build_it(self):
+        result = self.record(self.path("x.trace"), ["/bin/true"], "--build-dir", self.directory.name, library=None)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("build it first", result.stderr)
+        self.assertIn("--target mem_io_recorder", result.stderr)
+
+    def test_no_program_given(self):
+        result = self.record(self.path("x.trace"), [])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no program given", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
