@@ -1,0 +1,129 @@
+/* The C half of libmem_io.so: glibc's malloc interface, answered by mem_io.
+ *
+ * This translation unit includes the core's single-file build (memory.c) so
+ * that the exported names can be ELF aliases of the mem_io_* functions: a
+ * program calling malloc() lands directly in mem_io_malloc(), with no extra
+ * call or PLT hop. Functions whose glibc signature or semantics differ from
+ * the core's (valloc, pvalloc, malloc_usable_size) are small wrappers.
+ *
+ * The set is what glibc's manual lists under "Replacing malloc", plus the
+ * __libc_* names some programs and libraries call to reach "the real malloc"
+ * (they must reach mem_io too, or a block would cross allocators).
+ * reallocarray and strdup are deliberately NOT exported: glibc's versions
+ * call malloc/realloc through the PLT, so they already land here. */
+#include "memory.c"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MEM_IO_EXPORT_ALIAS(name, target) \
+    extern __typeof__(target) name __attribute__((alias(#target), used, visibility("default")))
+#define MEM_IO_EXPORTED __attribute__((used, visibility("default")))
+
+MEM_IO_EXPORT_ALIAS(malloc, mem_io_malloc);
+MEM_IO_EXPORT_ALIAS(free, mem_io_free);
+MEM_IO_EXPORT_ALIAS(calloc, mem_io_calloc);
+MEM_IO_EXPORT_ALIAS(realloc, mem_io_realloc);
+MEM_IO_EXPORT_ALIAS(aligned_alloc, mem_io_aligned_alloc);
+MEM_IO_EXPORT_ALIAS(posix_memalign, mem_io_posix_memalign);
+MEM_IO_EXPORT_ALIAS(memalign, mem_io_memalign);
+MEM_IO_EXPORT_ALIAS(free_sized, mem_io_free_sized);
+MEM_IO_EXPORT_ALIAS(free_aligned_sized, mem_io_free_aligned_sized);
+MEM_IO_EXPORT_ALIAS(cfree, mem_io_free); /* obsolete, still imported by old binaries */
+
+/* glibc's prototype takes a non-const pointer; the core's takes const. */
+MEM_IO_EXPORTED size_t malloc_usable_size(void *ptr)
+{
+    return mem_io_usable_size(ptr);
+}
+
+static size_t system_page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE); /* reads the auxv; never allocates */
+}
+
+MEM_IO_EXPORTED void *valloc(size_t size)
+{
+    return mem_io_memalign(system_page_size(), size);
+}
+
+/* glibc's pvalloc rounds the size up to whole pages; pvalloc(0) is one page. */
+MEM_IO_EXPORTED void *pvalloc(size_t size)
+{
+    size_t page = system_page_size();
+    size_t rounded = size == 0 ? page : (size + page - 1) & ~(page - 1);
+    if (rounded < size) { /* the round-up wrapped around */
+        errno = ENOMEM;
+        return NULL;
+    }
+    return mem_io_memalign(page, rounded);
+}
+
+MEM_IO_EXPORT_ALIAS(__libc_malloc, mem_io_malloc);
+MEM_IO_EXPORT_ALIAS(__libc_free, mem_io_free);
+MEM_IO_EXPORT_ALIAS(__libc_calloc, mem_io_calloc);
+MEM_IO_EXPORT_ALIAS(__libc_realloc, mem_io_realloc);
+MEM_IO_EXPORT_ALIAS(__libc_memalign, mem_io_memalign);
+MEM_IO_EXPORT_ALIAS(__libc_valloc, valloc);
+MEM_IO_EXPORT_ALIAS(__libc_pvalloc, pvalloc);
+
+/* MEM_IO_STATS=1: one line of counters on stderr when the process exits, so
+ * that a user (and the tests) can see that mem_io really served a program.
+ * Formatted by hand into a stack buffer: stdio could allocate during exit. */
+struct line_buffer {
+    char text[512];
+    size_t length;
+};
+
+static void append_text(struct line_buffer *line, const char *text)
+{
+    while (*text && line->length < sizeof line->text)
+        line->text[line->length++] = *text++;
+}
+
+static void append_decimal(struct line_buffer *line, uint64_t value)
+{
+    char digits[20];
+    int count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (count && line->length < sizeof line->text)
+        line->text[line->length++] = digits[--count];
+}
+
+static void append_field(struct line_buffer *line, const char *name, uint64_t value)
+{
+    append_text(line, " ");
+    append_text(line, name);
+    append_text(line, "=");
+    append_decimal(line, value);
+}
+
+__attribute__((destructor)) static void print_stats_at_exit(void)
+{
+    const char *setting = getenv("MEM_IO_STATS");
+    if (!setting || strcmp(setting, "1") != 0)
+        return;
+    struct mem_io_stats stats;
+    mem_io_get_stats(&stats);
+    struct line_buffer line = {.length = 0};
+    append_text(&line, "mem_io: stats:");
+    append_field(&line, "pid", (uint64_t)getpid());
+    append_field(&line, "malloc_calls", stats.malloc_calls);
+    append_field(&line, "calloc_calls", stats.calloc_calls);
+    append_field(&line, "realloc_calls", stats.realloc_calls);
+    append_field(&line, "aligned_calls", stats.aligned_calls);
+    append_field(&line, "free_calls", stats.free_calls);
+    append_field(&line, "errors", stats.errors);
+    append_field(&line, "live_bytes", stats.live_bytes);
+    append_field(&line, "peak_live_bytes", stats.peak_live_bytes);
+    append_field(&line, "peak_os_bytes", stats.peak_os_bytes);
+    append_text(&line, "\n");
+    ssize_t ignored = write(STDERR_FILENO, line.text, line.length);
+    (void)ignored;
+}

@@ -1,0 +1,295 @@
+/* glibc-compatible edge cases of the malloc interface, one ctest test per case:
+ *   glibc_edges CASE
+ * Each case checks what glibc (and programs written against it) rely on. */
+#define _GNU_SOURCE /* memalign, valloc, pvalloc */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_under_test.h"
+
+static int failures;
+
+#define CHECK(condition, ...)                                              \
+    do {                                                                   \
+        if (!(condition)) {                                                \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #condition); \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fputc('\n', stderr);                                           \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+/* Sizes over every range: tiny, each small class boundary, medium, and the
+ * mmap range above MEM_IO_MMAP_THRESHOLD. */
+static size_t sample_size(size_t index)
+{
+    static const size_t large[] = {
+        4095, 4096, 4097, 65535, 65536, 100000, MEM_IO_MMAP_THRESHOLD - 1,
+        MEM_IO_MMAP_THRESHOLD, MEM_IO_MMAP_THRESHOLD + 1, 1 << 20, (1 << 22) + 3,
+    };
+    if (index <= 1100)
+        return index; /* every size from 0 to past the small classes */
+    index -= 1101;
+    return index < sizeof large / sizeof large[0] ? large[index] : 0;
+}
+#define SAMPLE_COUNT (1101 + 11)
+
+static int is_aligned(const void *ptr, size_t alignment)
+{
+    return ((uintptr_t)ptr & (alignment - 1)) == 0;
+}
+
+static void test_alignment_16_for_every_size(void)
+{
+    for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+        size_t size = sample_size(i);
+        char *block = api_malloc(size);
+        CHECK(block && is_aligned(block, 16), "malloc(%zu) = %p", size, (void *)block);
+        char *zeroed = api_calloc(1, size);
+        CHECK(zeroed && is_aligned(zeroed, 16), "calloc(1, %zu) = %p", size, (void *)zeroed);
+        char *moved = api_realloc(block, size + 17);
+        CHECK(moved && is_aligned(moved, 16), "realloc(%zu) = %p", size + 17, (void *)moved);
+        api_free(moved);
+        api_free(zeroed);
+    }
+}
+
+static void test_malloc_zero_is_unique_and_freeable(void)
+{
+    void *first = api_malloc(0);
+    void *second = api_malloc(0);
+    CHECK(first && second && first != second, "malloc(0) gave %p and %p", first, second);
+    api_free(first);
+    api_free(second);
+}
+
+static void test_posix_memalign_rejects_bad_alignment(void)
+{
+    static const size_t bad[] = {0, 1, 2, 3, 4, 24, 48, sizeof(void *) / 2, 4096 + 8};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        void *untouched = (void *)0x1234;
+        void *out = untouched;
+        errno = 0;
+        int result = api_posix_memalign(&out, bad[i], 64);
+        CHECK(result == EINVAL, "posix_memalign(alignment %zu) returned %d", bad[i], result);
+        CHECK(out == untouched, "posix_memalign(alignment %zu) wrote %p", bad[i], out);
+    }
+    /* Valid alignments succeed and are honoured, so the failures above mean something. */
+    for (size_t alignment = sizeof(void *); alignment <= (1 << 16); alignment <<= 1) {
+        void *out = NULL;
+        int result = api_posix_memalign(&out, alignment, 100);
+        CHECK(result == 0 && out && is_aligned(out, alignment),
+              "posix_memalign(alignment %zu) = %d, %p", alignment, result, out);
+        api_free(out);
+    }
+}
+
+static void test_aligned_alloc_rejects_non_power_of_two(void)
+{
+    static const size_t bad[] = {0, 3, 24, 48, 100, 4096 + 16};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        void *block = api_aligned_alloc(opaque_size(bad[i]), 256);
+        CHECK(block == NULL && errno == EINVAL, "aligned_alloc(%zu, 256) = %p, errno %d", bad[i],
+              block, errno);
+        api_free(block);
+    }
+    for (size_t alignment = 1; alignment <= (1 << 16); alignment <<= 1) {
+        void *block = api_aligned_alloc(alignment, 256);
+        CHECK(block && is_aligned(block, alignment), "aligned_alloc(%zu, 256) = %p", alignment,
+              block);
+        api_free(block);
+    }
+}
+
+static void test_overflowing_sizes_fail_with_enomem(void)
+{
+    errno = 0;
+    void *block = api_calloc(opaque_size(SIZE_MAX), 2);
+    CHECK(block == NULL && errno == ENOMEM, "calloc(SIZE_MAX, 2) = %p, errno %d", block, errno);
+    errno = 0;
+    block = api_calloc(2, opaque_size(SIZE_MAX / 2 + 1));
+    CHECK(block == NULL && errno == ENOMEM, "calloc(2, SIZE_MAX/2+1) = %p, errno %d", block, errno);
+    errno = 0;
+    block = api_malloc(opaque_size((size_t)PTRDIFF_MAX + 1));
+    CHECK(block == NULL && errno == ENOMEM, "malloc(PTRDIFF_MAX+1) = %p, errno %d", block, errno);
+    errno = 0;
+    block = api_malloc(opaque_size(SIZE_MAX));
+    CHECK(block == NULL && errno == ENOMEM, "malloc(SIZE_MAX) = %p, errno %d", block, errno);
+    void *out = (void *)0x1234;
+    int result = api_posix_memalign(&out, 64, opaque_size((size_t)PTRDIFF_MAX + 1));
+    CHECK(result == ENOMEM && out == (void *)0x1234, "posix_memalign(64, huge) = %d, %p", result,
+          out);
+
+    /* A failed realloc leaves the original block alive and unchanged. */
+    char *kept = api_malloc(100);
+    CHECK(kept != NULL, "malloc(100) failed");
+    if (!kept)
+        return;
+    memset(kept, 0x5a, 100);
+    errno = 0;
+    void *grown = api_realloc(kept, opaque_size((size_t)PTRDIFF_MAX + 1));
+    CHECK(grown == NULL && errno == ENOMEM, "realloc(p, PTRDIFF_MAX+1) = %p, errno %d", grown,
+          errno);
+    for (int i = 0; i < 100; i++)
+        CHECK(kept[i] == 0x5a, "byte %d of the block changed after a failed realloc", i);
+    api_free(kept);
+}
+
+static void test_realloc_within_usable_size_does_not_move(void)
+{
+    for (size_t i = 0; i < SAMPLE_COUNT; i += (i < 1100 ? 7 : 1)) {
+        size_t size = sample_size(i);
+        unsigned char *block = api_malloc(size);
+        size_t usable = api_usable_size(block);
+        CHECK(block && usable >= size, "malloc(%zu): usable size %zu", size, usable);
+        if (!block)
+            continue;
+        memset(block, 0xa5, usable); /* all of the usable size may be written */
+        /* Every size up to the usable one, stepping so large blocks stay quick. */
+        size_t step = usable > 4096 ? usable / 64 : 1;
+        for (size_t wanted = size; wanted <= usable; wanted += step) {
+            void *same = api_realloc(block, wanted);
+            CHECK(same == block, "realloc(%p, %zu) moved to %p (usable %zu)", (void *)block,
+                  wanted, same, usable);
+            if (same != block) {
+                block = same;
+                break;
+            }
+        }
+        void *same = api_realloc(block, usable);
+        CHECK(same == block, "realloc to the usable size %zu moved the block", usable);
+        block = same;
+        for (size_t byte = 0; byte < size; byte++)
+            if (block[byte] != 0xa5) {
+                CHECK(block[byte] == 0xa5, "byte %zu of a %zu-byte block lost", byte, size);
+                break;
+            }
+        api_free(block);
+    }
+    CHECK(api_usable_size(NULL) == 0, "usable size of NULL is %zu", api_usable_size(NULL));
+}
+
+static void test_realloc_to_zero_frees(void)
+{
+    struct mem_io_stats before, after;
+    mem_io_get_stats(&before);
+    void *block = api_malloc(1000);
+    CHECK(block != NULL, "malloc(1000) failed");
+    void *result = api_realloc(block, 0);
+    CHECK(result == NULL, "realloc(p, 0) returned %p instead of freeing", result);
+    mem_io_get_stats(&after);
+    CHECK(after.live_bytes == before.live_bytes, "live bytes went from %zu to %zu",
+          before.live_bytes, after.live_bytes);
+
+    void *fresh = api_realloc(NULL, 0); /* realloc(NULL, 0) is malloc(0) */
+    CHECK(fresh != NULL, "realloc(NULL, 0) returned NULL");
+    api_free(fresh);
+}
+
+static void test_free_keeps_errno(void)
+{
+    for (size_t i = 0; i < SAMPLE_COUNT; i += (i < 1100 ? 13 : 1)) {
+        void *block = api_malloc(sample_size(i));
+        errno = 4242;
+        api_free(block);
+        CHECK(errno == 4242, "free of a %zu-byte block changed errno to %d", sample_size(i),
+              errno);
+    }
+    errno = 4242;
+    api_free(NULL);
+    CHECK(errno == 4242, "free(NULL) changed errno to %d", errno);
+    void *sized = api_malloc(300);
+    errno = 4242;
+    mem_io_free_sized(sized, 300);
+    CHECK(errno == 4242, "free_sized changed errno to %d", errno);
+}
+
+static void test_memalign_rounds_alignment_up(void)
+{
+    static const size_t requested[] = {3, 24, 100, 1000, 5000};
+    for (size_t i = 0; i < sizeof requested / sizeof requested[0]; i++) {
+        size_t power = 1;
+        while (power < requested[i])
+            power <<= 1;
+        void *block = api_memalign(requested[i], 77);
+        CHECK(block && is_aligned(block, power), "memalign(%zu, 77) = %p", requested[i], block);
+        api_free(block);
+    }
+}
+
+#ifdef MEM_IO_TEST_EXPORTED_NAMES
+/* Exports with no mem_io_* counterpart, so only testable through libmem_io.so. */
+void cfree(void *ptr);
+void free_sized(void *ptr, size_t size);
+void free_aligned_sized(void *ptr, size_t alignment, size_t size);
+
+static void test_page_allocations_and_obsolete_names(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *block = valloc(10);
+    CHECK(block && is_aligned(block, page), "valloc(10) = %p", block);
+    free(block);
+    block = pvalloc(10);
+    CHECK(block && is_aligned(block, page) && malloc_usable_size(block) >= page,
+          "pvalloc(10) = %p, usable %zu", block, block ? malloc_usable_size(block) : 0);
+    free(block);
+    block = pvalloc(0);
+    CHECK(block && is_aligned(block, page), "pvalloc(0) = %p", block);
+    free(block);
+    errno = 0;
+    block = pvalloc(opaque_size(SIZE_MAX - 10));
+    CHECK(block == NULL && errno == ENOMEM, "pvalloc(SIZE_MAX-10) = %p, errno %d", block, errno);
+
+    struct mem_io_stats before, after;
+    mem_io_get_stats(&before);
+    cfree(malloc(40));
+    free_sized(malloc(50), 50);
+    free_aligned_sized(aligned_alloc(64, 128), 64, 128);
+    mem_io_get_stats(&after);
+    CHECK(after.free_calls - before.free_calls == 3 && after.live_bytes == before.live_bytes,
+          "cfree/free_sized/free_aligned_sized: %llu frees counted, live %zu -> %zu",
+          (unsigned long long)(after.free_calls - before.free_calls), before.live_bytes,
+          after.live_bytes);
+}
+#endif
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} cases[] = {
+    {"alignment_16", test_alignment_16_for_every_size},
+    {"malloc_zero", test_malloc_zero_is_unique_and_freeable},
+    {"posix_memalign_einval", test_posix_memalign_rejects_bad_alignment},
+    {"aligned_alloc_einval", test_aligned_alloc_rejects_non_power_of_two},
+    {"overflow_enomem", test_overflowing_sizes_fail_with_enomem},
+    {"realloc_in_place", test_realloc_within_usable_size_does_not_move},
+    {"realloc_zero_frees", test_realloc_to_zero_frees},
+    {"free_keeps_errno", test_free_keeps_errno},
+    {"memalign_rounds_up", test_memalign_rounds_alignment_up},
+#ifdef MEM_IO_TEST_EXPORTED_NAMES
+    {"page_and_obsolete", test_page_allocations_and_obsolete_names},
+#endif
+};
+
+int main(int argc, char **argv)
+{
+    size_t count = sizeof cases / sizeof cases[0];
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < count; i++)
+            puts(cases[i].name);
+        return 0;
+    }
+    for (size_t i = 0; argc == 2 && i < count; i++) {
+        if (strcmp(argv[1], cases[i].name) != 0)
+            continue;
+        cases[i].run();
+        printf("%s: %s through the %s\n", cases[i].name, failures ? "FAILED" : "passed", API_NAMES);
+        return failures ? 1 : 0;
+    }
+    fprintf(stderr, "usage: %s CASE (one of the names printed by --list)\n", argv[0]);
+    return 2;
+}
