@@ -5,7 +5,7 @@ import sys
 
 from runbench.errors import UsageError
 
-REQUIRED_PACKAGES = ("cmake", "g++", "libbenchmark-dev", "zlib1g-dev", "python3-matplotlib",
+REQUIRED_PACKAGES = ("cmake", "make", "g++", "libbenchmark-dev", "zlib1g-dev", "python3-matplotlib",
                      "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0")
 HARNESS_TARGET = "mem_io_replay"
 DROPIN_TARGET = "mem_io_shared"

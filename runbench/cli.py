@@ -15,7 +15,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BUILD_DIR = os.path.join(REPO_ROOT, "build", "bench")
 DEFAULT_BASELINE = os.path.join(REPO_ROOT, "runbench", "baseline.json")
 RUN_TIMEOUT_S = 300
-# Full run: GB's minimum time per measurement; quick runs measure one replay per process.
+# Google Benchmark's minimum measured time per process: long enough to average a few replays of
+# the shipped workloads (0.2-0.5 s each) in a full run; quick runs and the gate time one replay.
+FULL_MIN_TIME_S = 0.2
 QUICK_MIN_TIME_S = 0.05
 DEFAULT_REPETITIONS = 3
 QUICK_REPETITIONS = 2
@@ -216,7 +218,7 @@ def _seed(args):
 def command_run(args):
     threads = args.threads or ([1] if args.quick else [1, 2])
     rounds = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
-    min_time = QUICK_MIN_TIME_S if args.quick else None
+    min_time = QUICK_MIN_TIME_S if args.quick else FULL_MIN_TIME_S
     out_dir = args.out or os.path.join(
         "results", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     if os.path.exists(os.path.join(out_dir, "results.json")):
@@ -240,6 +242,8 @@ def command_run(args):
     report.write_folder_outputs(document, out_dir, sys.stderr)
     print(report.summary_text(document))
     print(f"\nresults: {out_dir}/results.json, results.csv, report.html, charts/", file=sys.stderr)
+    if document.get("interrupted"):
+        return 130
     return 1 if failures else 0
 
 
@@ -277,6 +281,8 @@ def command_check(args):
     planned = suite.plan(chosen_workloads, [candidate, reference], [1], rounds, seed, QUICK_MIN_TIME_S,
                          timelines=False)
     failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout)
+    if document.get("interrupted"):
+        return 130
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         results.save(document, os.path.join(args.out, "results.json"))

@@ -54,6 +54,8 @@ def summary_tables(document):
 
 def summary_text(document):
     parts = [f"{title}\n{format_table(header, rows)}" for title, header, rows in summary_tables(document)]
+    if document.get("interrupted"):
+        parts.append("The run was interrupted: these results are incomplete.")
     if document["failures"]:
         parts.append(f"{len(document['failures'])} run(s) failed:\n" +
                      "\n".join(f"  {f['workload']}/{f['allocator']}/threads:{f['threads']} round {f['round']}: "
@@ -81,6 +83,8 @@ def write_html(document, path, charts, charts_note):
             "interleaved in random order; values are medians over repetitions, error bars the full range.</p>",
             "<table class='facts'>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                                               for k, v in facts) + "</table>"]
+    if document.get("interrupted"):
+        body.append("<p><strong>The run was interrupted: these results are incomplete.</strong></p>")
     for title, header, rows in summary_tables(document):
         body.append(f"<h2>{html.escape(title)}</h2>")
         body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" +

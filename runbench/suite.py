@@ -23,11 +23,18 @@ def plan(workloads, allocators, thread_counts, rounds, seed, min_time=None, time
 
 
 def execute(binary, document, planned, progress, timeout_s):
-    """Run every planned job, recording measurements or failures in `document`; return failure count."""
+    """Run every planned job, recording measurements or failures in `document`; return failure count.
+
+    Ctrl-C stops the run but keeps what was measured: the document is marked "interrupted".
+    """
     failures = 0
     for round_index, job in planned:
         try:
             output = harness.run(binary, job, timeout_s)
+        except KeyboardInterrupt:
+            document["interrupted"] = True
+            progress.message("run_bench.py: interrupted; keeping the runs finished so far")
+            return failures
         except harness.HarnessError as error:
             failures += 1
             results.add_failure(document, job, round_index, error)
