@@ -223,6 +223,8 @@ def command_run(args):
         "results", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     if os.path.exists(os.path.join(out_dir, "results.json")):
         raise UsageError(f"{out_dir} already holds a results.json; choose another --out")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"--out {out_dir} exists and is not a folder")
     binary = _prepare(args, _targets(args.allocators))
     chosen_allocators = allocator_names.resolve_all(args.allocators, args.build_dir)
     chosen_workloads = _validated_workloads(args.workloads, binary)
@@ -320,6 +322,9 @@ def main(argv=None):
         return handler(args)
     except UsageError as error:
         print(f"run_bench.py: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. an unwritable --out: name the file, no traceback
+        print(f"run_bench.py: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("run_bench.py: interrupted", file=sys.stderr)

@@ -48,7 +48,7 @@ def samples(document, workload, metric, threads):
     reference = results.find_run(document, workload, results.REFERENCE_ALLOCATOR, threads)
     if reference is None:
         return []
-    by_round = {s["round"]: s[metric.counter] for s in reference["samples"] if s.get(metric.counter)}
+    by_round = {s.get("round"): s[metric.counter] for s in reference["samples"] if s.get(metric.counter)}
     return [s[metric.counter] / by_round[s["round"]] for s in run["samples"]
             if s.get("round") in by_round and isinstance(s.get(metric.counter), (int, float))]
 

@@ -114,8 +114,9 @@ def validate(document, path):
         raise UsageError(f"{path}: 'runs' must be a list")
     for index, run in enumerate(runs):
         if not isinstance(run, dict) or not all(k in run for k in ("workload", "allocator", "threads", "samples")) \
-                or not isinstance(run["samples"], list):
-            raise UsageError(f"{path}: runs[{index}] lacks workload/allocator/threads/samples")
+                or not isinstance(run["samples"], list) or not all(isinstance(s, dict) for s in run["samples"]):
+            raise UsageError(f"{path}: runs[{index}] needs workload, allocator, threads and a list of samples")
+        run.setdefault("timeline", None)
     for key, default in (("failures", []), ("options", {}), ("environment", {})):
         document.setdefault(key, default)
 

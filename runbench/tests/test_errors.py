@@ -50,6 +50,10 @@ class BadInputTest(CommandTestCase):
         proc = run_bench("--no-build", "--build-dir", self.path("empty-build"))
         self.assertCleanError(proc, "harness binary", "is missing")
 
+    def test_out_is_a_file(self):
+        open(self.path("out"), "w").close()
+        self.assertCleanError(self.run_suite(), "exists and is not a folder")
+
     def test_plot_missing_and_malformed_results(self):
         self.assertCleanError(run_bench("plot", self.path("none.json")), "none.json", "no such results file")
         with open(self.path("broken.json"), "w", encoding="utf-8") as handle:
