@@ -1,0 +1,78 @@
+// Measuring tools the replay uses: a cheap cycle timer, RSS readers, the RSS/live-bytes sampler
+// thread and latency percentiles.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+namespace memio {
+
+// Ticks of the cheapest monotonic clock: the TSC on x86 (a few ns to read), else CLOCK_MONOTONIC.
+inline uint64_t ticks() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __rdtsc();
+#else
+  return uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+
+struct TimerCalibration {
+  double ticks_per_ns = 1;
+  uint64_t overhead_ticks = 0;  // median cost of two back-to-back reads
+};
+// Measures ticks per nanosecond against steady_clock (~20 ms) and the timer's own cost.
+TimerCalibration calibrate_timer();
+
+uint64_t current_rss_bytes();  // /proc/self/statm
+uint64_t peak_rss_bytes();     // VmHWM from /proc/self/status
+bool reset_peak_rss();         // writes 5 to /proc/self/clear_refs; false if the kernel refuses
+
+// Each replay thread counts the requested bytes it allocated minus those it freed; the sampler
+// sums them. One cache line each so the replay threads never share a line.
+struct alignas(64) LiveCounter {
+  std::atomic<int64_t> bytes{0};
+};
+
+struct Timeline {
+  double interval_ms = 1;
+  std::vector<double> t_ms;
+  std::vector<uint64_t> rss_bytes;
+  std::vector<int64_t> live_bytes;
+};
+
+// A thread that samples RSS and live bytes about every millisecond while a replay runs. Its
+// buffers are reserved up front; when full it keeps every other sample and halves the rate.
+class Sampler {
+ public:
+  Sampler(const LiveCounter* counters, size_t counter_count);
+  ~Sampler();
+  void start();
+  Timeline stop();  // returns the timeline since start()
+  uint64_t max_rss() const { return max_rss_; }
+
+ private:
+  void run();
+  void sample(double t_ms);
+  const LiveCounter* counters_;
+  size_t counter_count_;
+  int statm_fd_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  Timeline timeline_;
+  uint64_t max_rss_ = 0;
+};
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;
+};
+// Sorts samples in place.
+Percentiles percentiles(std::vector<uint32_t>& samples);
+
+}  // namespace memio

@@ -1,0 +1,328 @@
+// The replay engine: runs a decoded trace's per-thread op streams on OS threads against one
+// allocator adapter, touching blocks as programs do and checking that nothing overwrote them.
+//
+// Design: decode (trace.cpp) -> one op stream per trace thread -> threads start together on a
+// barrier -> each runs its stream; an op whose block was last used by another thread waits
+// for that thread's publish on the block (waits point backwards in the trace, so no deadlock)
+// -> every 64th op's allocator call is timed -> leftovers are freed after the clock stops.
+#pragma once
+
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "measure.hpp"
+#include "trace.hpp"
+
+namespace memio {
+
+enum class Touch { none, ends, pages, full };
+bool parse_touch(const std::string& text, Touch* touch);
+const char* touch_name(Touch touch);
+
+// Latency groups: free_sized counts as free.
+constexpr int latency_group_count = 5;
+const char* latency_group_name(int group);
+inline int latency_group(OpKind kind) { return kind == OpKind::free_sized_ ? int(OpKind::free_) : int(kind); }
+
+constexpr uint64_t latency_sample_every = 64;
+
+// The first problem a replay thread found.
+struct ReplayProblem {
+  std::atomic<bool> found{false};
+  int stream = 0;         // which trace thread (index into Trace::threads)
+  uint64_t op_index = 0;  // which of its ops
+  std::string what;       // e.g. "corrupted before free: at offset 8 expected 0x… found 0x…"
+};
+
+// "replay: block 17 corrupted before free (thread 0, line 42): …", with the line and block id
+// looked up in the trace file.
+std::string describe_problem(const Trace& trace, const ReplayProblem& problem);
+
+struct ReplayResult {
+  uint64_t wall_ticks = 0;
+  uint64_t failed_allocs = 0;
+  std::vector<uint32_t> latency_ticks[latency_group_count];  // timer overhead already subtracted
+  Timeline timeline;
+  uint64_t peak_rss = 0;  // VmHWM after the replay (or the sampler's maximum)
+};
+
+namespace detail {
+
+struct Block {
+  void* ptr;
+  uint64_t size;
+  std::atomic<uint32_t> handoffs;  // publishes so far (see Op::aux)
+};
+
+inline void wait_for(const std::atomic<uint32_t>& handoffs, uint32_t target) {
+  for (unsigned spins = 0; handoffs.load(std::memory_order_acquire) < target; ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (spins < 64) { _mm_pause(); continue; }
+#endif
+    sched_yield();  // two cores and maybe many threads: let the publisher run
+  }
+}
+
+// The word written into a block: depends on the block's table entry, so a block swapped with
+// another one is caught too.
+inline uint64_t pattern_of(const Block& b) { return (reinterpret_cast<uintptr_t>(&b) >> 3) * 0x9E3779B97F4A7C15ull | 1; }
+
+}  // namespace detail
+
+template <class Allocator>
+class Replayer {
+ public:
+  Replayer(const Trace& trace, Allocator& allocator, Touch touch, int copies, const TimerCalibration& timer)
+      : trace_(trace), allocator_(allocator), touch_(touch), timer_(timer) {
+    size_t streams = trace.threads.size();
+    blocks_.reset(new detail::Block[size_t(trace.slot_count) * size_t(copies)]);
+    reset_blocks(size_t(trace.slot_count) * size_t(copies));
+    live_.reset(new LiveCounter[streams * size_t(copies)]);
+    for (int copy = 0; copy < copies; ++copy)
+      for (size_t s = 0; s < streams; ++s) {
+        Worker w;
+        w.stream = int(s);
+        w.ops = &trace.threads[s].ops;
+        w.blocks = blocks_.get() + size_t(copy) * trace.slot_count;
+        w.live = &live_[workers_.size()];
+        size_t samples = w.ops->size() / latency_sample_every + 1;
+        for (int g = 0; g < latency_group_count; ++g) {
+          uint64_t of_group = trace.threads[s].op_counts[g] + (g == int(OpKind::free_) ? trace.threads[s].op_counts[int(OpKind::free_sized_)] : 0);
+          w.latency[g].resize(std::min<uint64_t>(samples, of_group));  // resized now so it is paged in
+        }
+        workers_.push_back(std::move(w));
+      }
+    sampler_.reset(new Sampler(live_.get(), workers_.size()));
+  }
+
+  int thread_count() const { return int(workers_.size()); }
+  const ReplayProblem& problem() const { return problem_; }
+
+  ReplayResult run() {
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    threads.reserve(workers_.size());
+    for (Worker& w : workers_) {
+      w.sampled = 0;
+      w.failed_allocs = 0;
+      std::fill(std::begin(w.latency_used), std::end(w.latency_used), 0);
+      w.live->bytes.store(0, std::memory_order_relaxed);
+      threads.emplace_back([this, &w, &ready, &go] {
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) sched_yield();
+        run_worker(w);
+        w.end_ticks = ticks();
+      });
+    }
+    while (ready.load() != int(workers_.size())) sched_yield();
+    bool hwm_reset = reset_peak_rss();
+    sampler_->start();
+    uint64_t start = ticks();
+    go.store(true, std::memory_order_release);
+    for (std::thread& t : threads) t.join();
+    ReplayResult result;
+    result.timeline = sampler_->stop();
+    result.peak_rss = std::max(hwm_reset ? peak_rss_bytes() : 0, sampler_->max_rss());
+    for (Worker& w : workers_) {
+      result.wall_ticks = std::max(result.wall_ticks, w.end_ticks - start);
+      result.failed_allocs += w.failed_allocs;
+      for (int g = 0; g < latency_group_count; ++g)
+        result.latency_ticks[g].insert(result.latency_ticks[g].end(), w.latency[g].begin(), w.latency[g].begin() + w.latency_used[g]);
+    }
+    free_leftovers();
+    return result;
+  }
+
+ private:
+  struct Worker {
+    int stream = 0;
+    const std::vector<Op>* ops = nullptr;
+    detail::Block* blocks = nullptr;
+    LiveCounter* live = nullptr;
+    std::vector<uint32_t> latency[latency_group_count];
+    size_t latency_used[latency_group_count] = {};
+    size_t sampled = 0;
+    uint64_t failed_allocs = 0;
+    uint64_t end_ticks = 0;
+  };
+
+  void reset_blocks(size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      blocks_[i].ptr = nullptr;
+      blocks_[i].size = 0;
+      blocks_[i].handoffs.store(0, std::memory_order_relaxed);
+    }
+  }
+
+  void free_leftovers() {
+    size_t count = size_t(trace_.slot_count) * (workers_.size() / std::max<size_t>(1, trace_.threads.size()));
+    for (size_t i = 0; i < count; ++i)
+      if (blocks_[i].ptr) allocator_.free(blocks_[i].ptr);
+    reset_blocks(count);
+    allocator_.after_replay();
+  }
+
+  void run_worker(Worker& w) {
+    switch (touch_) {
+      case Touch::none: return run_ops<Touch::none>(w);
+      case Touch::ends: return run_ops<Touch::ends>(w);
+      case Touch::pages: return run_ops<Touch::pages>(w);
+      case Touch::full: return run_ops<Touch::full>(w);
+    }
+  }
+
+  template <Touch T>
+  void run_ops(Worker& w) {
+    const Op* ops = w.ops->data();
+    size_t n = w.ops->size();
+    int64_t live = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (i % latency_sample_every == 0)
+        live = run_op<T, true>(w, ops[i], i, live);
+      else
+        live = run_op<T, false>(w, ops[i], i, live);
+    }
+  }
+
+  // Runs one op; returns the thread's live requested bytes after it.
+  template <Touch T, bool timed>
+  int64_t run_op(Worker& w, const Op& op, size_t index, int64_t live) {
+    detail::Block& b = w.blocks[op.slot];
+    if (op.waits()) detail::wait_for(b.handoffs, op.aux);
+    OpKind kind = op.kind();
+    uint64_t t0 = timed ? ticks() : 0;
+    void* p = nullptr;
+    switch (kind) {
+      case OpKind::malloc_:
+        p = allocator_.malloc(op.size());
+        break;
+      case OpKind::calloc_: {
+        uint64_t stored = op.size();
+        p = op.calloc_swapped() ? allocator_.calloc(stored, op.aux) : allocator_.calloc(op.aux, stored);
+        break;
+      }
+      case OpKind::aligned_:
+        p = allocator_.aligned(op.alignment(), op.size());
+        break;
+      case OpKind::realloc_:
+        if (T != Touch::none) verify<T>(w, b, index, "realloc");
+        p = allocator_.realloc(b.ptr, op.size());
+        break;
+      case OpKind::free_:
+        if (T != Touch::none) verify<T>(w, b, index, "free");
+        allocator_.free(b.ptr);
+        break;
+      case OpKind::free_sized_:
+        if (T != Touch::none) verify<T>(w, b, index, "free_sized");
+        allocator_.free_sized(b.ptr, b.size);  // the size it was allocated with, whatever the trace says
+        break;
+    }
+    if (timed) record_latency(w, kind, ticks() - t0);
+
+    if (kind == OpKind::free_ || kind == OpKind::free_sized_) {
+      live -= int64_t(b.size);
+      b.ptr = nullptr;
+    } else {
+      uint64_t size = kind == OpKind::calloc_ ? op.size() * op.aux : op.size();
+      if (!p && size) {
+        ++w.failed_allocs;  // a failed realloc leaves the old block live and intact
+      } else {
+        if (kind == OpKind::calloc_ && T != Touch::none) check_zeroed<T>(w, p, size, index);
+        if (kind == OpKind::aligned_ && (reinterpret_cast<uintptr_t>(p) & (op.alignment() - 1)))
+          report(w, index, "aligned_alloc returned a misaligned pointer");
+        live += int64_t(size) - (kind == OpKind::realloc_ ? int64_t(b.size) : 0);
+        b.ptr = p;
+        b.size = size;
+        if (T != Touch::none) stamp<T>(b);
+      }
+    }
+    w.live->bytes.store(live, std::memory_order_relaxed);
+    if (op.publishes()) b.handoffs.fetch_add(1, std::memory_order_release);
+    return live;
+  }
+
+  void record_latency(Worker& w, OpKind kind, uint64_t elapsed) {
+    int g = latency_group(kind);
+    if (w.latency_used[g] == w.latency[g].size()) return;
+    uint64_t net = elapsed > timer_.overhead_ticks ? elapsed - timer_.overhead_ticks : 0;
+    w.latency[g][w.latency_used[g]++] = uint32_t(std::min<uint64_t>(net, UINT32_MAX));
+  }
+
+  // Calls f(offset, bytes) for every place the touch policy writes a word: both ends, and for
+  // `pages` and `full` one word per 4 KiB.
+  template <Touch T, class F>
+  static void for_each_mark(uint64_t size, F f) {
+    if (size == 0) return;
+    if (size <= 8) return f(0, size);
+    f(0, 8);
+    if (T == Touch::pages || T == Touch::full)
+      for (uint64_t offset = 4096; offset + 8 < size; offset += 4096) f(offset, 8);
+    f(size - 8, 8);
+  }
+
+  template <Touch T>
+  static void stamp(detail::Block& b) {
+    char* p = static_cast<char*>(b.ptr);
+    uint64_t pattern = detail::pattern_of(b);
+    if (T == Touch::full) std::memset(p, int(pattern & 0xff), b.size);
+    for_each_mark<T>(b.size, [&](uint64_t offset, uint64_t bytes) { std::memcpy(p + offset, &pattern, bytes); });
+  }
+
+  template <Touch T>
+  void verify(Worker& w, const detail::Block& b, size_t index, const char* before) {
+    if (!b.ptr) return;
+    const char* p = static_cast<const char*>(b.ptr);
+    uint64_t pattern = detail::pattern_of(b);
+    for_each_mark<T>(b.size, [&](uint64_t offset, uint64_t bytes) {
+      uint64_t found = 0;
+      std::memcpy(&found, p + offset, bytes);
+      uint64_t expected = 0;
+      std::memcpy(&expected, &pattern, bytes);
+      if (found != expected)
+        report(w, index, std::string("corrupted before ") + before + ": at offset " + std::to_string(offset) +
+                             " expected " + hex(expected) + ", found " + hex(found));
+    });
+  }
+
+  template <Touch T>
+  void check_zeroed(Worker& w, const void* p, uint64_t size, size_t index) {
+    for_each_mark<T>(size, [&](uint64_t offset, uint64_t bytes) {
+      uint64_t found = 0;
+      std::memcpy(&found, static_cast<const char*>(p) + offset, bytes);
+      if (found) report(w, index, "calloc returned non-zero memory at offset " + std::to_string(offset));
+    });
+  }
+
+  static std::string hex(uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+  }
+
+  void report(const Worker& w, size_t index, std::string what) {
+    if (problem_.found.exchange(true)) return;  // keep the first problem only
+    problem_.stream = w.stream;
+    problem_.op_index = index;
+    problem_.what = std::move(what);
+  }
+
+  const Trace& trace_;
+  Allocator& allocator_;
+  Touch touch_;
+  TimerCalibration timer_;
+  std::unique_ptr<detail::Block[]> blocks_;
+  std::unique_ptr<LiveCounter[]> live_;
+  std::vector<Worker> workers_;
+  std::unique_ptr<Sampler> sampler_;
+  ReplayProblem problem_;
+};
+
+}  // namespace memio

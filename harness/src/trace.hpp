@@ -1,0 +1,73 @@
+// Loading a mem_io trace (workloads/FORMAT.md): parse, validate, decode into per-thread streams
+// of compact operations that the replay can run without any lookup.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace memio {
+
+enum class OpKind : uint8_t { malloc_, calloc_, aligned_, realloc_, free_, free_sized_ };
+constexpr int op_kind_count = 6;
+const char* op_kind_name(OpKind kind);
+
+constexpr uint64_t max_trace_size = uint64_t(1) << 40;
+constexpr int max_trace_threads = 256;
+
+// One decoded operation. Blocks live in "slots" (dense indices into the replay's block table)
+// instead of trace ids, so the replay needs no hash lookups. A slot is reused only by the thread
+// that freed it, so an allocation never has to wait for another thread.
+struct Op {
+  // size (41 bits) | kind (3) | wait (1) | publish (1) | swap_calloc (1) | log2 alignment (5)
+  uint64_t packed;
+  uint32_t slot;
+  // wait: the slot's operation count this op waits for; calloc: the smaller of COUNT and SIZE
+  // (the other one is in size; swap_calloc says SIZE is the one stored here).
+  uint32_t aux;
+
+  static constexpr int kind_shift = 41, wait_bit = 44, publish_bit = 45, swap_bit = 46,
+                       align_shift = 47;
+  uint64_t size() const { return packed & ((uint64_t(1) << kind_shift) - 1); }
+  OpKind kind() const { return OpKind((packed >> kind_shift) & 7); }
+  bool waits() const { return (packed >> wait_bit) & 1; }
+  bool publishes() const { return (packed >> publish_bit) & 1; }
+  bool calloc_swapped() const { return (packed >> swap_bit) & 1; }
+  uint64_t alignment() const { return uint64_t(1) << ((packed >> align_shift) & 31); }
+};
+static_assert(sizeof(Op) <= 16, "decoded operations must stay compact");
+
+struct ThreadStream {
+  int trace_thread;          // THREAD as written in the trace
+  std::vector<Op> ops;
+  uint64_t op_counts[op_kind_count] = {};
+};
+
+struct Trace {
+  std::string path;
+  std::string workload;      // file name without .trace / .trace.gz
+  std::vector<ThreadStream> threads;
+  uint32_t slot_count = 0;
+  uint64_t op_count = 0;
+  uint64_t line_count = 0;
+  uint64_t ideal_bytes = 0;  // peak of live requested bytes, in trace order
+};
+
+// A bad trace: what() is "FILE:LINE: problem".
+struct TraceError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string workload_name(const std::string& path);
+Trace load_trace(const std::string& path);
+
+// Re-reads the trace to find the line and block id of a thread's op_index-th operation, for
+// error messages (the decoded form keeps neither).
+struct OpLocation {
+  uint64_t line = 0;
+  uint64_t block_id = 0;
+};
+OpLocation locate_op(const std::string& path, int trace_thread, uint64_t op_index);
+
+}  // namespace memio

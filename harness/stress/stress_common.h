@@ -1,0 +1,173 @@
+/* Shared plumbing for the stress programs: argument parsing, a seeded RNG,
+ * thread launching and the checksum line every program prints.
+ *
+ * Every program is called as `PROGRAM THREADS SCALE`: THREADS worker threads,
+ * SCALE a multiplier of the work (1.0 runs for roughly 0.3-1 s on this machine).
+ * The checksum is a sum of per-block tags written when a block is allocated and
+ * read back when it is freed, so it depends only on the arguments, never on the
+ * allocator or on how threads interleave: a differing checksum means an
+ * allocator lost or corrupted memory. */
+#ifndef STRESS_COMMON_H
+#define STRESS_COMMON_H
+
+#define _GNU_SOURCE /* pthread barriers, sched_yield, madvise */
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STRESS_MAX_THREADS 256
+
+struct stress_args {
+    int threads;
+    double scale;
+};
+
+static inline void stress_usage_error(const char *program, const char *why)
+{
+    fprintf(stderr, "%s: %s\nusage: %s THREADS SCALE   (THREADS 1..%d, SCALE > 0, 1.0 = about half a second)\n",
+            program, why, program, STRESS_MAX_THREADS);
+    exit(2);
+}
+
+static inline struct stress_args stress_parse_args(int argc, char **argv)
+{
+    const char *program = argc > 0 ? argv[0] : "stress";
+    struct stress_args args = {2, 1.0};
+    if (argc != 3) stress_usage_error(program, "expected exactly two arguments");
+
+    char *end;
+    errno = 0;
+    long threads = strtol(argv[1], &end, 10);
+    if (errno || *end || end == argv[1] || threads < 1 || threads > STRESS_MAX_THREADS) {
+        char why[160];
+        snprintf(why, sizeof why, "THREADS must be an integer from 1 to %d, got '%s'", STRESS_MAX_THREADS, argv[1]);
+        stress_usage_error(program, why);
+    }
+    errno = 0;
+    double scale = strtod(argv[2], &end);
+    if (errno || *end || end == argv[2] || !(scale > 0) || scale > 1e6) {
+        char why[160];
+        snprintf(why, sizeof why, "SCALE must be a number above 0, got '%s'", argv[2]);
+        stress_usage_error(program, why);
+    }
+    args.threads = (int)threads;
+    args.scale = scale;
+    return args;
+}
+
+/* Work count scaled by SCALE, at least 1 so tiny scales still exercise every path. */
+static inline uint64_t stress_scaled(uint64_t base, double scale)
+{
+    double n = (double)base * scale;
+    return n < 1 ? 1 : (uint64_t)n;
+}
+
+/* splitmix64: tiny, fast and good enough to pick sizes and slots. */
+struct stress_rng { uint64_t state; };
+
+static inline struct stress_rng stress_rng_seed(uint64_t program_seed, uint64_t stream)
+{
+    struct stress_rng rng = {program_seed * 0x9E3779B97F4A7C15ull + stream * 0xD1B54A32D192ED03ull + 1};
+    return rng;
+}
+
+static inline uint64_t stress_next(struct stress_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static inline size_t stress_between(struct stress_rng *rng, size_t lo, size_t hi)
+{
+    return lo + (size_t)(stress_next(rng) % (hi - lo + 1));
+}
+
+/* Sizes lo..hi with probability proportional to 1/size^2, the distribution of
+ * glibc's bench-malloc-thread: mostly small blocks, a long tail of big ones.
+ * Inverse transform of the continuous density on [lo, hi+1). */
+static inline size_t stress_inverse_square(struct stress_rng *rng, size_t lo, size_t hi)
+{
+    double u = (double)(stress_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+    double a = 1.0 / (double)lo, b = 1.0 / (double)(hi + 1);
+    size_t size = (size_t)(1.0 / (a - u * (a - b)));
+    return size < lo ? lo : size > hi ? hi : size;
+}
+
+/* Tag a block: the tag goes in the first word and, for blocks big enough,
+ * the last one, so an allocator that overlaps blocks or loses contents changes
+ * the checksum. Blocks must be at least 8 bytes. */
+static inline void stress_tag(void *block, size_t size, uint64_t tag)
+{
+    memcpy(block, &tag, sizeof tag);
+    if (size >= 16) memcpy((char *)block + size - sizeof tag, &tag, sizeof tag);
+}
+
+/* Read the tag back; a block whose two copies disagree counts as corrupted. */
+static inline uint64_t stress_untag(const void *block, size_t size, _Atomic uint64_t *corrupted)
+{
+    uint64_t head, tail;
+    memcpy(&head, block, sizeof head);
+    if (size >= 16) {
+        memcpy(&tail, (const char *)block + size - sizeof tail, sizeof tail);
+        if (tail != head) atomic_fetch_add_explicit(corrupted, 1, memory_order_relaxed);
+    }
+    return head;
+}
+
+static inline void *stress_malloc_or_die(size_t size)
+{
+    void *block = malloc(size);
+    if (!block) {
+        fprintf(stderr, "stress: malloc(%zu) failed: out of memory\n", size);
+        exit(1);
+    }
+    return block;
+}
+
+typedef void (*stress_worker)(int thread_index, void *shared);
+
+struct stress_launch { stress_worker worker; int index; void *shared; };
+
+static inline void *stress_thread_main(void *arg)
+{
+    struct stress_launch *launch = arg;
+    launch->worker(launch->index, launch->shared);
+    return NULL;
+}
+
+/* Runs worker(i, shared) on `threads` new threads and waits for all of them. */
+static inline void stress_run_threads(int threads, stress_worker worker, void *shared)
+{
+    pthread_t ids[STRESS_MAX_THREADS];
+    struct stress_launch launches[STRESS_MAX_THREADS];
+    for (int i = 0; i < threads; i++) {
+        launches[i] = (struct stress_launch){worker, i, shared};
+        int rc = pthread_create(&ids[i], NULL, stress_thread_main, &launches[i]);
+        if (rc) {
+            fprintf(stderr, "stress: pthread_create failed: %s\n", strerror(rc));
+            exit(1);
+        }
+    }
+    for (int i = 0; i < threads; i++) pthread_join(ids[i], NULL);
+}
+
+/* Prints the result line and returns the exit status: 0, or 1 when any
+ * block came back corrupted. */
+static inline int stress_report(const char *name, struct stress_args args, uint64_t checksum, uint64_t corrupted)
+{
+    printf("%s threads=%d scale=%g checksum=%016llx corrupted=%llu\n", name, args.threads, args.scale,
+           (unsigned long long)checksum, (unsigned long long)corrupted);
+    if (corrupted) fprintf(stderr, "%s: %llu blocks came back corrupted\n", name, (unsigned long long)corrupted);
+    return corrupted ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,103 @@
+/* xmalloc-like: cross-thread frees. Every thread produces batches of small
+ * blocks (16-128 B) and hands each batch to the next thread, which frees it;
+ * with one thread a thread frees its own batches. Like xmalloc-test, nearly
+ * every free happens on a thread other than the one that allocated, which is
+ * where allocators that return blocks to their owner under a lock fall over. */
+#include "stress_common.h"
+
+enum { BATCH = 100, MIN_SIZE = 16, MAX_SIZE = 128, MAX_QUEUED = 64 };
+
+struct batch {
+    struct batch *next;
+    void *blocks[BATCH];
+    size_t sizes[BATCH];
+};
+
+struct inbox {
+    pthread_mutex_t lock;
+    struct batch *head;
+    int queued;
+};
+
+struct xmalloc {
+    struct inbox *inboxes;
+    int threads;
+    uint64_t batches_per_thread;
+    pthread_barrier_t all_produced;
+    _Atomic uint64_t checksum;
+    _Atomic uint64_t corrupted;
+};
+
+static uint64_t free_batches(struct batch *batch, _Atomic uint64_t *corrupted)
+{
+    uint64_t sum = 0;
+    while (batch) {
+        struct batch *next = batch->next;
+        for (int i = 0; i < BATCH; i++) {
+            sum += stress_untag(batch->blocks[i], batch->sizes[i], corrupted);
+            free(batch->blocks[i]);
+        }
+        free(batch);
+        batch = next;
+    }
+    return sum;
+}
+
+static struct batch *take_all(struct inbox *box)
+{
+    pthread_mutex_lock(&box->lock);
+    struct batch *all = box->head;
+    box->head = NULL;
+    box->queued = 0;
+    pthread_mutex_unlock(&box->lock);
+    return all;
+}
+
+static void worker(int index, void *shared)
+{
+    struct xmalloc *run = shared;
+    struct stress_rng rng = stress_rng_seed(0x3a110c, (uint64_t)index);
+    struct inbox *mine = &run->inboxes[index], *next = &run->inboxes[(index + 1) % run->threads];
+    uint64_t sum = 0;
+    for (uint64_t b = 0; b < run->batches_per_thread; b++) {
+        struct batch *batch = stress_malloc_or_die(sizeof *batch);
+        for (int i = 0; i < BATCH; i++) {
+            batch->sizes[i] = stress_between(&rng, MIN_SIZE, MAX_SIZE);
+            batch->blocks[i] = stress_malloc_or_die(batch->sizes[i]);
+            stress_tag(batch->blocks[i], batch->sizes[i], stress_next(&rng));
+        }
+        /* While the next thread's queue is full, keep freeing what others
+         * send us: two threads waiting on each other's full queues would deadlock. */
+        for (;;) {
+            sum += free_batches(take_all(mine), &run->corrupted);
+            pthread_mutex_lock(&next->lock);
+            if (next->queued < MAX_QUEUED || next == mine) break;
+            pthread_mutex_unlock(&next->lock);
+            sched_yield();
+        }
+        batch->next = next->head;
+        next->head = batch;
+        next->queued++;
+        pthread_mutex_unlock(&next->lock);
+    }
+    pthread_barrier_wait(&run->all_produced);
+    sum += free_batches(take_all(mine), &run->corrupted);
+    atomic_fetch_add(&run->checksum, sum);
+}
+
+int main(int argc, char **argv)
+{
+    struct stress_args args = stress_parse_args(argc, argv);
+    struct xmalloc run = {.threads = args.threads, .batches_per_thread = stress_scaled(20000, args.scale)};
+    run.inboxes = stress_malloc_or_die(sizeof *run.inboxes * (size_t)args.threads);
+    for (int i = 0; i < args.threads; i++) {
+        pthread_mutex_init(&run.inboxes[i].lock, NULL);
+        run.inboxes[i].head = NULL;
+        run.inboxes[i].queued = 0;
+    }
+    pthread_barrier_init(&run.all_produced, NULL, (unsigned)args.threads);
+    stress_run_threads(args.threads, worker, &run);
+    pthread_barrier_destroy(&run.all_produced);
+    free(run.inboxes);
+    return stress_report("xmalloc-test", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
+}
