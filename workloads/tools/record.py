@@ -159,10 +159,11 @@ def find_library(args):
     for candidate in candidates:
         if os.path.isfile(candidate):
             return os.path.abspath(candidate)
+    build_dir = args.build_dir or os.path.join(REPO, "build", "release")
     raise RecordError(
         "%s not found (looked in %s); build it first:\n"
-        "  cmake -S %s -B %s/build/release -DCMAKE_BUILD_TYPE=Release && cmake --build %s/build/release --target mem_io_recorder"
-        % (LIBRARY_NAME, ", ".join(os.path.dirname(c) for c in candidates[:3]) or "build/*", REPO, REPO, REPO)
+        "  cmake -S %s -B %s -DCMAKE_BUILD_TYPE=Release && cmake --build %s --target mem_io_recorder"
+        % (LIBRARY_NAME, ", ".join(os.path.dirname(c) for c in candidates[:3]), REPO, build_dir, build_dir)
     )
 
 
