@@ -268,12 +268,27 @@ class Replayer {
     f(size - 8, 8);
   }
 
+  // The block's pattern as seen from `offset`: byte i of the block is always byte (i mod 8) of
+  // the pattern, so marks that overlap (blocks of 9..15 bytes) agree with each other.
+  static uint64_t pattern_at(uint64_t pattern, uint64_t offset) {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pattern_at assumes little-endian words");
+    unsigned shift = unsigned(offset & 7) * 8;
+    return shift ? (pattern >> shift) | (pattern << (64 - shift)) : pattern;
+  }
+
   template <Touch T>
   static void stamp(detail::Block& b) {
     char* p = static_cast<char*>(b.ptr);
     uint64_t pattern = detail::pattern_of(b);
-    if (T == Touch::full) std::memset(p, int(pattern & 0xff), b.size);
-    for_each_mark<T>(b.size, [&](uint64_t offset, uint64_t bytes) { std::memcpy(p + offset, &pattern, bytes); });
+    if (T == Touch::full)  // every byte written; the marks below are what gets verified
+      for (uint64_t offset = 0; offset < b.size; offset += 8) {
+        uint64_t word = pattern_at(pattern, offset);
+        std::memcpy(p + offset, &word, std::min<uint64_t>(8, b.size - offset));
+      }
+    for_each_mark<T>(b.size, [&](uint64_t offset, uint64_t bytes) {
+      uint64_t word = pattern_at(pattern, offset);
+      std::memcpy(p + offset, &word, bytes);
+    });
   }
 
   template <Touch T>
@@ -285,7 +300,8 @@ class Replayer {
       uint64_t found = 0;
       std::memcpy(&found, p + offset, bytes);
       uint64_t expected = 0;
-      std::memcpy(&expected, &pattern, bytes);
+      uint64_t word = pattern_at(pattern, offset);
+      std::memcpy(&expected, &word, bytes);
       if (found != expected)
         report(w, index, std::string("corrupted before ") + before + ": at offset " + std::to_string(offset) +
                              " expected " + hex(expected) + ", found " + hex(found));

@@ -233,6 +233,16 @@ TEST(Replay, FragmentationOfBumpAllocatorIsAboutOne) {
   EXPECT_LT(fragmentation, 1.3);
 }
 
+TEST(Replay, NoFalseAlarmForAnySizeOrTouchPolicy) {
+  Trace t = load_trace(data("all_small_sizes.trace"));
+  SystemAllocator allocator;
+  for (Touch touch : {Touch::ends, Touch::pages, Touch::full}) {
+    Replayer<SystemAllocator> replayer(t, allocator, touch, 1, timer());
+    replayer.run();
+    EXPECT_FALSE(replayer.problem().found) << touch_name(touch) << ": " << describe_problem(t, replayer.problem());
+  }
+}
+
 TEST(Replay, CorruptedBlockIsReportedWithItsIdAndLine) {
   Trace t = load_trace(data("corrupt_third.trace"));
   CorruptingAllocator allocator;
