@@ -1,0 +1,191 @@
+/* Allocation entry points. mem_io_malloc's fast path: table lookup of the class, pop the
+ * current page's free list, check the popped block (state byte FREE, link inside the page),
+ * mark it USED. Everything else goes through alloc_generic. */
+#include "internal.h"
+
+/* Any size, no call counted; zero says whether the caller needs zeroed memory (calloc). */
+static void *alloc_generic(size_t n, size_t alignment, bool zero)
+{
+    if (n <= SMALL_MAX) {
+        size_t want = n;
+        if (alignment > MEM_IO_ALIGNMENT) {
+            /* small blocks sit at multiples of their class size from a 64 KiB boundary */
+            want = (n + alignment - 1) & ~(alignment - 1);
+            if (want == 0)
+                want = alignment;
+        }
+        if (want <= SMALL_MAX) {
+            unsigned cls = class_of(want);
+            if (class_size[cls] & (alignment - 1)) {
+                size_t pow2 = (size_t)1 << (64 - __builtin_clzll(want - 1));
+                cls = pow2 <= SMALL_MAX ? class_of(pow2) : NUM_CLASSES;
+            }
+            struct heap *h = cls < NUM_CLASSES ? heap_acquire() : NULL;
+            if (h) {
+                void *p = small_alloc_slow(h, cls);
+                if (p) {
+                    if (zero)
+                        memset(p, 0, class_size[cls]);
+                    return p;
+                }
+            }
+        }
+    }
+    if (n >= MEM_IO_MMAP_THRESHOLD || n + alignment >= MEM_IO_MMAP_THRESHOLD + MEM_IO_ALIGNMENT) {
+        if (n > PTRDIFF_MAX) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        bool fresh;
+        void *p = large_alloc(n, alignment, &fresh);
+        if (p && zero && !fresh)
+            memset(p, 0, n);
+        return p;
+    }
+    ensure_init();
+    void *p = arena_alloc(n, alignment);
+    if (p && zero)
+        memset(p, 0, n);
+    return p;
+}
+
+static inline void *alloc_small_fast(struct heap *h, size_t n)
+{
+    struct page *pg = h->current[class_of_small[(n + 15) >> 4]];
+    if (likely(pg->free != NULL))
+        return page_pop(h, pg);
+    return NULL;
+}
+
+void *mem_io_malloc(size_t n)
+{
+    struct heap *h = tls_heap;
+    if (likely(n <= SMALL_TABLE_MAX)) {
+        void *p = alloc_small_fast(h, n);
+        if (likely(p != NULL)) {
+            BUMP(h->stats.malloc_calls, 1);
+            return p;
+        }
+    }
+    void *p = alloc_generic(n, MEM_IO_ALIGNMENT, false);
+    stat_call(&tls_heap->stats.malloc_calls);
+    return p;
+}
+
+void *mem_io_calloc(size_t count, size_t size)
+{
+    size_t n;
+    stat_call(&tls_heap->stats.calloc_calls);
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (n <= SMALL_TABLE_MAX) {
+        void *p = alloc_small_fast(tls_heap, n);
+        if (p) {
+            memset(p, 0, n);
+            return p;
+        }
+    }
+    return alloc_generic(n, MEM_IO_ALIGNMENT, true);
+}
+
+static void *alloc_aligned(size_t alignment, size_t n)
+{
+    stat_call(&tls_heap->stats.aligned_calls);
+    if (alignment <= MEM_IO_ALIGNMENT)
+        return alloc_generic(n, MEM_IO_ALIGNMENT, false);
+    if (alignment > PTRDIFF_MAX / 2 || n > PTRDIFF_MAX - alignment) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc_generic(n, alignment, false);
+}
+
+static inline bool power_of_two(size_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+int mem_io_posix_memalign(void **out, size_t alignment, size_t n)
+{
+    if (!power_of_two(alignment) || alignment < sizeof(void *))
+        return EINVAL;
+    int saved = errno;
+    void *p = alloc_aligned(alignment, n);
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+void *mem_io_aligned_alloc(size_t alignment, size_t n)
+{
+    if (!power_of_two(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return alloc_aligned(alignment, n);
+}
+
+void *mem_io_memalign(size_t alignment, size_t n)
+{
+    if (alignment > PTRDIFF_MAX / 2) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = MEM_IO_ALIGNMENT;
+    while (rounded < alignment)
+        rounded <<= 1;
+    return alloc_aligned(rounded, n);
+}
+
+/* glibc's realloc: NULL is malloc, size 0 frees, contents kept up to the smaller size, and
+ * a block grows in place when it has room (usable size, a free neighbour, mremap). */
+void *mem_io_realloc(void *p, size_t n)
+{
+    stat_call(&tls_heap->stats.realloc_calls);
+    if (!p)
+        return alloc_generic(n, MEM_IO_ALIGNMENT, false);
+    if (n == 0) {
+        free_generic(p, "realloc");
+        return NULL;
+    }
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t old;
+    if (is_small(p)) {
+        old = small_usable(p, "realloc");
+        if (old && n <= old && (n > old / 2 || old <= 32))
+            return p;
+    } else {
+        ensure_init();
+        enum arena_answer answer = arena_resize(p, n, &old);
+        if (answer == ARENA_DONE)
+            return p;
+        if (answer == ARENA_ELSEWHERE && large_usable(p, "realloc", &old)) {
+            if (old && n >= MEM_IO_MMAP_THRESHOLD) {
+                void *moved = large_resize(p, n);
+                if (moved)
+                    return moved;
+            }
+        } else if (answer == ARENA_ELSEWHERE) {
+            report_error("realloc", "invalid pointer", p);
+            old = 0;
+        }
+    }
+    if (!old) {
+        errno = EINVAL;  /* reported; the bad call is ignored */
+        return NULL;
+    }
+    void *q = alloc_generic(n, MEM_IO_ALIGNMENT, false);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < n ? old : n);
+    free_generic(p, "realloc");
+    return q;
+}

@@ -1,0 +1,424 @@
+/* Medium blocks: the seed's design. Blocks with a struct mem_io_block header tile extents of
+ * memory grown with sbrk (or mmap where the break cannot move); `next`/`prev` link physical
+ * neighbours. Free blocks sit in segregated bins, are split on allocation and coalesced with
+ * free neighbours on free. One mutex guards it all. */
+#include "internal.h"
+
+#define ARENA_GROW_MIN ((size_t)256 * 1024)
+#define BIN_SCAN_LIMIT 16
+
+struct bin_links {
+    struct mem_io_block *next, *prev;
+};
+
+static inline struct bin_links *links_of(struct mem_io_block *b)
+{
+    return (struct bin_links *)(b + 1);
+}
+
+/* The stored magic: MEM_IO_MAGIC_NUMBER keyed with the secret, the block's address, size and
+ * flags. A header overwritten with the literal 0xDEADBEEF (or anything else) fails. */
+static uint32_t block_seal(const struct mem_io_block *b)
+{
+    return (uint32_t)mix64((uint64_t)MEM_IO_MAGIC_NUMBER ^ mem_io_secret ^ (uintptr_t)b ^
+                           ((uint64_t)b->size << 17) ^ ((uint64_t)b->flags << 7));
+}
+
+/* A header swallowed by coalescing keeps this mark, so a second free of it reads as a
+ * double free rather than as a random pointer. */
+#define SEAL_ABSORBED 0x6b43a9b5u
+
+static inline void seal(struct mem_io_block *b)
+{
+    b->magic = block_seal(b);
+}
+
+static inline bool sealed(const struct mem_io_block *b)
+{
+    return b->magic == block_seal(b);
+}
+
+static unsigned bin_index(size_t size)
+{
+    unsigned top = 63u - (unsigned)__builtin_clzll(size);
+    unsigned index = (top - 6u) * 4u + (unsigned)((size >> (top - 2u)) & 3u);
+    return index < ARENA_BINS ? index : ARENA_BINS - 1;
+}
+
+static void bin_insert(struct mem_io_block *b)
+{
+    unsigned i = bin_index(b->size);
+    struct bin_links *l = links_of(b);
+    l->prev = NULL;
+    l->next = arena.bins[i];
+    if (l->next)
+        links_of(l->next)->prev = b;
+    arena.bins[i] = b;
+    arena.nonempty |= (uint64_t)1 << i;
+}
+
+static void bin_remove(struct mem_io_block *b)
+{
+    unsigned i = bin_index(b->size);
+    struct bin_links *l = links_of(b);
+    if (l->prev)
+        links_of(l->prev)->next = l->next;
+    else
+        arena.bins[i] = l->next;
+    if (l->next)
+        links_of(l->next)->prev = l->prev;
+    if (!arena.bins[i])
+        arena.nonempty &= ~((uint64_t)1 << i);
+}
+
+static struct mem_io_block *bin_find(size_t need)
+{
+    unsigned i = bin_index(need);
+    int scanned = 0;
+    for (struct mem_io_block *b = arena.bins[i]; b && scanned < BIN_SCAN_LIMIT; b = links_of(b)->next, scanned++)
+        if (b->size >= need)
+            return b;
+    /* any block of a higher bin fits: bins are floors of 4-per-power-of-two classes */
+    uint64_t higher = i + 1 < ARENA_BINS ? arena.nonempty & (~(uint64_t)0 << (i + 1)) : 0;
+    if (!higher)
+        return NULL;
+    unsigned j = (unsigned)__builtin_ctzll(higher);
+    struct mem_io_block *b = arena.bins[j];
+    if (j == ARENA_BINS - 1)
+        while (b && b->size < need)
+            b = links_of(b)->next;
+    return b;
+}
+
+/* Index of the extent holding address a, or -1 (binary search: extents are sorted). */
+static long extent_find(uintptr_t a)
+{
+    size_t lo = 0, hi = arena.extent_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (arena.extents[mid].start <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || a >= arena.extents[lo - 1].end)
+        return -1;
+    return (long)lo - 1;
+}
+
+static struct extent *extent_add(uintptr_t start, uintptr_t end, uintptr_t raw_end, bool from_sbrk)
+{
+    if (arena.extent_count == ARENA_MAX_EXTENTS)
+        return NULL;
+    size_t at = arena.extent_count;
+    while (at > 0 && arena.extents[at - 1].start > start)
+        at--;
+    memmove(&arena.extents[at + 1], &arena.extents[at], (arena.extent_count - at) * sizeof(struct extent));
+    arena.extent_count++;
+    arena.extents[at] = (struct extent){.start = start, .end = end, .raw_end = raw_end,
+                                        .last = NULL, .from_sbrk = from_sbrk};
+    return &arena.extents[at];
+}
+
+/* Makes a new free block of at least `need` bytes at the end of the heap (arena lock held).
+ * The break is extended in place only when it still ends where our last extent ends. */
+static struct mem_io_block *arena_grow(size_t need)
+{
+    size_t grow = (need + HEADER_SIZE + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
+    if (grow < ARENA_GROW_MIN)
+        grow = ARENA_GROW_MIN;
+    if (arena.top) {
+        struct extent *top = &arena.extents[arena.top_index];
+        if (os_current_break() == (void *)top->raw_end) {
+            char *got = os_sbrk(grow);
+            if (got == (char *)top->raw_end) {
+                uintptr_t new_end = ((uintptr_t)got + grow) & ~(uintptr_t)15;
+                struct mem_io_block *last = top->last;
+                struct mem_io_block *b;
+                if ((last->flags & MEM_IO_FLAG_FREE) && sealed(last)) {
+                    bin_remove(last);
+                    b = last;
+                    b->size = new_end - (uintptr_t)b;
+                } else {
+                    b = (struct mem_io_block *)top->end;
+                    b->size = new_end - top->end;
+                    b->prev = last;
+                    last->next = b;
+                    top->last = b;
+                }
+                b->next = NULL;
+                b->flags = MEM_IO_FLAG_FREE;
+                seal(b);
+                top->end = new_end;
+                top->raw_end = (uintptr_t)got + grow;
+                arena.heap_bytes += grow;
+                os_bytes_add(grow);
+                return b;
+            }
+            if (got)  /* someone else moved the break in between: a separate extent */
+                return arena_new_extent(got, grow, true);
+        }
+    }
+    char *got = os_sbrk(grow);
+    if (got)
+        return arena_new_extent(got, grow, true);
+    /* the break cannot move (rlimit, valgrind, a mapping in the way): use mmap */
+    got = os_map(grow);
+    return got ? arena_new_extent(got, grow, false) : NULL;
+}
+
+static struct mem_io_block *arena_new_extent(char *got, size_t len, bool from_sbrk)
+{
+    uintptr_t start = ((uintptr_t)got + 15) & ~(uintptr_t)15;
+    uintptr_t end = ((uintptr_t)got + len) & ~(uintptr_t)15;
+    struct extent *e = extent_add(start, end, (uintptr_t)got + len, from_sbrk);
+    if (!e) {
+        if (!from_sbrk)
+            os_unmap(got, len);
+        return NULL;  /* an sbrk'd piece we cannot track stays unused */
+    }
+    struct mem_io_block *b = (struct mem_io_block *)start;
+    b->size = end - start;
+    b->next = b->prev = NULL;
+    b->flags = MEM_IO_FLAG_FREE;
+    seal(b);
+    e->last = b;
+    if (from_sbrk) {
+        arena.top = true;
+        arena.top_index = (size_t)(e - arena.extents);
+    } else if (arena.top && arena.top_index >= (size_t)(e - arena.extents)) {
+        arena.top_index++;  /* the insertion shifted the top extent */
+    }
+    if (from_sbrk && arena.heap_start == 0)
+        arena.heap_start = start;
+    arena.heap_bytes += len;
+    os_bytes_add(len);
+    return b;
+}
+
+/* Keeps `need` bytes of b and turns the rest, if big enough, into a free block. */
+static void block_split(struct mem_io_block *b, size_t need)
+{
+    if (b->size - need < MEDIUM_MIN_BLOCK)
+        return;
+    struct mem_io_block *rest = (struct mem_io_block *)((char *)b + need);
+    rest->size = b->size - need;
+    rest->prev = b;
+    rest->next = b->next;
+    rest->flags = MEM_IO_FLAG_FREE;
+    b->size = need;
+    b->next = rest;
+    seal(b);
+    if (rest->next)
+        rest->next->prev = rest;
+    else
+        arena_set_last(rest);
+    struct mem_io_block *after = rest->next;
+    if (after && (after->flags & MEM_IO_FLAG_FREE) && sealed(after)) {
+        bin_remove(after);
+        block_absorb_next(rest);
+    }
+    seal(rest);
+    bin_insert(rest);
+}
+
+/* The extent whose last block was just replaced by b. */
+static void arena_set_last(struct mem_io_block *b)
+{
+    long i = extent_find((uintptr_t)b);
+    if (i >= 0)
+        arena.extents[i].last = b;
+}
+
+/* b swallows its free physical successor (already out of its bin). */
+static void block_absorb_next(struct mem_io_block *b)
+{
+    struct mem_io_block *n = b->next;
+    b->size += n->size;
+    b->next = n->next;
+    if (b->next)
+        b->next->prev = b;
+    else
+        arena_set_last(b);
+    n->magic = block_seal(n) ^ SEAL_ABSORBED;
+}
+
+static size_t medium_need(size_t n)
+{
+    size_t need = ALIGN(n) + HEADER_SIZE;
+    return need < MEDIUM_MIN_BLOCK ? MEDIUM_MIN_BLOCK : need;
+}
+
+/* A block of at least n usable bytes whose user pointer is aligned to `alignment`. */
+static void *arena_alloc(size_t n, size_t alignment)
+{
+    if (n > PTRDIFF_MAX - 2 * alignment - MEDIUM_MIN_BLOCK) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t need = medium_need(n);
+    size_t search = alignment > MEM_IO_ALIGNMENT ? need + alignment + MEDIUM_MIN_BLOCK : need;
+    pthread_mutex_lock(&arena.lock);
+    struct mem_io_block *b = bin_find(search);
+    if (b)
+        bin_remove(b);
+    else
+        b = arena_grow(search);
+    if (!b) {
+        pthread_mutex_unlock(&arena.lock);
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t user = (uintptr_t)(b + 1);
+    if (user & (alignment - 1)) {
+        /* cut a free front block off so that the user pointer lands on the alignment */
+        uintptr_t aligned = ((uintptr_t)b + MEDIUM_MIN_BLOCK + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
+        struct mem_io_block *front = b;
+        struct mem_io_block *a = (struct mem_io_block *)(aligned - HEADER_SIZE);
+        a->size = front->size - ((uintptr_t)a - (uintptr_t)front);
+        a->next = front->next;
+        a->prev = front;
+        front->size = (uintptr_t)a - (uintptr_t)front;
+        front->next = a;
+        front->flags = MEM_IO_FLAG_FREE;
+        seal(front);
+        bin_insert(front);
+        if (a->next)
+            a->next->prev = a;
+        else
+            arena_set_last(a);
+        b = a;
+    }
+    b->flags = MEM_IO_FLAG_USED;
+    block_split(b, need);
+    seal(b);
+    size_t usable = b->size - HEADER_SIZE;
+    pthread_mutex_unlock(&arena.lock);
+    stat_live((int64_t)usable);
+    return b + 1;
+}
+
+/* True when a walk over the extent from its first block reaches b: b is a real block start
+ * whose header was overwritten, not a random pointer (error path only, so O(blocks)). */
+static bool arena_is_block_start(const struct extent *e, const struct mem_io_block *b)
+{
+    uintptr_t walk = e->start;
+    while (walk < (uintptr_t)b && walk + HEADER_SIZE <= e->end && sealed((const struct mem_io_block *)walk))
+        walk += ((const struct mem_io_block *)walk)->size;
+    return walk == (uintptr_t)b;
+}
+
+/* Proves p is a live medium block before anything is written (arena lock held); reports and
+ * returns NULL otherwise. Also checks the successor's header, which an overflow of p reaches. */
+static struct mem_io_block *arena_check(const void *p, const char *function, bool *ours)
+{
+    long extent = extent_find((uintptr_t)p);
+    *ours = extent >= 0;
+    if (!*ours)
+        return NULL;
+    const struct extent *e = &arena.extents[extent];
+    uintptr_t u = (uintptr_t)p;
+    if ((u & 15) || u < e->start + HEADER_SIZE) {
+        report_error(function, "invalid pointer", p);
+        return NULL;
+    }
+    struct mem_io_block *b = (struct mem_io_block *)(u - HEADER_SIZE);
+    if (!sealed(b)) {
+        if (b->magic == (block_seal(b) ^ SEAL_ABSORBED)) {
+            report_error(function, "double free detected", p);
+        } else if (arena_is_block_start(e, b)) {
+            b->flags |= MEM_IO_FLAG_CORRUPTED;
+            report_error(function, "corrupted block header", p);
+        } else {
+            report_error(function, "invalid pointer", p);
+        }
+        return NULL;
+    }
+    if (b->flags & MEM_IO_FLAG_FREE) {
+        report_error(function, "double free detected", p);
+        return NULL;
+    }
+    struct mem_io_block *n = b->next;
+    if (n && ((uintptr_t)n != (uintptr_t)b + b->size || !sealed(n) || n->prev != b)) {
+        if ((uintptr_t)n == (uintptr_t)b + b->size && (uintptr_t)n < e->end)
+            n->flags |= MEM_IO_FLAG_CORRUPTED;
+        report_error(function, "corrupted block header (overflow from the previous block)", n + 1);
+        return NULL;
+    }
+    return b;
+}
+
+/* False when p lies in no extent (not a medium pointer); true when handled or reported. */
+static bool arena_free(void *p, const char *function)
+{
+    bool ours;
+    pthread_mutex_lock(&arena.lock);
+    struct mem_io_block *b = arena_check(p, function, &ours);
+    if (!b) {
+        pthread_mutex_unlock(&arena.lock);
+        return ours;
+    }
+    size_t freed = b->size - HEADER_SIZE;
+    b->flags = MEM_IO_FLAG_FREE;
+    struct mem_io_block *n = b->next;
+    if (n && (n->flags & MEM_IO_FLAG_FREE) && sealed(n)) {
+        bin_remove(n);
+        block_absorb_next(b);
+    }
+    struct mem_io_block *prev = b->prev;
+    if (prev && (prev->flags & MEM_IO_FLAG_FREE) && sealed(prev) && prev->next == b) {
+        bin_remove(prev);
+        seal(b);
+        block_absorb_next(prev);
+        b = prev;
+    }
+    seal(b);
+    bin_insert(b);
+    pthread_mutex_unlock(&arena.lock);
+    stat_live(-(int64_t)freed);
+    return true;
+}
+
+/* Usable bytes of a live medium block; 0 when reported; false when p is in no extent. */
+static bool arena_usable(const void *p, const char *function, size_t *usable)
+{
+    bool ours;
+    pthread_mutex_lock(&arena.lock);
+    struct mem_io_block *b = arena_check(p, function, &ours);
+    *usable = b ? b->size - HEADER_SIZE : 0;
+    pthread_mutex_unlock(&arena.lock);
+    return ours;
+}
+
+/* Resizes in place when it fits or the next block is free. ARENA_MOVE: the caller must move
+ * it (*old_usable bytes to copy, 0 when p was reported as bad); ARENA_ELSEWHERE: not ours. */
+static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
+{
+    size_t need = medium_need(n);
+    bool ours;
+    *old_usable = 0;
+    pthread_mutex_lock(&arena.lock);
+    struct mem_io_block *b = arena_check(p, "realloc", &ours);
+    if (!b) {
+        pthread_mutex_unlock(&arena.lock);
+        return ours ? ARENA_MOVE : ARENA_ELSEWHERE;
+    }
+    size_t before = b->size;
+    *old_usable = before - HEADER_SIZE;
+    struct mem_io_block *next = b->next;
+    if (need > b->size && next && (next->flags & MEM_IO_FLAG_FREE) && sealed(next) &&
+        b->size + next->size >= need) {
+        bin_remove(next);
+        block_absorb_next(b);
+    }
+    bool fits = need <= b->size;
+    if (fits)
+        block_split(b, need);
+    seal(b);
+    size_t after = b->size;
+    pthread_mutex_unlock(&arena.lock);
+    if (!fits)
+        return ARENA_MOVE;
+    stat_live((int64_t)after - (int64_t)before);
+    return ARENA_DONE;
+}

@@ -1,0 +1,177 @@
+/* The seed's debug dumps, written to stderr with write(2). mem_io_log_trace: heap bounds and
+ * counters. mem_io_stack_trace: every block of every page, extent and mapping. Both read
+ * other threads' structures without stopping them: a dump taken while threads allocate is a
+ * best-effort snapshot (state bytes and counters are read atomically, never torn). */
+#include "internal.h"
+
+static void dump_flags(struct out_buf *out, uint32_t flags)
+{
+    static const struct { uint32_t bit; const char *name; } names[] = {
+        {MEM_IO_FLAG_FREE, "FREE"}, {MEM_IO_FLAG_USED, "USED"},
+        {MEM_IO_FLAG_CORRUPTED, "CORRUPTED"}, {MEM_IO_FLAG_MMAP, "MMAP"},
+    };
+    const char *sep = "";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (flags & names[i].bit) {
+            out_str(out, sep);
+            out_str(out, names[i].name);
+            sep = "|";
+        }
+    if (!*sep)
+        out_str(out, "NONE");
+}
+
+static void dump_block(struct out_buf *out, const void *user, size_t size, uint32_t flags,
+                       const struct mem_io_block *header)
+{
+    out_str(out, "mem_io:   block ");
+    out_hex(out, (uintptr_t)user);
+    out_str(out, " size=");
+    out_dec(out, size);
+    out_str(out, " flags=");
+    dump_flags(out, flags);
+    out_str(out, " magic=");
+    if (header) {
+        out_hex(out, header->magic);
+        out_str(out, sealed(header) ? " (valid)" : " (INVALID)");
+    } else {
+        out_str(out, "none (small block: state byte)");
+    }
+    out_str(out, "\n");
+}
+
+void mem_io_log_trace(void)
+{
+    ensure_init();
+    struct mem_io_stats s;
+    stats_fold(&s);
+    struct out_buf out = {.fd = 2};
+    pthread_mutex_lock(&arena.lock);
+    uintptr_t heap_start = arena.heap_start;
+    uintptr_t heap_end = arena.top ? arena.extents[arena.top_index].raw_end : heap_start;
+    size_t extents = arena.extent_count, heap_bytes = arena.heap_bytes;
+    pthread_mutex_unlock(&arena.lock);
+    pthread_mutex_lock(&pool.lock);
+    size_t pages = pool.bumped;
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_lock(&large.lock);
+    size_t mappings = large.live;
+    pthread_mutex_unlock(&large.lock);
+    out_str(&out, "mem_io: log trace\nmem_io: heap start=");
+    out_hex(&out, heap_start);
+    out_str(&out, " end=");
+    out_hex(&out, heap_end);
+    out_str(&out, " (sbrk/arena extents=");
+    out_dec(&out, extents);
+    out_str(&out, ", bytes=");
+    out_dec(&out, heap_bytes);
+    out_str(&out, ")\nmem_io: small pages start=");
+    out_hex(&out, LOAD(small_base));
+    out_str(&out, " end=");
+    out_hex(&out, LOAD(small_base) + pages * PAGE_SIZE);
+    out_str(&out, " (pages carved=");
+    out_dec(&out, pages);
+    out_str(&out, ")\nmem_io: mmap blocks=");
+    out_dec(&out, mappings);
+    out_str(&out, "\nmem_io: allocations: malloc=");
+    out_dec(&out, s.malloc_calls);
+    out_str(&out, " calloc=");
+    out_dec(&out, s.calloc_calls);
+    out_str(&out, " realloc=");
+    out_dec(&out, s.realloc_calls);
+    out_str(&out, " aligned=");
+    out_dec(&out, s.aligned_calls);
+    out_str(&out, " free=");
+    out_dec(&out, s.free_calls);
+    out_str(&out, "\nmem_io: live bytes=");
+    out_dec(&out, s.live_bytes);
+    out_str(&out, " peak=");
+    out_dec(&out, s.peak_live_bytes);
+    out_str(&out, " os bytes=");
+    out_dec(&out, s.os_bytes);
+    out_str(&out, " peak=");
+    out_dec(&out, s.peak_os_bytes);
+    out_str(&out, "\nmem_io: errors=");
+    out_dec(&out, s.errors);
+    out_str(&out, "\n");
+    out_flush(&out);
+}
+
+static void dump_small_pages(struct out_buf *out)
+{
+    pthread_mutex_lock(&pool.lock);
+    size_t pages = pool.bumped;
+    pthread_mutex_unlock(&pool.lock);
+    for (size_t i = 0; i < pages; i++) {
+        struct page *pg = &descs[i];
+        struct heap *owner = atomic_load_explicit(&pg->heap, relaxed);
+        uint32_t capacity = LOAD(pg->capacity), size = LOAD(pg->block_size);
+        if (!owner || !capacity)
+            continue;
+        out_str(out, "mem_io: small page ");
+        out_hex(out, page_start(pg));
+        out_str(out, " heap=");
+        out_hex(out, (uintptr_t)owner);
+        out_str(out, " block size=");
+        out_dec(out, size);
+        out_str(out, " blocks carved=");
+        out_dec(out, capacity);
+        out_str(out, "\n");
+        for (uint32_t b = 0; b < capacity; b++) {
+            uintptr_t block = page_start(pg) + (uintptr_t)b * size;
+            uint8_t state = LOAD(*state_of(block - LOAD(small_base)));
+            uint32_t flags = state == STATE_FREE ? MEM_IO_FLAG_FREE
+                           : state == STATE_NONE ? 0 : MEM_IO_FLAG_USED;
+            dump_block(out, (void *)block, size, flags, NULL);
+        }
+    }
+}
+
+static void dump_arena(struct out_buf *out)
+{
+    pthread_mutex_lock(&arena.lock);
+    for (size_t i = 0; i < arena.extent_count; i++) {
+        const struct extent *e = &arena.extents[i];
+        out_str(out, "mem_io: arena extent ");
+        out_hex(out, e->start);
+        out_str(out, "-");
+        out_hex(out, e->end);
+        out_str(out, e->from_sbrk ? " (sbrk)\n" : " (mmap)\n");
+        uintptr_t walk = e->start;
+        while (walk + HEADER_SIZE <= e->end) {
+            const struct mem_io_block *b = (const struct mem_io_block *)walk;
+            dump_block(out, b + 1, b->size, b->flags, b);
+            if (!sealed(b) || b->size < MEDIUM_MIN_BLOCK) {
+                out_str(out, "mem_io:   (walk stops: corrupted header)\n");
+                break;
+            }
+            walk += b->size;
+        }
+    }
+    pthread_mutex_unlock(&arena.lock);
+}
+
+static void dump_large(struct out_buf *out)
+{
+    pthread_mutex_lock(&large.lock);
+    for (size_t i = 0; i < large.capacity; i++) {
+        if (large.slots[i].state != SLOT_LIVE)
+            continue;
+        const struct mem_io_block *h = (const struct mem_io_block *)(large.slots[i].user - HEADER_SIZE);
+        out_str(out, "mem_io: mmap block\n");
+        dump_block(out, h + 1, h->size, h->flags, h);
+    }
+    pthread_mutex_unlock(&large.lock);
+}
+
+void mem_io_stack_trace(void)
+{
+    ensure_init();
+    struct out_buf out = {.fd = 2};
+    out_str(&out, "mem_io: stack trace (every block)\n");
+    dump_small_pages(&out);
+    dump_arena(&out);
+    dump_large(&out);
+    out_str(&out, "mem_io: end of stack trace\n");
+    out_flush(&out);
+}

@@ -1,0 +1,110 @@
+/* Free and size queries. mem_io_free's fast path: one compare says "small", the page's owner
+ * is this thread, the state byte says USED; then push on the page's free list. Every other
+ * pointer is proven ours (arena extent, large-block set) before a header is read. */
+#include "internal.h"
+
+/* The usable size of a small block, after checking that p starts a live block. */
+static size_t small_usable(const void *p, const char *function)
+{
+    uintptr_t off = small_offset(p);
+    uint8_t state = (off & 15) ? STATE_NONE : LOAD(*state_of(off));
+    if (state == STATE_USED)
+        return LOAD(page_of(off)->block_size);
+    report_error(function, state == STATE_NONE ? "invalid pointer" : "use of a freed block", p);
+    return 0;
+}
+
+static void free_small(void *p, uintptr_t off, const char *function)
+{
+    struct page *pg = page_of(off);
+    struct heap *h = tls_heap;
+    if (atomic_load_explicit(&pg->heap, relaxed) != h || (off & 15)) {
+        if (off & 15)
+            report_error(function, "invalid pointer", p);
+        else
+            free_remote(p, off, pg, function);
+        return;
+    }
+    _Atomic uint8_t *state = state_of(off);
+    uint8_t was = LOAD(*state);
+    if (unlikely(was != STATE_USED)) {
+        report_error(function, was == STATE_NONE ? "invalid pointer" : "double free detected", p);
+        return;
+    }
+    STORE(*state, STATE_FREE);
+    struct free_block *b = p;
+    b->next_encoded = link_encode((uintptr_t)pg->free, b);
+    pg->free = b;
+    BUMP(h->stats.live, -(int64_t)LOAD(pg->block_size));
+    if (unlikely(--pg->used == 0 || pg->place != PAGE_IN_QUEUE))
+        page_after_free(h, pg);
+}
+
+/* Medium and large blocks, and pointers that are none of ours. */
+static void free_generic(void *p, const char *function)
+{
+    if (!p)
+        return;
+    int saved = errno;
+    uintptr_t off = small_offset(p);
+    if (off < LOAD(small_span)) {
+        free_small(p, off, function);
+    } else {
+        ensure_init();
+        if (!arena_free(p, function) && !large_free(p, function))
+            report_error(function, "invalid pointer", p);
+    }
+    errno = saved;
+}
+
+void mem_io_free(void *p)
+{
+    uintptr_t off = small_offset(p);
+    struct heap *h = tls_heap;
+    if (likely(off < LOAD(small_span))) {
+        struct page *pg = page_of(off);
+        _Atomic uint8_t *state = state_of(off);
+        if (likely(atomic_load_explicit(&pg->heap, relaxed) == h && !(off & 15) &&
+                   LOAD(*state) == STATE_USED)) {
+            STORE(*state, STATE_FREE);
+            struct free_block *b = p;
+            b->next_encoded = link_encode((uintptr_t)pg->free, b);
+            pg->free = b;
+            BUMP(h->stats.live, -(int64_t)LOAD(pg->block_size));
+            BUMP(h->stats.free_calls, 1);
+            if (unlikely(--pg->used == 0 || pg->place != PAGE_IN_QUEUE))
+                page_after_free(h, pg);
+            return;
+        }
+    }
+    if (p)
+        stat_call(&tls_heap->stats.free_calls);
+    free_generic(p, "free");
+}
+
+void mem_io_free_sized(void *p, size_t size)
+{
+    (void)size;  /* the block knows its size; a wrong size is not trusted */
+    mem_io_free(p);
+}
+
+void mem_io_free_aligned_sized(void *p, size_t alignment, size_t size)
+{
+    (void)alignment;
+    (void)size;
+    mem_io_free(p);
+}
+
+size_t mem_io_usable_size(const void *p)
+{
+    if (!p)
+        return 0;
+    if (is_small(p))
+        return small_usable(p, "malloc_usable_size");
+    ensure_init();
+    size_t usable = 0;
+    if (!arena_usable(p, "malloc_usable_size", &usable) &&
+        !large_usable(p, "malloc_usable_size", &usable))
+        report_error("malloc_usable_size", "invalid pointer", p);
+    return usable;
+}

@@ -1,0 +1,221 @@
+/* Per-thread heaps: creation and adoption, the slow path of small allocation, frees that
+ * come back from other threads, and the hand-back when a thread exits. */
+#include "internal.h"
+
+#define HEAP_META_CHUNK ((size_t)256 * 1024)
+
+
+/* Heaps live in mmap'd chunks and are never unmapped: a heap whose thread exited is reused
+ * whole by the next new thread, pages, counters and pending remote frees included. */
+static struct heap *heap_new_locked(void)
+{
+    size_t size = (sizeof(struct heap) + 63) & ~(size_t)63;
+    if ((size_t)(heaps.meta_end - heaps.meta_next) < size) {
+        char *chunk = os_map(HEAP_META_CHUNK);
+        if (!chunk)
+            return NULL;
+        os_bytes_add(HEAP_META_CHUNK);
+        heaps.meta_next = chunk;
+        heaps.meta_end = chunk + HEAP_META_CHUNK;
+    }
+    struct heap *h = (struct heap *)heaps.meta_next;
+    heaps.meta_next += size;
+    for (unsigned c = 0; c < NUM_CLASSES; c++)
+        h->current[c] = &empty_page;
+    h->next_all = heaps.all;
+    heaps.all = h;
+    return h;
+}
+
+/* The calling thread's heap, made or adopted on first use; NULL when the thread has already
+ * handed its heap back (it is exiting) or no heap can be made: callers then use the arena. */
+static struct heap *heap_acquire(void)
+{
+    struct heap *h = tls_heap;
+    if (h != &empty_heap)
+        return h == &dead_heap ? NULL : h;
+    ensure_init();
+    pthread_mutex_lock(&heaps.lock);
+    h = heaps.abandoned;
+    if (h) {
+        heaps.abandoned = h->next_abandoned;
+        h->abandoned = false;
+    } else {
+        h = heap_new_locked();
+    }
+    pthread_mutex_unlock(&heaps.lock);
+    if (!h)
+        return NULL;
+    tls_heap = h;  /* before setspecific, which may allocate */
+    if (atomic_load(&heap_key_ready))
+        pthread_setspecific(heap_key, h);
+    return h;
+}
+
+/* Moves a page that got a free block back from the full list, or retires it when empty. */
+static void page_after_free(struct heap *h, struct page *pg)
+{
+    unsigned cls = pg->class_id;
+    struct page_list *queue = &h->queue[cls];
+    if (pg->used == 0) {
+        if (pg->place == PAGE_IN_QUEUE && queue->count == 1)
+            return;  /* keep one page per class to avoid thrashing */
+        list_remove(pg->place == PAGE_IN_QUEUE ? queue : &h->full, pg);
+        h->current[cls] = queue->head ? queue->head : &empty_page;
+        page_retire(h, pg);
+    } else if (pg->place == PAGE_IN_FULL) {
+        list_remove(&h->full, pg);
+        pg->place = PAGE_IN_QUEUE;
+        list_push_tail(queue, pg);
+        h->current[cls] = queue->head;
+    }
+}
+
+/* Returns a block freed by another thread to its page (owner thread only). */
+static void free_collected(struct heap *h, struct free_block *b)
+{
+    uintptr_t off = small_offset(b);
+    struct page *pg = page_of(off);
+    STORE(*state_of(off), STATE_FREE);
+    b->next_encoded = link_encode((uintptr_t)pg->free, b);
+    pg->free = b;
+    if (--pg->used == 0 || pg->place != PAGE_IN_QUEUE)
+        page_after_free(h, pg);
+}
+
+static void heap_collect_remote(struct heap *h)
+{
+    if (!atomic_load_explicit(&h->remote, relaxed))
+        return;
+    struct free_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    while (b) {
+        uintptr_t next = link_decode(b->next_encoded, b);
+        free_collected(h, b);
+        if (next && (!is_small((void *)next) || (next & 15) ||
+                     LOAD(*state_of(small_offset((void *)next))) != STATE_REMOTE)) {
+            report_error("free", "corrupted cross-thread free list", (void *)next);
+            return;  /* continue mode: the rest of the list is leaked, never reused */
+        }
+        b = (struct free_block *)next;
+    }
+}
+
+/* A free from a thread that does not own the page: USED -> REMOTE with one CAS (so double
+ * frees from any thread are caught), then one CAS push onto the owner heap's list. */
+static void free_remote(void *p, uintptr_t off, struct page *pg, const char *function)
+{
+    uint8_t expected = STATE_USED;
+    if (!atomic_compare_exchange_strong_explicit(state_of(off), &expected, STATE_REMOTE,
+                                                 memory_order_relaxed, relaxed)) {
+        report_error(function, expected == STATE_NONE ? "invalid pointer" : "double free detected", p);
+        return;
+    }
+    struct heap *owner = atomic_load_explicit(&pg->heap, relaxed);
+    struct heap *self = heap_acquire();
+    struct heap *counted = self ? self : &dead_heap;
+    size_t size = LOAD(pg->block_size);
+    if (self) {
+        BUMP(self->stats.live, -(int64_t)size);
+    } else {
+        atomic_fetch_sub_explicit(&dead_heap.stats.live, (int64_t)size, relaxed);
+    }
+    (void)counted;
+    struct free_block *b = p;
+    struct free_block *head = atomic_load_explicit(&owner->remote, relaxed);
+    do {
+        b->next_encoded = link_encode((uintptr_t)head, b);
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, b,
+                                                    memory_order_release, relaxed));
+}
+
+/* The corrupted free list of a page is dropped (its blocks are leaked, never handed out). */
+static void free_list_corrupted(struct page *pg)
+{
+    void *bad = pg->free;
+    pg->free = NULL;
+    report_error("malloc", "corrupted free list", bad);
+}
+
+static inline void *page_pop(struct heap *h, struct page *pg)
+{
+    struct free_block *b = pg->free;
+    uintptr_t next = link_decode(b->next_encoded, b);
+    _Atomic uint8_t *state = state_of(small_offset(b));
+    if (unlikely(LOAD(*state) != STATE_FREE || !link_plausible(next, b)))
+        return NULL;
+    pg->free = (struct free_block *)next;
+    STORE(*state, STATE_USED);
+    pg->used++;
+    BUMP(h->stats.live, (int64_t)LOAD(pg->block_size));
+    return b;
+}
+
+/* The current page of `cls` has no free block: take back remote frees, then walk the class
+ * queue (moving exhausted pages to the full list), then take a fresh page. */
+static void *small_alloc_slow(struct heap *h, unsigned cls)
+{
+    heap_collect_remote(h);
+    struct page_list *queue = &h->queue[cls];
+    for (;;) {
+        struct page *pg = queue->head;
+        while (pg) {
+            if (!pg->free && LOAD(pg->capacity) < pg->reserved)
+                page_extend(pg);
+            if (pg->free)
+                break;
+            struct page *next = pg->next;
+            list_remove(queue, pg);
+            pg->place = PAGE_IN_FULL;
+            list_push_tail(&h->full, pg);
+            pg = next;
+        }
+        if (!pg) {
+            pg = page_acquire(h, cls);
+            if (!pg)
+                return NULL;
+            pg->place = PAGE_IN_QUEUE;
+            list_push_head(queue, pg);
+            page_extend(pg);
+            if (h->stats.live > 0)
+                stats_fold(NULL);  /* a new page: a fold point for the live-bytes peak */
+        } else if (pg != queue->head) {
+            list_remove(queue, pg);
+            list_push_head(queue, pg);
+        }
+        h->current[cls] = pg;
+        void *b = page_pop(h, pg);
+        if (b)
+            return b;
+        free_list_corrupted(pg);
+    }
+}
+
+/* Thread exit (pthread key destructor): empty pages go back to the pool and the heap waits,
+ * with its partly used pages, for the next thread. Later frees by this thread take the
+ * remote path; later allocations use the arena. */
+static void heap_thread_exit(void *arg)
+{
+    struct heap *h = arg;
+    tls_heap = &dead_heap;
+    heap_collect_remote(h);
+    for (unsigned c = 0; c < NUM_CLASSES; c++) {
+        struct page *pg = h->queue[c].head;
+        while (pg) {
+            struct page *next = pg->next;
+            if (pg->used == 0) {
+                list_remove(&h->queue[c], pg);
+                page_retire(h, pg);
+            }
+            pg = next;
+        }
+        h->current[c] = h->queue[c].head ? h->queue[c].head : &empty_page;
+    }
+    struct page *pg;
+    while ((pg = list_pop_head(&h->empty)))
+        pool_put(pg);
+    pthread_mutex_lock(&heaps.lock);
+    h->abandoned = true;
+    h->next_abandoned = heaps.abandoned;
+    heaps.abandoned = h;
+    pthread_mutex_unlock(&heaps.lock);
+}

@@ -1,0 +1,76 @@
+/* Initialisation, lazily from the first call (which may come before any constructor), and
+ * the fork and thread-exit hooks registered right after it. */
+#include "internal.h"
+
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
+static _Atomic int init_state = INIT_NONE;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&heaps.lock);
+    pthread_mutex_lock(&pool.lock);
+    pthread_mutex_lock(&arena.lock);
+    pthread_mutex_lock(&large.lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&large.lock);
+    pthread_mutex_unlock(&arena.lock);
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&heaps.lock);
+}
+
+/* In the child only this thread exists: the locks are made anew and every other thread's
+ * heap is abandoned so a later thread can adopt it. */
+static void fork_child(void)
+{
+    pthread_mutex_init(&heaps.lock, NULL);
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_mutex_init(&arena.lock, NULL);
+    pthread_mutex_init(&large.lock, NULL);
+    for (struct heap *h = heaps.all; h; h = h->next_all)
+        if (h != tls_heap && !h->abandoned) {
+            h->abandoned = true;
+            h->next_abandoned = heaps.abandoned;
+            heaps.abandoned = h;
+        }
+}
+
+static void init_once(void)
+{
+    mem_io_secret = os_random_secret();
+    options_init();
+    small_range_init();
+}
+
+/* Registered after the core is ready, because they may allocate (which then works). */
+static void init_hooks(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    if (pthread_key_create(&heap_key, heap_thread_exit) == 0) {
+        atomic_store(&heap_key_ready, true);
+        struct heap *h = tls_heap;
+        if (h != &empty_heap && h != &dead_heap)
+            pthread_setspecific(heap_key, h);
+    }
+}
+
+static void ensure_init_slow(void)
+{
+    int expected = INIT_NONE;
+    if (atomic_compare_exchange_strong(&init_state, &expected, INIT_RUNNING)) {
+        init_once();
+        atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
+        init_hooks();
+        return;
+    }
+    while (atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE)
+        sched_yield();
+}
+
+static inline void ensure_init(void)
+{
+    if (unlikely(atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE))
+        ensure_init_slow();
+}

@@ -1,0 +1,104 @@
+/* mem_io internals: the core types and how they fit together.
+ *
+ * Three kinds of blocks, chosen by size:
+ *
+ *  small  (<= 16 KiB, 36 size classes: 16-byte steps to 128, then 4 per power of two)
+ *         Carved from 64 KiB "pages" inside ONE virtual range reserved at start-up. A pointer is
+ *         small iff (ptr - small_base) < small_span: one subtraction and one compare. The page's
+ *         descriptor is descs[(ptr - small_base) >> 16] and the block's state byte is
+ *         states[(ptr - small_base) >> 4] (FREE, USED, REMOTE or NONE = not a block start): both
+ *         live outside the pages, so small blocks carry no header (1 byte of metadata per 16
+ *         bytes instead of glibc's 8 per chunk) and a stray write cannot forge them.
+ *         Each thread owns a heap (initial-exec TLS) holding a queue of pages per class.
+ *         malloc pops the current page's free list; free by the owning thread pushes it back.
+ *         Neither takes a lock nor an atomic read-modify-write. A free from another thread
+ *         flips the state USED -> REMOTE with one CAS and pushes the block on the owner heap's
+ *         `remote` list with one CAS; the owner collects the list on its next slow path.
+ *         Free-list links are stored XOR-ed with a per-process secret and the block address
+ *         and checked (same page, state FREE) when popped.
+ *  medium (16 KiB .. 128 KiB, and anything a thread asks for after its heap is gone)
+ *         The seed's design: blocks with a struct mem_io_block header on sbrk-grown extents,
+ *         split on allocation, coalesced with free neighbours on free, kept in 64 segregated
+ *         bins (4 per power of two) with a bitmap of non-empty bins; one mutex.
+ *  large  (>= MEM_IO_MMAP_THRESHOLD) mmap'd with a header; a hash set of live mappings proves
+ *         a pointer is ours before its header is read; realloc uses mremap; freed mappings wait
+ *         in a small cache for MEM_IO_DECAY_MS before they are unmapped.
+ *
+ * Memory returns to the OS only after a delay (page faults cost ~12 us here): empty small pages
+ * go to a global pool and are madvise'd away when they stayed unused for the decay time. */
+#ifndef MEM_IO_INTERNAL_H
+#define MEM_IO_INTERNAL_H
+
+#include "../memory.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define relaxed memory_order_relaxed
+#define LOAD(x) atomic_load_explicit(&(x), relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), relaxed)
+/* Counter bump without a locked instruction: only the owning thread writes it, readers fold. */
+#define BUMP(x, v) STORE(x, LOAD(x) + (v))
+
+/* ---- small blocks ---- */
+#define PAGE_SHIFT 16
+#define PAGE_SIZE ((size_t)1 << PAGE_SHIFT)
+#define GRAIN_SHIFT 4                          /* one state byte per 16 bytes */
+#define STATES_PER_PAGE (PAGE_SIZE >> GRAIN_SHIFT)
+#define SMALL_MAX 16384
+#define SMALL_TABLE_MAX 1024                   /* sizes up to here find their class by table */
+#define NUM_CLASSES 36
+#define EXTEND_BYTES 4096                      /* a page's free list grows ~one OS page at a time */
+
+enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };
+enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_POOL };
+
+struct free_block { uintptr_t next_encoded; };
+
+struct heap;
+struct page {
+    struct free_block *free;          /* owner only: blocks ready to hand out */
+    uint32_t used;                    /* owner only: blocks out (REMOTE ones included) */
+    uint32_t reserved;                /* blocks that fit in the page */
+    _Atomic uint32_t capacity;        /* blocks carved so far (read by the dumps) */
+    _Atomic uint32_t block_size;
+    uint8_t class_id;
+    uint8_t place;                    /* enum page_place */
+    bool purged;                      /* pool only: memory given back with madvise */
+    _Atomic(struct heap *) heap;      /* owner, NULL while in the global pool */
+    struct page *next, *prev;         /* links in a queue, the full list or the pool */
+    uint64_t idle_since_ms;           /* pool only: when the page became empty */
+};
+
+struct page_list { struct page *head, *tail; size_t count; };
+
+struct heap_stats {
+    _Atomic int64_t live;             /* may go negative in one heap: frees from other threads */
+    _Atomic uint64_t malloc_calls, calloc_calls, realloc_calls, aligned_calls, free_calls;
+};
+
+struct heap {
+    struct page *current[NUM_CLASSES];       /* queue head, or &empty_page: the fast path's only load */
+    struct page_list queue[NUM_CLASSES];     /* pages with (maybe) free blocks */
+    struct page_list full;                   /* pages with none: skipped until a block comes back */
+    struct page_list empty;                  /* a few empty pages kept for quick reuse */
+    struct heap_stats stats;
+    struct heap *next_all;                   /* every heap ever made, for stats and dumps */
+    struct heap *next_abandoned;
+    bool abandoned;
+    _Alignas(64) _Atomic(struct free_block *) remote;  /* frees from other threads */
+};
+
+/* ---- headered blocks (medium and large) ---- */
+#define HEADER_SIZE sizeof(struct mem_io_block)
+#define MEDIUM_MIN_BLOCK 64
+
+/* ---- process-wide state, set once by init ---- */
+extern uintptr_t mem_io_secret;
+#endif

@@ -1,0 +1,266 @@
+/* Large blocks (>= MEM_IO_MMAP_THRESHOLD): one mapping each, a header in front of the user
+ * pointer (size = mapping length, prev = mapping start). A hash set of user pointers proves
+ * a pointer is one of ours before its header is read; freed entries stay as tombstones so a
+ * second free is reported as a double free. Freed mappings wait in a small cache for the
+ * decay time before munmap: a reused mapping costs no page faults. */
+#include "internal.h"
+
+#define LARGE_CACHE_MAX_BYTES ((size_t)128 << 20)
+
+static inline size_t large_hash(uintptr_t user, size_t capacity)
+{
+    return (size_t)(mix64(user) & (capacity - 1));
+}
+
+static struct large_slot *large_find_locked(uintptr_t user)
+{
+    if (!large.capacity)
+        return NULL;
+    for (size_t i = large_hash(user, large.capacity);; i = (i + 1) & (large.capacity - 1)) {
+        struct large_slot *s = &large.slots[i];
+        if (s->state == SLOT_EMPTY)
+            return NULL;
+        if (s->user == user)
+            return s;
+    }
+}
+
+/* Makes room for one more entry, rehashing into a bigger table when half full. */
+static bool large_reserve_locked(void)
+{
+    if ((large.occupied + 1) * 2 > large.capacity) {
+        size_t capacity = large.capacity ? large.capacity : 512;
+        while ((large.live + 1) * 4 > capacity)
+            capacity *= 2;
+        struct large_slot *slots = os_map(capacity * sizeof *slots);
+        if (!slots)
+            return false;
+        struct large_slot *old = large.slots;
+        size_t old_capacity = large.capacity;
+        large.slots = slots;
+        large.capacity = capacity;
+        large.occupied = 0;
+        for (size_t i = 0; i < old_capacity; i++)  /* tombstones are dropped here */
+            if (old[i].state == SLOT_LIVE) {
+                size_t j = large_hash(old[i].user, capacity);
+                while (slots[j].state != SLOT_EMPTY)
+                    j = (j + 1) & (capacity - 1);
+                slots[j] = old[i];
+                large.occupied++;
+            }
+        if (old)
+            os_unmap(old, old_capacity * sizeof *old);
+    }
+    return true;
+}
+
+static bool large_insert_locked(uintptr_t user)
+{
+    if (!large_reserve_locked())
+        return false;
+    struct large_slot *s = large_find_locked(user);
+    if (!s) {
+        size_t i = large_hash(user, large.capacity);
+        while (large.slots[i].state != SLOT_EMPTY)
+            i = (i + 1) & (large.capacity - 1);
+        s = &large.slots[i];
+        large.occupied++;
+    }
+    s->user = user;
+    s->state = SLOT_LIVE;
+    large.live++;
+    return true;
+}
+
+/* Unmaps cached mappings idle for the decay time (large lock held). */
+static void large_cache_decay_locked(uint64_t now)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < large.cache_count; i++) {
+        if (now - large.cache[i].since_ms >= decay_ms) {
+            os_unmap(large.cache[i].base, large.cache[i].len);
+            os_bytes_sub(large.cache[i].len);
+            large.cache_bytes -= large.cache[i].len;
+        } else {
+            large.cache[kept++] = large.cache[i];
+        }
+    }
+    large.cache_count = kept;
+}
+
+/* A cached mapping of at least len bytes (not more than twice), trimmed to len; or NULL. */
+static void *large_cache_take_locked(size_t len)
+{
+    size_t best = large.cache_count;
+    for (size_t i = 0; i < large.cache_count; i++)
+        if (large.cache[i].len >= len && large.cache[i].len / 2 <= len &&
+            (best == large.cache_count || large.cache[i].len < large.cache[best].len))
+            best = i;
+    if (best == large.cache_count)
+        return NULL;
+    char *base = large.cache[best].base;
+    size_t have = large.cache[best].len;
+    large.cache_bytes -= have;
+    large.cache[best] = large.cache[--large.cache_count];
+    if (have > len) {
+        os_unmap(base + len, have - len);
+        os_bytes_sub(have - len);
+    }
+    return base;
+}
+
+static void large_cache_put_locked(void *base, size_t len)
+{
+    while (large.cache_count == LARGE_CACHE_SLOTS || large.cache_bytes + len > LARGE_CACHE_MAX_BYTES) {
+        if (large.cache_count == 0) {
+            os_unmap(base, len);
+            os_bytes_sub(len);
+            return;
+        }
+        size_t oldest = 0;
+        for (size_t i = 1; i < large.cache_count; i++)
+            if (large.cache[i].since_ms < large.cache[oldest].since_ms)
+                oldest = i;
+        os_unmap(large.cache[oldest].base, large.cache[oldest].len);
+        os_bytes_sub(large.cache[oldest].len);
+        large.cache_bytes -= large.cache[oldest].len;
+        large.cache[oldest] = large.cache[--large.cache_count];
+    }
+    large.cache[large.cache_count++] = (struct large_cached){.base = base, .len = len, .since_ms = os_now_ms()};
+    large.cache_bytes += len;
+}
+
+/* *fresh says whether the memory is known to be zero (a new mapping). */
+static void *large_alloc(size_t n, size_t alignment, bool *fresh)
+{
+    size_t slack = HEADER_SIZE + (alignment > MEM_IO_ALIGNMENT ? alignment : 0);
+    if (n > PTRDIFF_MAX - slack - MEM_IO_PAGE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t len = (n + slack + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
+    pthread_mutex_lock(&large.lock);
+    large_cache_decay_locked(os_now_ms());
+    char *base = large_cache_take_locked(len);
+    pthread_mutex_unlock(&large.lock);
+    *fresh = base == NULL;
+    if (!base) {
+        base = os_map(len);
+        if (!base) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        os_bytes_add(len);
+    }
+    uintptr_t user = ((uintptr_t)base + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    struct mem_io_block *h = (struct mem_io_block *)(user - HEADER_SIZE);
+    h->size = len;
+    h->prev = (struct mem_io_block *)base;
+    h->next = NULL;
+    h->flags = MEM_IO_FLAG_MMAP | MEM_IO_FLAG_USED;
+    seal(h);
+    pthread_mutex_lock(&large.lock);
+    bool tracked = large_insert_locked(user);
+    pthread_mutex_unlock(&large.lock);
+    if (!tracked) {
+        os_unmap(base, len);
+        os_bytes_sub(len);
+        errno = ENOMEM;
+        return NULL;
+    }
+    stat_live((int64_t)((uintptr_t)base + len - user));
+    stats_fold(NULL);
+    return (void *)user;
+}
+
+/* The live large block at p (large lock held), reporting a double free or a bad header. */
+static struct mem_io_block *large_check_locked(struct large_slot *s, const void *p, const char *function)
+{
+    if (s->state != SLOT_LIVE) {
+        report_error(function, "double free detected", p);
+        return NULL;
+    }
+    struct mem_io_block *h = (struct mem_io_block *)((uintptr_t)p - HEADER_SIZE);
+    if (!sealed(h)) {
+        h->flags |= MEM_IO_FLAG_CORRUPTED;
+        report_error(function, "corrupted block header", p);
+        return NULL;
+    }
+    return h;
+}
+
+/* False when p is not a large block at all (the caller goes on checking). */
+static bool large_free(void *p, const char *function)
+{
+    pthread_mutex_lock(&large.lock);
+    struct large_slot *s = large_find_locked((uintptr_t)p);
+    if (!s) {
+        pthread_mutex_unlock(&large.lock);
+        return false;
+    }
+    struct mem_io_block *h = large_check_locked(s, p, function);
+    if (h) {
+        s->state = SLOT_FREED;
+        large.live--;
+        char *base = (char *)h->prev;
+        size_t len = h->size;
+        stat_live(-(int64_t)((uintptr_t)base + len - (uintptr_t)p));
+        large_cache_put_locked(base, len);
+        large_cache_decay_locked(os_now_ms());
+    }
+    pthread_mutex_unlock(&large.lock);
+    return true;
+}
+
+/* Usable size of a large block; false when p is not one. */
+static bool large_usable(const void *p, const char *function, size_t *usable)
+{
+    pthread_mutex_lock(&large.lock);
+    struct large_slot *s = large_find_locked((uintptr_t)p);
+    if (!s) {
+        pthread_mutex_unlock(&large.lock);
+        return false;
+    }
+    struct mem_io_block *h = large_check_locked(s, p, function);
+    *usable = h ? (uintptr_t)h->prev + h->size - (uintptr_t)p : 0;
+    pthread_mutex_unlock(&large.lock);
+    return true;
+}
+
+/* Grows or shrinks a large block with mremap (which may move it); NULL on failure. */
+static void *large_resize(void *p, size_t n)
+{
+    pthread_mutex_lock(&large.lock);
+    bool room = large_reserve_locked();  /* first: a rehash moves the slots */
+    struct large_slot *s = large_find_locked((uintptr_t)p);
+    struct mem_io_block *h = s ? large_check_locked(s, p, "realloc") : NULL;
+    if (!h || !room || n > PTRDIFF_MAX - MEM_IO_PAGE) {
+        pthread_mutex_unlock(&large.lock);
+        return NULL;
+    }
+    char *base = (char *)h->prev;
+    size_t len = h->size, offset = (uintptr_t)p - (uintptr_t)base;
+    size_t new_len = (offset + n + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
+    void *moved = new_len == len ? base : mremap(base, len, new_len, MREMAP_MAYMOVE);
+    if (moved == MAP_FAILED) {
+        pthread_mutex_unlock(&large.lock);
+        return NULL;
+    }
+    char *user = (char *)moved + offset;
+    if (user != (char *)p) {
+        s->state = SLOT_FREED;
+        large.live--;
+        large_insert_locked((uintptr_t)user);  /* cannot fail: room was reserved above */
+    }
+    h = (struct mem_io_block *)(user - HEADER_SIZE);
+    h->size = new_len;
+    h->prev = moved;
+    seal(h);
+    pthread_mutex_unlock(&large.lock);
+    if (new_len > len)
+        os_bytes_add(new_len - len);
+    else
+        os_bytes_sub(len - new_len);
+    stat_live((int64_t)new_len - (int64_t)len);
+    return user;
+}

@@ -1,0 +1,27 @@
+/* Run-time options, read from the environment once at initialisation (getenv does not
+ * allocate). MEM_IO_ON_ERROR=abort|continue picks what a detected misuse does;
+ * MEM_IO_DECAY_MS is how long freed memory waits before it goes back to the OS. */
+#include "internal.h"
+
+static _Atomic int error_mode = MEM_IO_ERRORS_ABORT;
+static uint64_t decay_ms = 1000;
+
+static void options_init(void)
+{
+    const char *mode = getenv("MEM_IO_ON_ERROR");
+    if (mode && strcmp(mode, "continue") == 0)
+        atomic_store(&error_mode, MEM_IO_ERRORS_CONTINUE);
+    const char *decay = getenv("MEM_IO_DECAY_MS");
+    if (decay && *decay) {
+        uint64_t v = 0;
+        for (; *decay >= '0' && *decay <= '9'; decay++)
+            v = v * 10 + (uint64_t)(*decay - '0');
+        decay_ms = v;
+    }
+}
+
+void mem_io_set_error_mode(enum mem_io_error_mode mode)
+{
+    atomic_store(&error_mode, mode == MEM_IO_ERRORS_CONTINUE ? MEM_IO_ERRORS_CONTINUE
+                                                             : MEM_IO_ERRORS_ABORT);
+}

@@ -1,0 +1,210 @@
+/* Small pages: the reserved range, the global pool of empty pages, and carving a page into
+ * blocks of one size class. */
+#include "internal.h"
+
+#define POOL_PAGE_COUNT_MIN ((size_t)256 << 20)   /* smallest range worth reserving */
+#define SMALL_RANGE_BYTES ((size_t)16 << 30)
+
+static inline uintptr_t small_offset(const void *p)
+{
+    return (uintptr_t)p - LOAD(small_base);
+}
+
+static inline bool is_small(const void *p)
+{
+    return small_offset(p) < LOAD(small_span);
+}
+
+static inline struct page *page_of(uintptr_t off)
+{
+    return &descs[off >> PAGE_SHIFT];
+}
+
+static inline _Atomic uint8_t *state_of(uintptr_t off)
+{
+    return &states[off >> GRAIN_SHIFT];
+}
+
+static inline uintptr_t page_start(const struct page *pg)
+{
+    return LOAD(small_base) + ((uintptr_t)(pg - descs) << PAGE_SHIFT);
+}
+
+/* Free-list links are stored keyed with the secret and their own address, so a stray write
+ * or a forged link decodes to garbage that the pop check rejects. */
+static inline uintptr_t link_encode(uintptr_t next, const void *at)
+{
+    return next ^ mem_io_secret ^ (uintptr_t)at;
+}
+
+static inline uintptr_t link_decode(uintptr_t stored, const void *at)
+{
+    return stored ^ mem_io_secret ^ (uintptr_t)at;
+}
+
+/* A decoded link is plausible when it is NULL or a 16-byte aligned block of the same page. */
+static inline bool link_plausible(uintptr_t next, const void *at)
+{
+    return next == 0 || ((((next ^ (uintptr_t)at) >> PAGE_SHIFT) | (next & 15)) == 0);
+}
+
+/* Reserves the range that holds descriptors, state bytes and pages, falling back to smaller
+ * sizes where the address space is limited. Without it every size is served as medium. */
+static void small_range_init(void)
+{
+    for (size_t span = SMALL_RANGE_BYTES; span >= POOL_PAGE_COUNT_MIN; span >>= 1) {
+        size_t pages = span >> PAGE_SHIFT;
+        size_t desc_bytes = (pages * sizeof(struct page) + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
+        size_t state_bytes = span >> GRAIN_SHIFT;
+        char *raw = os_reserve(desc_bytes + state_bytes + span + PAGE_SIZE);
+        if (!raw)
+            continue;
+        descs = (struct page *)raw;
+        states = (_Atomic uint8_t *)(raw + desc_bytes);
+        uintptr_t base = ((uintptr_t)raw + desc_bytes + state_bytes + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+        pool.total = pages;
+        STORE(small_base, base);
+        atomic_store_explicit(&small_span, span, memory_order_release);
+        return;
+    }
+}
+
+static void list_push_head(struct page_list *list, struct page *pg)
+{
+    pg->prev = NULL;
+    pg->next = list->head;
+    if (list->head)
+        list->head->prev = pg;
+    else
+        list->tail = pg;
+    list->head = pg;
+    list->count++;
+}
+
+static void list_push_tail(struct page_list *list, struct page *pg)
+{
+    pg->next = NULL;
+    pg->prev = list->tail;
+    if (list->tail)
+        list->tail->next = pg;
+    else
+        list->head = pg;
+    list->tail = pg;
+    list->count++;
+}
+
+static void list_remove(struct page_list *list, struct page *pg)
+{
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        list->head = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    else
+        list->tail = pg->prev;
+    pg->next = pg->prev = NULL;
+    list->count--;
+}
+
+static struct page *list_pop_head(struct page_list *list)
+{
+    struct page *pg = list->head;
+    if (pg)
+        list_remove(list, pg);
+    return pg;
+}
+
+/* Pool pages idle for longer than the decay time give their memory back (pool lock held). */
+static void pool_decay_locked(uint64_t now)
+{
+    struct page *pg;
+    while ((pg = pool.warm.tail) && now - pg->idle_since_ms >= decay_ms) {
+        list_remove(&pool.warm, pg);
+        uintptr_t index = (uintptr_t)(pg - descs);
+        os_decommit((void *)page_start(pg), PAGE_SIZE);
+        os_decommit((void *)&states[index * STATES_PER_PAGE], STATES_PER_PAGE);
+        pg->purged = true;
+        list_push_head(&pool.purged, pg);
+        os_bytes_sub(PAGE_SIZE);
+    }
+}
+
+/* An empty page formatted for `cls`, owned by `h`; NULL when the range is exhausted. */
+static struct page *page_acquire(struct heap *h, unsigned cls)
+{
+    struct page *pg = list_pop_head(&h->empty);
+    if (!pg) {
+        pthread_mutex_lock(&pool.lock);
+        pool_decay_locked(os_now_ms());
+        pg = list_pop_head(&pool.warm);
+        if (!pg)
+            pg = list_pop_head(&pool.purged);
+        if (!pg && pool.bumped < pool.total)
+            pg = &descs[pool.bumped++];
+        pthread_mutex_unlock(&pool.lock);
+        if (!pg)
+            return NULL;
+        if (pg->purged || LOAD(pg->block_size) == 0)
+            os_bytes_add(PAGE_SIZE);
+        pg->purged = false;
+        atomic_store_explicit(&pg->heap, h, memory_order_relaxed);
+    }
+    STORE(pg->block_size, class_size[cls]);
+    STORE(pg->capacity, 0);
+    pg->reserved = (uint32_t)(PAGE_SIZE / class_size[cls]);
+    pg->class_id = (uint8_t)cls;
+    pg->used = 0;
+    pg->free = NULL;
+    return pg;
+}
+
+/* Carves about one OS page more of blocks into the (empty) free list, in address order. */
+static void page_extend(struct page *pg)
+{
+    uint32_t capacity = LOAD(pg->capacity), size = LOAD(pg->block_size);
+    uint32_t count = EXTEND_BYTES / size;
+    if (count == 0)
+        count = 1;
+    if (count > pg->reserved - capacity)
+        count = pg->reserved - capacity;
+    uintptr_t first = page_start(pg) + (uintptr_t)capacity * size;
+    uintptr_t next = (uintptr_t)pg->free;
+    for (uint32_t i = count; i-- > 0;) {
+        uintptr_t block = first + (uintptr_t)i * size;
+        STORE(*state_of(block - LOAD(small_base)), STATE_FREE);
+        ((struct free_block *)block)->next_encoded = link_encode(next, (void *)block);
+        next = block;
+    }
+    pg->free = (struct free_block *)first;
+    STORE(pg->capacity, capacity + count);
+}
+
+/* A page with no block out leaves its class: its state bytes are cleared so stale pointers
+ * into it read as invalid, and it goes to the heap's small cache or the global pool. */
+static void page_retire(struct heap *h, struct page *pg)
+{
+    uintptr_t index = (uintptr_t)(pg - descs);
+    size_t carved = ((size_t)LOAD(pg->capacity) * LOAD(pg->block_size)) >> GRAIN_SHIFT;
+    memset((void *)&states[index * STATES_PER_PAGE], 0, carved);
+    STORE(pg->capacity, 0);
+    pg->free = NULL;
+    if (h->empty.count < HEAP_EMPTY_PAGES) {
+        pg->place = PAGE_IN_EMPTY;
+        list_push_head(&h->empty, pg);
+        return;
+    }
+    pool_put(pg);
+}
+
+static void pool_put(struct page *pg)
+{
+    pg->place = PAGE_IN_POOL;
+    atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
+    uint64_t now = os_now_ms();
+    pg->idle_since_ms = now;
+    pthread_mutex_lock(&pool.lock);
+    list_push_head(&pool.warm, pg);
+    pool_decay_locked(now);
+    pthread_mutex_unlock(&pool.lock);
+}

@@ -1,0 +1,101 @@
+/* The process-wide state of mem_io (one translation unit, so it is all `static` here) and
+ * the functions that one source file calls in another. */
+#ifndef MEM_IO_STATE_H
+#define MEM_IO_STATE_H
+
+#include "internal.h"
+
+#include <sched.h>
+
+uintptr_t mem_io_secret;
+
+/* ---- small pages (pages.c) ---- */
+static _Atomic uintptr_t small_base;   /* start of the page range, 64 KiB aligned */
+static _Atomic uintptr_t small_span;   /* its length; 0 until init, so nothing is small */
+static struct page *descs;             /* one descriptor per page */
+static _Atomic uint8_t *states;        /* one state byte per 16 bytes of the range */
+static struct page empty_page;         /* no free block: sends the fast path to the slow one */
+
+#define HEAP_EMPTY_PAGES 4             /* empty pages a heap keeps before using the pool */
+static struct {
+    pthread_mutex_t lock;
+    struct page_list warm;             /* empty pages, most recently emptied first */
+    struct page_list purged;           /* empty pages whose memory went back to the OS */
+    size_t bumped;                     /* pages ever carved from the range */
+    size_t total;                      /* pages the range holds */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- heaps (heap.c) ---- */
+static struct heap empty_heap = {.current = {[0 ... NUM_CLASSES - 1] = &empty_page}};
+static struct heap dead_heap = {.current = {[0 ... NUM_CLASSES - 1] = &empty_page}};
+static struct {
+    pthread_mutex_t lock;
+    struct heap *all;
+    struct heap *abandoned;
+    char *meta_next, *meta_end;
+} heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* This thread's heap; empty_heap until first use, dead_heap once the thread has exited. */
+static __thread struct heap *tls_heap __attribute__((tls_model("initial-exec"))) = &empty_heap;
+static pthread_key_t heap_key;
+static _Atomic bool heap_key_ready;
+
+/* ---- medium blocks (arena.c) ---- */
+#define ARENA_BINS 64
+#define ARENA_MAX_EXTENTS 4096
+struct extent {
+    uintptr_t start, end;              /* 16-byte aligned bounds of the blocks */
+    uintptr_t raw_end;                 /* where the break (or mapping) really ends */
+    struct mem_io_block *last;         /* the block that ends the extent */
+    bool from_sbrk;
+};
+enum arena_answer { ARENA_DONE, ARENA_MOVE, ARENA_ELSEWHERE };
+static struct {
+    pthread_mutex_t lock;
+    struct mem_io_block *bins[ARENA_BINS];
+    uint64_t nonempty;                 /* bit i: bins[i] has a block */
+    struct extent extents[ARENA_MAX_EXTENTS];  /* sorted by address */
+    size_t extent_count;
+    bool top;                          /* extents[top_index] ends at our last sbrk */
+    size_t top_index;
+    uintptr_t heap_start;              /* first sbrk extent, for the log trace */
+    size_t heap_bytes;
+} arena = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- large blocks (large.c) ---- */
+#define LARGE_CACHE_SLOTS 8
+enum { SLOT_EMPTY, SLOT_LIVE, SLOT_FREED };
+struct large_slot {
+    uintptr_t user;
+    uint8_t state;
+};
+struct large_cached {
+    void *base;
+    size_t len;
+    uint64_t since_ms;
+};
+static struct {
+    pthread_mutex_t lock;
+    struct large_slot *slots;          /* open addressing, linear probing */
+    size_t capacity, occupied, live;
+    struct large_cached cache[LARGE_CACHE_SLOTS];
+    size_t cache_count, cache_bytes;
+} large = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- calls across files ---- */
+static inline void ensure_init(void);
+static void report_error(const char *function, const char *problem, const void *ptr);
+static void stats_fold(struct mem_io_stats *out);
+static void os_bytes_add(size_t n);
+static void os_bytes_sub(size_t n);
+static void stat_live(int64_t delta);
+static void stat_call(_Atomic uint64_t *counter);
+static void pool_put(struct page *pg);
+static struct heap *heap_acquire(void);
+static void heap_thread_exit(void *arg);
+static struct mem_io_block *arena_new_extent(char *got, size_t len, bool from_sbrk);
+static void arena_set_last(struct mem_io_block *b);
+static void block_absorb_next(struct mem_io_block *b);
+static bool large_usable(const void *p, const char *function, size_t *usable);
+static void free_generic(void *p, const char *function);
+static size_t small_usable(const void *p, const char *function);
+#endif

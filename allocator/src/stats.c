@@ -1,0 +1,88 @@
+/* Statistics. Call counts and live bytes are per-heap counters that only the owning thread
+ * writes (plain loads and stores, no lock prefix); a read folds every heap together. Bytes
+ * held from the OS change only on slow paths, so they are global atomics. */
+#include "internal.h"
+
+static _Atomic size_t os_bytes, peak_os_bytes;
+static _Atomic size_t peak_live_bytes;
+
+static void os_bytes_add(size_t n)
+{
+    size_t now = atomic_fetch_add(&os_bytes, n) + n;
+    size_t peak = atomic_load(&peak_os_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_os_bytes, &peak, now)) {
+    }
+}
+
+static void os_bytes_sub(size_t n)
+{
+    atomic_fetch_sub(&os_bytes, n);
+}
+
+/* Counts on this thread's heap; threads without one (not started, or exiting) share
+ * empty_heap/dead_heap, whose counters take a real atomic add. */
+static inline bool heap_is_shared(const struct heap *h)
+{
+    return h == &empty_heap || h == &dead_heap;
+}
+
+static void stat_call(_Atomic uint64_t *counter)
+{
+    struct heap *h = tls_heap;
+    if (heap_is_shared(h))
+        atomic_fetch_add_explicit(counter, 1, relaxed);
+    else
+        BUMP(*counter, 1);
+}
+
+static void stat_live(int64_t delta)
+{
+    struct heap *h = tls_heap;
+    if (heap_is_shared(h))
+        atomic_fetch_add_explicit(&h->stats.live, delta, relaxed);
+    else
+        BUMP(h->stats.live, delta);
+}
+
+static void stats_add_heap(struct mem_io_stats *sum, int64_t *live, struct heap *h)
+{
+    *live += LOAD(h->stats.live);
+    sum->malloc_calls += LOAD(h->stats.malloc_calls);
+    sum->calloc_calls += LOAD(h->stats.calloc_calls);
+    sum->realloc_calls += LOAD(h->stats.realloc_calls);
+    sum->aligned_calls += LOAD(h->stats.aligned_calls);
+    sum->free_calls += LOAD(h->stats.free_calls);
+}
+
+/* Adds up every heap's counters and raises the live-bytes peak: the fold point. */
+static void stats_fold(struct mem_io_stats *out)
+{
+    struct mem_io_stats sum = {0};
+    int64_t live = 0;
+    stats_add_heap(&sum, &live, &empty_heap);
+    stats_add_heap(&sum, &live, &dead_heap);
+    pthread_mutex_lock(&heaps.lock);
+    for (struct heap *h = heaps.all; h; h = h->next_all)
+        stats_add_heap(&sum, &live, h);
+    pthread_mutex_unlock(&heaps.lock);
+    sum.live_bytes = live > 0 ? (size_t)live : 0;
+    size_t peak = atomic_load(&peak_live_bytes);
+    while (sum.live_bytes > peak &&
+           !atomic_compare_exchange_weak(&peak_live_bytes, &peak, sum.live_bytes)) {
+    }
+    if (!out)
+        return;
+    sum.peak_live_bytes = sum.live_bytes > peak ? sum.live_bytes : peak;
+    sum.os_bytes = atomic_load(&os_bytes);
+    sum.peak_os_bytes = atomic_load(&peak_os_bytes);
+    sum.errors = atomic_load(&error_count);
+    *out = sum;
+}
+
+void mem_io_get_stats(struct mem_io_stats *out)
+{
+    if (!out)
+        return;
+    ensure_init();
+    stats_fold(out);
+}

@@ -1,0 +1,318 @@
+// Unit tests of every public function and the malloc-compatible edge cases.
+#include "memory.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <vector>
+
+namespace {
+
+bool aligned_to(const void *p, size_t alignment)
+{
+    return (reinterpret_cast<uintptr_t>(p) & (alignment - 1)) == 0;
+}
+
+// Sizes across every path: small classes, medium (sbrk heap), large (mmap).
+const size_t kSizes[] = {0,    1,     8,     15,    16,    17,     100,    128,    129,
+                         1000, 1024,  1025,  4096,  8000,  16384,  16385,  65536,  131071,
+                         131072, 131073, 1 << 20, 5 << 20};
+
+void fill(void *p, size_t n, unsigned seed)
+{
+    auto *b = static_cast<unsigned char *>(p);
+    for (size_t i = 0; i < n; i++)
+        b[i] = static_cast<unsigned char>(seed + i * 7);
+}
+
+bool check(const void *p, size_t n, unsigned seed)
+{
+    auto *b = static_cast<const unsigned char *>(p);
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != static_cast<unsigned char>(seed + i * 7))
+            return false;
+    return true;
+}
+
+TEST(Malloc, EverySizeIs16ByteAlignedAndWritableToUsableSize)
+{
+    for (size_t n : kSizes) {
+        void *p = mem_io_malloc(n);
+        ASSERT_NE(p, nullptr) << n;
+        EXPECT_TRUE(aligned_to(p, 16)) << n;
+        size_t usable = mem_io_usable_size(p);
+        EXPECT_GE(usable, n);
+        fill(p, usable, 3);
+        EXPECT_TRUE(check(p, usable, 3));
+        mem_io_free(p);
+    }
+}
+
+TEST(Malloc, ZeroReturnsUniqueFreeablePointers)
+{
+    std::set<void *> seen;
+    std::vector<void *> kept;
+    for (int i = 0; i < 100; i++) {
+        void *p = mem_io_malloc(0);
+        ASSERT_NE(p, nullptr);
+        EXPECT_TRUE(seen.insert(p).second);
+        kept.push_back(p);
+    }
+    for (void *p : kept)
+        mem_io_free(p);
+}
+
+TEST(Malloc, LiveBlocksDoNotOverlap)
+{
+    std::vector<std::pair<void *, size_t>> blocks;
+    for (int round = 0; round < 4; round++)
+        for (size_t n : kSizes) {
+            void *p = mem_io_malloc(n);
+            ASSERT_NE(p, nullptr);
+            fill(p, n, static_cast<unsigned>(blocks.size()));
+            blocks.emplace_back(p, n);
+        }
+    for (size_t i = 0; i < blocks.size(); i++)
+        EXPECT_TRUE(check(blocks[i].first, blocks[i].second, static_cast<unsigned>(i))) << i;
+    for (auto &b : blocks)
+        mem_io_free(b.first);
+}
+
+TEST(Malloc, TooLargeFailsWithEnomem)
+{
+    errno = 0;
+    EXPECT_EQ(mem_io_malloc(static_cast<size_t>(PTRDIFF_MAX) + 1), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
+    EXPECT_EQ(mem_io_malloc(SIZE_MAX), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
+    EXPECT_EQ(mem_io_malloc(static_cast<size_t>(PTRDIFF_MAX)), nullptr);  // no 8 EiB here
+    EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(Free, NullIsANoOpAndErrnoIsKept)
+{
+    errno = 1234;
+    mem_io_free(nullptr);
+    EXPECT_EQ(errno, 1234);
+    for (size_t n : kSizes) {
+        void *p = mem_io_malloc(n);
+        errno = 4321;
+        mem_io_free(p);
+        EXPECT_EQ(errno, 4321) << n;
+    }
+}
+
+TEST(Free, SizedVariantsFree)
+{
+    struct mem_io_stats before, after;
+    mem_io_get_stats(&before);
+    void *a = mem_io_malloc(40);
+    void *b = mem_io_aligned_alloc(64, 100);
+    mem_io_free_sized(a, 40);
+    mem_io_free_aligned_sized(b, 64, 100);
+    mem_io_get_stats(&after);
+    EXPECT_EQ(after.free_calls - before.free_calls, 2u);
+    EXPECT_EQ(after.errors, before.errors);
+}
+
+TEST(Calloc, ZeroesEverySizeEvenReusedMemory)
+{
+    for (size_t n : kSizes) {
+        void *dirty = mem_io_malloc(n);
+        fill(dirty, n, 9);
+        mem_io_free(dirty);
+        auto *p = static_cast<unsigned char *>(mem_io_calloc(1, n));
+        ASSERT_NE(p, nullptr);
+        for (size_t i = 0; i < n; i++)
+            ASSERT_EQ(p[i], 0) << n << " at " << i;
+        mem_io_free(p);
+    }
+    auto *q = static_cast<int *>(mem_io_calloc(100, sizeof(int)));
+    for (int i = 0; i < 100; i++)
+        EXPECT_EQ(q[i], 0);
+    mem_io_free(q);
+}
+
+TEST(Calloc, OverflowFailsWithEnomem)
+{
+    errno = 0;
+    EXPECT_EQ(mem_io_calloc(SIZE_MAX, 2), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
+    EXPECT_EQ(mem_io_calloc(SIZE_MAX / 4 + 1, 4), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(Realloc, NullIsMallocAndZeroFreesReturningNull)
+{
+    struct mem_io_stats before, after;
+    void *p = mem_io_realloc(nullptr, 50);
+    ASSERT_NE(p, nullptr);
+    EXPECT_GE(mem_io_usable_size(p), 50u);
+    mem_io_get_stats(&before);
+    EXPECT_EQ(mem_io_realloc(p, 0), nullptr);
+    mem_io_get_stats(&after);
+    EXPECT_LT(after.live_bytes, before.live_bytes);
+    void *z = mem_io_realloc(nullptr, 0);
+    EXPECT_NE(z, nullptr);
+    mem_io_free(z);
+}
+
+TEST(Realloc, KeepsContentsAcrossEveryPath)
+{
+    for (size_t from : kSizes)
+        for (size_t to : kSizes) {
+            if (to == 0)
+                continue;  // realloc(p, 0) frees: tested above
+            void *p = mem_io_malloc(from);
+            fill(p, from, 5);
+            void *q = mem_io_realloc(p, to);
+            ASSERT_NE(q, nullptr);
+            EXPECT_TRUE(aligned_to(q, 16));
+            EXPECT_TRUE(check(q, from < to ? from : to, 5)) << from << " -> " << to;
+            mem_io_free(q);
+        }
+}
+
+TEST(Realloc, GrowingWithinUsableSizeNeverMoves)
+{
+    for (size_t n : kSizes) {
+        void *p = mem_io_malloc(n);
+        size_t usable = mem_io_usable_size(p);
+        EXPECT_EQ(mem_io_realloc(p, usable), p) << n;
+        mem_io_free(p);
+    }
+}
+
+TEST(Realloc, MediumBlockGrowsInPlaceIntoAFreeNeighbour)
+{
+    void *a = mem_io_malloc(20000);
+    void *b = mem_io_malloc(20000);
+    void *guard = mem_io_malloc(20000);
+    if (static_cast<char *>(b) != static_cast<char *>(a) + mem_io_usable_size(a) + sizeof(struct mem_io_block))
+        GTEST_SKIP() << "blocks not adjacent";
+    mem_io_free(b);
+    fill(a, 20000, 1);
+    EXPECT_EQ(mem_io_realloc(a, 36000), a);
+    EXPECT_TRUE(check(a, 20000, 1));
+    mem_io_free(a);
+    mem_io_free(guard);
+}
+
+TEST(Realloc, LargeBlockGrowsWithContents)
+{
+    void *p = mem_io_malloc(200000);
+    fill(p, 200000, 7);
+    void *q = mem_io_realloc(p, 3000000);
+    ASSERT_NE(q, nullptr);
+    EXPECT_TRUE(check(q, 200000, 7));
+    EXPECT_GE(mem_io_usable_size(q), 3000000u);
+    void *r = mem_io_realloc(q, 150000);
+    EXPECT_TRUE(check(r, 150000, 7));
+    mem_io_free(r);
+}
+
+TEST(Realloc, TooLargeFailsAndKeepsTheBlock)
+{
+    void *p = mem_io_malloc(64);
+    fill(p, 64, 2);
+    errno = 0;
+    EXPECT_EQ(mem_io_realloc(p, static_cast<size_t>(PTRDIFF_MAX) + 1), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    EXPECT_TRUE(check(p, 64, 2));
+    mem_io_free(p);
+}
+
+TEST(PosixMemalign, RejectsBadAlignmentsLeavingOutUntouched)
+{
+    void *sentinel = reinterpret_cast<void *>(0x1234);
+    for (size_t alignment : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(4), size_t(24), size_t(100)}) {
+        void *out = sentinel;
+        EXPECT_EQ(mem_io_posix_memalign(&out, alignment, 10), EINVAL) << alignment;
+        EXPECT_EQ(out, sentinel);
+    }
+    void *out = sentinel;
+    EXPECT_EQ(mem_io_posix_memalign(&out, 64, static_cast<size_t>(PTRDIFF_MAX)), ENOMEM);
+    EXPECT_EQ(out, sentinel);
+}
+
+TEST(PosixMemalign, EveryAlignmentAndSize)
+{
+    for (size_t alignment = sizeof(void *); alignment <= (size_t(1) << 21); alignment <<= 1)
+        for (size_t n : kSizes) {
+            void *p = nullptr;
+            ASSERT_EQ(mem_io_posix_memalign(&p, alignment, n), 0);
+            EXPECT_TRUE(aligned_to(p, alignment)) << alignment << " " << n;
+            EXPECT_GE(mem_io_usable_size(p), n);
+            fill(p, n, 4);
+            mem_io_free(p);
+        }
+}
+
+TEST(AlignedAlloc, NonPowerOfTwoIsEinval)
+{
+    errno = 0;
+    EXPECT_EQ(mem_io_aligned_alloc(24, 100), nullptr);
+    EXPECT_EQ(errno, EINVAL);
+    errno = 0;
+    EXPECT_EQ(mem_io_aligned_alloc(0, 100), nullptr);
+    EXPECT_EQ(errno, EINVAL);
+    void *p = mem_io_aligned_alloc(4096, 100);
+    EXPECT_TRUE(aligned_to(p, 4096));
+    mem_io_free(p);
+    p = mem_io_aligned_alloc(1, 3);  // tiny alignments are at least 16
+    EXPECT_TRUE(aligned_to(p, 16));
+    mem_io_free(p);
+}
+
+TEST(Memalign, RoundsAlignmentUpToAPowerOfTwo)
+{
+    for (size_t alignment : {size_t(24), size_t(48), size_t(100), size_t(3000), size_t(40000)}) {
+        size_t pow2 = 1;
+        while (pow2 < alignment)
+            pow2 <<= 1;
+        void *p = mem_io_memalign(alignment, 77);
+        ASSERT_NE(p, nullptr);
+        EXPECT_TRUE(aligned_to(p, pow2)) << alignment;
+        mem_io_free(p);
+    }
+}
+
+TEST(UsableSize, NullIsZero)
+{
+    EXPECT_EQ(mem_io_usable_size(nullptr), 0u);
+}
+
+TEST(Stats, CountEveryCallAndTrackLiveBytes)
+{
+    struct mem_io_stats before, during, after;
+    mem_io_get_stats(&before);
+    void *a = mem_io_malloc(100);
+    void *b = mem_io_calloc(10, 10);
+    void *c = mem_io_aligned_alloc(256, 256);
+    void *d = mem_io_malloc(300000);
+    b = mem_io_realloc(b, 5000);
+    mem_io_get_stats(&during);
+    EXPECT_EQ(during.malloc_calls - before.malloc_calls, 2u);
+    EXPECT_EQ(during.calloc_calls - before.calloc_calls, 1u);
+    EXPECT_EQ(during.aligned_calls - before.aligned_calls, 1u);
+    EXPECT_EQ(during.realloc_calls - before.realloc_calls, 1u);
+    size_t usable = mem_io_usable_size(a) + mem_io_usable_size(b) + mem_io_usable_size(c) + mem_io_usable_size(d);
+    EXPECT_EQ(during.live_bytes - before.live_bytes, usable);
+    EXPECT_GE(during.peak_live_bytes, during.live_bytes);
+    EXPECT_GE(during.os_bytes, 300000u);
+    EXPECT_GE(during.peak_os_bytes, during.os_bytes);
+    for (void *p : {a, b, c, d})
+        mem_io_free(p);
+    mem_io_get_stats(&after);
+    EXPECT_EQ(after.free_calls - before.free_calls, 4u);
+    EXPECT_EQ(after.live_bytes, before.live_bytes);
+    EXPECT_EQ(after.errors, before.errors);
+}
+
+}  // namespace
