@@ -42,6 +42,7 @@ extern void *__libc_pvalloc(size_t size);
 extern void __libc_free(void *ptr);
 
 #define EVENTS_PER_BUFFER 32768 /* 1.25 MiB per thread */
+#define HIGH_DESCRIPTOR 900
 #define TLS __attribute__((tls_model("initial-exec"))) _Thread_local
 
 struct thread_log {
@@ -118,6 +119,14 @@ static void open_output(void) {
         path[end] = '\0';
         output_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
         if (output_fd >= 0 || errno != EEXIST) break;
+    }
+    if (output_fd >= 0) {
+        /* Shells and servers dup2() onto low descriptors; a high one is out of their way. */
+        int high = fcntl(output_fd, F_DUPFD_CLOEXEC, HIGH_DESCRIPTOR);
+        if (high >= 0) {
+            close(output_fd);
+            output_fd = high;
+        }
     }
     if (output_fd < 0) {
         report("cannot create the output file; recording is off for this process");
