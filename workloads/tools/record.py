@@ -30,6 +30,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LIBRARY_NAME = "libmem_io_recorder.so"
 LIBRARY_IN_BUILD = os.path.join("workloads", "recorder", LIBRARY_NAME)
 PREFIX_VARIABLE = "MEM_IO_RECORD_PREFIX"
+# environment variables that change which allocation calls a program makes, noted in the trace
+ALLOCATION_SETTINGS = ("PYTHONMALLOC", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 # workloads/recorder/raw_format.h
 FILE_HEADER = struct.Struct("<QII")
@@ -219,7 +221,11 @@ def run(args):
             env["LD_PRELOAD"] = " ".join(filter(None, [library, env.get("LD_PRELOAD")]))
             env[PREFIX_VARIABLE] = os.path.join(raw_directory, "raw")
             process = subprocess.Popen(command, env=env)
-            status = process.wait()
+            try:
+                status = process.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached the program too: keep what it recorded
+                print("record: interrupted; waiting for %s to end, then writing its trace" % command[0], file=sys.stderr)
+                status = process.wait()
             if status:
                 print("record: %s exited with status %d; writing its trace anyway" % (command[0], status), file=sys.stderr)
             images = image_files(raw_directory)
@@ -228,6 +234,9 @@ def run(args):
                     "nothing was recorded from %s: a statically linked or setuid program ignores LD_PRELOAD" % command[0]
                 )
             comments = ["recorded by mem_io's recorder: " + " ".join(shlex.quote(word) for word in command)]
+            settings = ["%s=%s" % (name, os.environ[name]) for name in ALLOCATION_SETTINGS if name in os.environ]
+            if settings:
+                comments.append("with " + " ".join(settings))
             write_traces(images, process.pid, args, comments)
             return status if status >= 0 else 128 - status  # the program's own status, as a shell reports it
     except (RecordError, tracefile.TraceError, OSError) as error:

@@ -34,6 +34,7 @@ class RecordTest(unittest.TestCase):
         trace = self.path("known.trace.gz")
         result = self.record(trace, [built("KNOWN_ALLOCATIONS")])
         self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn(" x ", result.stderr)  # nothing repaired or skipped
         self.assertEqual(op_counts(trace), KNOWN_COUNTS)
         self.assertEqual(validate(trace), (sum(KNOWN_COUNTS.values()), 1, KNOWN_IDEAL))
         alignments = sorted(args[0] for _, op, _, args in operations(trace) if op == "a")
@@ -53,6 +54,9 @@ class RecordTest(unittest.TestCase):
             elif op == "f":
                 cross_thread_frees += allocated_by.pop(block, thread) != thread
         self.assertEqual(cross_thread_frees, 2 * 20000)  # threaded_handoff.c: BLOCKS_PER_THREAD each
+        # an address freed by one thread and reused by the other must be ordered free-first:
+        # a misordered pair would show as a repaired "allocation at a live address"
+        self.assertNotIn("live address", result.stderr)
         replay(trace)
 
     def test_forked_child_writes_its_own_trace(self):
@@ -87,6 +91,22 @@ class RecordTest(unittest.TestCase):
         # first 12 ops: 10 malloc, calloc, aligned_alloc; then the 12 live blocks are freed
         self.assertEqual(op_counts(trace), {"m": 10, "c": 1, "a": 1, "f": 12})
         self.assertEqual(validate(trace), (24, 1, 1000 + 240 + 100))
+
+    def test_corrupt_raw_recording_is_a_clear_error(self):
+        sys.path.insert(0, TOOLS)
+        import record
+
+        raw = self.path("raw.1")
+        with open(raw, "wb") as out:
+            out.write(record.FILE_HEADER.pack(record.FILE_MAGIC, record.RAW_VERSION, 1))
+            out.write(record.CHUNK_HEADER.pack(record.CHUNK_MAGIC, 0, 3, 0))  # claims 3 events
+            out.write(record.EVENT.pack(1, 0x1000, 16, 0, record.MALLOC, 0))
+        with self.assertRaisesRegex(record.RecordError, "raw.1: corrupt chunk at byte 16"):
+            record.RawImage(raw)
+        with open(raw, "wb") as out:
+            out.write(b"not a recording")
+        with self.assertRaisesRegex(record.RecordError, "raw.1: truncated raw file"):
+            record.RawImage(raw)
 
     def test_program_exit_status_is_passed_on(self):
         result = self.record(self.path("false.trace"), ["/bin/sh", "-c", "exit 3"])
