@@ -102,20 +102,23 @@ static inline size_t stress_inverse_square(struct stress_rng *rng, size_t lo, si
     return size < lo ? lo : size > hi ? hi : size;
 }
 
-/* Tag a block: the tag goes in the first word and, for blocks big enough,
- * the last one, so an allocator that overlaps blocks or loses contents changes
- * the checksum. Blocks must be at least 8 bytes. */
-static inline void stress_tag(void *block, size_t size, uint64_t tag)
+/* Tag a block: the tag goes in its first word and, for blocks of 16 bytes or
+ * more, its last word, so an allocator that overlaps blocks or loses contents
+ * changes the checksum. Blocks under 8 bytes keep only the tag's low bytes. */
+static inline uint64_t stress_tag(void *block, size_t size, uint64_t tag)
 {
-    memcpy(block, &tag, sizeof tag);
+    size_t n = size < sizeof tag ? size : sizeof tag;
+    if (n < sizeof tag) tag &= (1ull << (8 * n)) - 1;
+    memcpy(block, &tag, n);
     if (size >= 16) memcpy((char *)block + size - sizeof tag, &tag, sizeof tag);
+    return tag;
 }
 
-/* Read the tag back; a block whose two copies disagree counts as corrupted. */
+/* Reads the tag back; a block whose two copies disagree counts as corrupted. */
 static inline uint64_t stress_untag(const void *block, size_t size, _Atomic uint64_t *corrupted)
 {
-    uint64_t head, tail;
-    memcpy(&head, block, sizeof head);
+    uint64_t head = 0, tail;
+    memcpy(&head, block, size < sizeof head ? size : sizeof head);
     if (size >= 16) {
         memcpy(&tail, (const char *)block + size - sizeof tail, sizeof tail);
         if (tail != head) atomic_fetch_add_explicit(corrupted, 1, memory_order_relaxed);
