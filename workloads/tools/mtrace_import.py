@@ -109,6 +109,8 @@ def run(args):
                 builder = tracefile.TraceBuilder(out, comments, args.max_ops)
                 skipped, first_line = convert(lines, args.log, builder, args.strict)
                 builder.finish()
+            if builder.op_count == 0:
+                raise MtraceError("%s: no allocation calls to import (did the program call mtrace()?)" % args.log)
     except OSError as error:
         print("import-mtrace: error: cannot %s %s: %s" % ("read" if error.filename == args.log else "write", error.filename, error.strerror), file=sys.stderr)
         return 2

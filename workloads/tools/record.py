@@ -233,19 +233,19 @@ def run(args):
                 raise RecordError(
                     "nothing was recorded from %s: a statically linked or setuid program ignores LD_PRELOAD" % command[0]
                 )
-            comments = ["recorded by mem_io's recorder: " + " ".join(shlex.quote(word) for word in command)]
-            settings = ["%s=%s" % (name, os.environ[name]) for name in ALLOCATION_SETTINGS if name in os.environ]
-            if settings:
-                comments.append("with " + " ".join(settings))
-            write_traces(images, process.pid, args, comments)
+            write_traces(images, process.pid, args, command)
             return status if status >= 0 else 128 - status  # the program's own status, as a shell reports it
     except (RecordError, tracefile.TraceError, OSError) as error:
         print("record: error: %s" % error, file=sys.stderr)
         return 2
 
 
-def write_traces(images, root_pid, args, comments):
+def write_traces(images, root_pid, args, command):
     """Writes the main trace (the root process's last image) and, with --children, the others."""
+    comments = ["recorded by mem_io's recorder: " + " ".join(shlex.quote(word) for word in command)]
+    settings = ["%s=%s" % (name, os.environ[name]) for name in ALLOCATION_SETTINGS if name in os.environ]
+    if settings:
+        comments.append("with " + " ".join(settings))
     stem, suffix = trace_stem(args.output)
     outputs = []
     for pid, paths in sorted(images.items()):
@@ -257,6 +257,12 @@ def write_traces(images, root_pid, args, comments):
     for path, output in outputs:
         image = RawImage(path)
         builder = convert(image, output, comments, args.max_ops)
+        if builder.op_count == 0:  # the replayer refuses empty traces, and they measure nothing
+            os.remove(output)
+            if output == args.output:
+                raise RecordError("%s made no allocation calls that the recorder saw; no trace written" % command[0])
+            print("record: %s: no allocation calls; not written" % output, file=sys.stderr)
+            continue
         print("record: %s: %s" % (output, builder.summary()), file=sys.stderr)
         for anomaly, count in sorted(builder.anomalies.items()):
             print("record:   %d x %s" % (count, anomaly), file=sys.stderr)

@@ -62,8 +62,8 @@ class TraceBuilder:
         self.anomalies = collections.Counter()  # what had to be skipped or repaired
         self.trimmed = False
         out.write(HEADER + "\n")
-        for comment in comments:
-            out.write("# " + comment + "\n")
+        for comment in comments:  # one line each, whatever the command line held
+            out.write("# " + comment.replace("\r", "\\r").replace("\n", "\\n") + "\n")
 
     @property
     def full(self):

@@ -83,11 +83,18 @@ class MtraceImportTest(unittest.TestCase):
         self.assertIn("%s:2: not an mtrace line: 'something else'" % log, result.stderr)
         self.assertFalse(os.path.exists(self.path("x.trace")))
 
+    def test_log_without_allocations_is_refused(self):
+        log = self.write_log("= Start\n= End\n")
+        result = self.import_log(log, self.path("x.trace"))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("%s: no allocation calls to import" % log, result.stderr)
+        self.assertFalse(os.path.exists(self.path("x.trace")))
+
     def test_missing_log_and_unwritable_output(self):
         result = self.import_log(self.path("none.log"), self.path("x.trace"))
         self.assertEqual(result.returncode, 2)
         self.assertIn("cannot read %s" % self.path("none.log"), result.stderr)
-        log = self.write_log("= Start\n= End\n")
+        log = self.write_log("= Start\n@ ./app:[0x1] + 0x10 0x20\n= End\n")
         result = self.import_log(log, self.path("no-dir/x.trace"))
         self.assertEqual(result.returncode, 2)
         self.assertIn("cannot write %s" % self.path("no-dir/x.trace"), result.stderr)

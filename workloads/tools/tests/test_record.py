@@ -109,9 +109,17 @@ class RecordTest(unittest.TestCase):
             record.RawImage(raw)
 
     def test_program_exit_status_is_passed_on(self):
-        result = self.record(self.path("false.trace"), ["/bin/sh", "-c", "exit 3"])
+        # the newline in the command must not break the trace's comment line
+        result = self.record(self.path("false.trace"), ["/bin/bash", "-c", "true\nexit 3"])
         self.assertEqual(result.returncode, 3, result.stderr)
         self.assertIn("exited with status 3", result.stderr)
+        validate(self.path("false.trace"))
+
+    def test_program_without_allocations_writes_no_trace(self):
+        result = self.record(self.path("none.trace"), ["/bin/sh", "-c", "exit 0"])  # dash never mallocs here
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("made no allocation calls that the recorder saw; no trace written", result.stderr)
+        self.assertFalse(os.path.exists(self.path("none.trace")))
 
     def test_missing_program_is_a_clear_error(self):
         result = self.record(self.path("x.trace"), ["no-such-program-mem-io"])
