@@ -298,14 +298,20 @@ static void *arena_alloc(size_t n, size_t alignment)
     return b + 1;
 }
 
-/* True when a walk over the extent from its first block reaches b: b is a real block start
- * whose header was overwritten, not a random pointer (error path only, so O(blocks)). */
+/* True when b is a real block start whose header was overwritten, not a random pointer:
+ * an intact neighbour links to it, or a walk from the extent start reaches it (error path
+ * only, so O(blocks) is fine). */
 static bool arena_is_block_start(const struct extent *e, const struct mem_io_block *b)
 {
+    uintptr_t at = (uintptr_t)b, prev = (uintptr_t)b->prev, next = (uintptr_t)b->next;
+    if (prev >= e->start && prev < at && !(prev & 15) && sealed(b->prev) && b->prev->next == b)
+        return true;
+    if (next > at && next + HEADER_SIZE <= e->end && !(next & 15) && sealed(b->next) && b->next->prev == b)
+        return true;
     uintptr_t walk = e->start;
-    while (walk < (uintptr_t)b && walk + HEADER_SIZE <= e->end && sealed((const struct mem_io_block *)walk))
+    while (walk < at && walk + HEADER_SIZE <= e->end && sealed((const struct mem_io_block *)walk))
         walk += ((const struct mem_io_block *)walk)->size;
-    return walk == (uintptr_t)b;
+    return walk == at;
 }
 
 /* Proves p is a live medium block before anything is written (arena lock held); reports and

@@ -1,0 +1,228 @@
+// Misuse is caught, reported in one line, counted, and (in continue mode) ignored without
+// losing live data; in the default abort mode the process dies with SIGABRT.
+#include "capture_stderr.h"
+#include "memory.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <thread>
+
+namespace {
+
+class Misuse : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        mem_io_set_error_mode(MEM_IO_ERRORS_CONTINUE);
+        mem_io_get_stats(&before_);
+        for (size_t i = 0; i < kBystanders; i++) {
+            bystanders_[i] = static_cast<unsigned char *>(mem_io_malloc(kSizes[i]));
+            memset(bystanders_[i], static_cast<int>(i + 1), kSizes[i]);
+        }
+    }
+    void TearDown() override
+    {
+        for (size_t i = 0; i < kBystanders; i++) {
+            for (size_t j = 0; j < kSizes[i]; j++)
+                ASSERT_EQ(bystanders_[i][j], static_cast<unsigned char>(i + 1)) << "bystander " << i;
+            mem_io_free(bystanders_[i]);
+        }
+        void *later = mem_io_malloc(64);  // the allocator still works
+        ASSERT_NE(later, nullptr);
+        mem_io_free(later);
+        mem_io_set_error_mode(MEM_IO_ERRORS_ABORT);
+    }
+    // Runs the misuse, expects exactly one report line with `problem` about `ptr`.
+    void expect_report(const std::function<void()> &misuse, const std::string &function,
+                       const std::string &problem, const void *ptr)
+    {
+        struct mem_io_stats s0, s1;
+        mem_io_get_stats(&s0);
+        std::string text = capture_stderr(misuse);
+        mem_io_get_stats(&s1);
+        EXPECT_EQ(s1.errors, s0.errors + 1) << text;
+        std::string prefix = "mem_io: " + function + "(): " + problem;
+        EXPECT_EQ(text.compare(0, prefix.size(), prefix), 0) << text;
+        EXPECT_NE(text.find("(ptr=" + hex(ptr) + ")\n"), std::string::npos) << text;
+        EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+    }
+
+    static constexpr size_t kBystanders = 6;
+    static constexpr size_t kSizes[kBystanders] = {16, 100, 3000, 20000, 70000, 300000};
+    unsigned char *bystanders_[kBystanders];
+    struct mem_io_stats before_;
+};
+
+constexpr size_t Misuse::kSizes[];
+
+// Keeps the compiler from reasoning about (and warning on) deliberately bad pointers.
+template <typename T> T *opaque(T *p)
+{
+    asm volatile("" : "+r"(p));
+    return p;
+}
+
+TEST_F(Misuse, DoubleFreeOfEveryKindOfBlock)
+{
+    for (size_t n : {size_t(8), size_t(500), size_t(16384), size_t(20000), size_t(100000), size_t(400000)}) {
+        void *p = mem_io_malloc(n);
+        mem_io_free(p);
+        expect_report([&] { mem_io_free(opaque(p)); }, "free", "double free detected", p);
+    }
+}
+
+TEST_F(Misuse, DoubleFreeAfterOtherFreesAndPQP)
+{
+    for (size_t n : {size_t(64), size_t(40000)}) {
+        void *p = mem_io_malloc(n), *q = mem_io_malloc(n), *r = mem_io_malloc(n);
+        mem_io_free(p);
+        mem_io_free(q);
+        expect_report([&] { mem_io_free(opaque(p)); }, "free", "double free detected", p);
+        mem_io_free(r);
+    }
+}
+
+TEST_F(Misuse, DoubleFreeFromAnotherThread)
+{
+    for (size_t n : {size_t(64), size_t(40000)}) {
+        void *p = mem_io_malloc(n);
+        mem_io_free(p);
+        std::string text;
+        struct mem_io_stats s0, s1;
+        mem_io_get_stats(&s0);
+        text = capture_stderr([&] { std::thread([&] { mem_io_free(opaque(p)); }).join(); });
+        mem_io_get_stats(&s1);
+        EXPECT_EQ(s1.errors, s0.errors + 1);
+        EXPECT_NE(text.find("double free detected (ptr=" + hex(p) + ")"), std::string::npos) << text;
+    }
+    // freed by another thread first, then by its owner
+    void *p = mem_io_malloc(64);
+    std::thread([&] { mem_io_free(p); }).join();
+    expect_report([&] { mem_io_free(opaque(p)); }, "free", "double free detected", p);
+}
+
+TEST_F(Misuse, FreeOfPointersNeverReturned)
+{
+    int on_stack = 0;
+    static int global_int;
+    char *small = static_cast<char *>(mem_io_malloc(100));
+    char *medium = static_cast<char *>(mem_io_malloc(30000));
+    char *large = static_cast<char *>(mem_io_malloc(200000));
+    void *foreign = mmap(nullptr, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *inside_foreign = static_cast<char *>(foreign) + 4096 + 64;
+    for (void *bad : {static_cast<void *>(&on_stack), static_cast<void *>(&global_int),
+                      reinterpret_cast<void *>(1), static_cast<void *>(small + 8),
+                      static_cast<void *>(small + 16), static_cast<void *>(small + 3),
+                      static_cast<void *>(medium + 8), static_cast<void *>(medium + 64),
+                      static_cast<void *>(large + 16), static_cast<void *>(inside_foreign)})
+        expect_report([&] { mem_io_free(opaque(bad)); }, "free", "invalid pointer", bad);
+    mem_io_free(small);
+    mem_io_free(medium);
+    mem_io_free(large);
+    munmap(foreign, 1 << 16);
+}
+
+TEST_F(Misuse, ReallocAndUsableSizeOfBadPointers)
+{
+    int on_stack = 0;
+    char *small = static_cast<char *>(mem_io_malloc(100));
+    char *medium = static_cast<char *>(mem_io_malloc(30000));
+    for (void *bad : {static_cast<void *>(&on_stack), static_cast<void *>(small + 8),
+                      static_cast<void *>(medium + 8)}) {
+        expect_report([&] { EXPECT_EQ(mem_io_realloc(opaque(bad), 10), nullptr); }, "realloc",
+                      "invalid pointer", bad);
+        expect_report([&] { EXPECT_EQ(mem_io_usable_size(opaque(bad)), 0u); }, "malloc_usable_size",
+                      "invalid pointer", bad);
+    }
+    mem_io_free(small);
+    mem_io_free(medium);
+    void *freed = mem_io_malloc(40000);
+    mem_io_free(freed);
+    expect_report([&] { EXPECT_EQ(mem_io_realloc(opaque(freed), 10), nullptr); }, "realloc",
+                  "double free detected", freed);
+}
+
+TEST_F(Misuse, OverflowIntoTheNextHeaderIsCaughtOnFree)
+{
+    // two adjacent medium blocks: the upper header sits right after the lower block
+    char *lower = static_cast<char *>(mem_io_malloc(20000));
+    char *upper = static_cast<char *>(mem_io_malloc(20000));
+    ASSERT_EQ(upper, lower + mem_io_usable_size(lower) + sizeof(struct mem_io_block));
+    memset(opaque(lower), 'A', mem_io_usable_size(lower) + 8);
+    expect_report([&] { mem_io_free(lower); }, "free", "corrupted block header", upper);
+    expect_report([&] { mem_io_free(upper); }, "free", "corrupted block header", upper);
+}
+
+TEST_F(Misuse, HeaderForgedWithTheLiteralMagicIsCaught)
+{
+    for (size_t n : {size_t(20000), size_t(300000)}) {
+        char *p = static_cast<char *>(mem_io_malloc(n));
+        struct mem_io_block *header = reinterpret_cast<struct mem_io_block *>(p) - 1;
+        header->magic = MEM_IO_MAGIC_NUMBER;
+        expect_report([&] { mem_io_free(p); }, "free", "corrupted block header", p);
+    }
+}
+
+TEST_F(Misuse, OverflowIntoAFreeSmallNeighbourIsCaughtOnFreeOrReuse)
+{
+    char *blocks[64];
+    for (auto &b : blocks)
+        b = static_cast<char *>(mem_io_malloc(64));
+    char *lower = nullptr, *upper = nullptr;
+    for (int i = 0; i < 64 && !lower; i++)
+        for (int j = 0; j < 64; j++)
+            if (blocks[j] == blocks[i] + 64) {
+                lower = blocks[i];
+                upper = blocks[j];
+                blocks[i] = blocks[j] = nullptr;
+                break;
+            }
+    ASSERT_NE(lower, nullptr);
+    for (auto &b : blocks)
+        mem_io_free(b);
+    mem_io_free(upper);
+    memset(opaque(lower), 'A', 64 + 16);
+    struct mem_io_stats s0, s1;
+    mem_io_get_stats(&s0);
+    std::string text = capture_stderr([&] {
+        mem_io_free(lower);
+        void *again[4];
+        for (auto &p : again)
+            p = mem_io_malloc(64);
+        for (auto &p : again)
+            mem_io_free(p);
+    });
+    mem_io_get_stats(&s1);
+    EXPECT_GE(s1.errors, s0.errors + 1) << text;
+    EXPECT_NE(text.find("corrupted free list"), std::string::npos) << text;
+}
+
+TEST(MisuseAbort, DefaultModeAbortsWithOneLine)
+{
+    int pipe_fds[2];
+    ASSERT_EQ(pipe(pipe_fds), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        dup2(pipe_fds[1], 2);
+        mem_io_set_error_mode(MEM_IO_ERRORS_ABORT);
+        void *p = mem_io_malloc(32);
+        mem_io_free(p);
+        mem_io_free(opaque(p));
+        _exit(0);
+    }
+    close(pipe_fds[1]);
+    char buf[256] = {0};
+    ssize_t n = read(pipe_fds[0], buf, sizeof buf - 1);
+    close(pipe_fds[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(WTERMSIG(status), SIGABRT);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(buf).find("mem_io: free(): double free detected (ptr=0x"), 0u) << buf;
+}
+
+}  // namespace

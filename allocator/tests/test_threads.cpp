@@ -1,0 +1,179 @@
+// Multi-threaded stress: 4 threads per wave, 3 waves (so exited threads' heaps are adopted),
+// random sizes over small, medium and mmap blocks, blocks handed to other threads to be
+// resized and freed there, every block's contents checked against its pattern.
+#include "memory.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Block {
+    unsigned char *ptr;
+    size_t size;
+    uint32_t seed;
+};
+
+unsigned char pattern(uint32_t seed, size_t i)
+{
+    return static_cast<unsigned char>(seed * 131 + i * 7 + (i >> 8));
+}
+
+// Every byte of small blocks; for big ones the first and last KiB and one byte per 512.
+template <typename F> void for_checked_bytes(size_t size, F f)
+{
+    if (size <= 4096) {
+        for (size_t i = 0; i < size; i++)
+            f(i);
+        return;
+    }
+    for (size_t i = 0; i < 1024; i++) {
+        f(i);
+        f(size - 1 - i);
+    }
+    for (size_t i = 1024; i < size - 1024; i += 512)
+        f(i);
+}
+
+void paint(const Block &b)
+{
+    for_checked_bytes(b.size, [&](size_t i) { b.ptr[i] = pattern(b.seed, i); });
+}
+
+// The painted bytes of b below `limit` (b.size, or the new size after a shrinking realloc).
+bool intact(const Block &b, size_t limit = SIZE_MAX)
+{
+    bool ok = true;
+    for_checked_bytes(b.size, [&](size_t i) { ok &= i >= limit || b.ptr[i] == pattern(b.seed, i); });
+    return ok;
+}
+
+size_t random_size(std::mt19937 &rng)
+{
+    unsigned kind = rng() % 100;
+    if (kind < 70)
+        return rng() % 1025;                      // small, table classes
+    if (kind < 88)
+        return 1025 + rng() % (16384 - 1024);     // small, computed classes
+    if (kind < 98)
+        return 16385 + rng() % (131072 - 16385);  // medium: sbrk arena
+    return 131072 + rng() % (1 << 20);            // large: mmap
+}
+
+std::mutex exchange_lock;
+std::vector<Block> exchange;  // blocks on their way to another thread
+std::atomic<int> corrupt_blocks{0};
+
+void worker(uint32_t id, int ops)
+{
+    std::mt19937 rng(id * 7919 + 1);
+    std::vector<Block> mine;
+    uint32_t next_seed = id << 20;
+    for (int op = 0; op < ops; op++) {
+        unsigned what = rng() % 10;
+        if (what < 5 || mine.empty()) {
+            Block b{nullptr, random_size(rng), next_seed++};
+            b.ptr = static_cast<unsigned char *>(rng() % 8 ? mem_io_malloc(b.size) : mem_io_calloc(1, b.size));
+            ASSERT_NE(b.ptr, nullptr);
+            ASSERT_EQ(reinterpret_cast<uintptr_t>(b.ptr) % 16, 0u);
+            paint(b);
+            mine.push_back(b);
+        } else if (what < 8) {
+            size_t i = rng() % mine.size();
+            if (!intact(mine[i]))
+                corrupt_blocks++;
+            mem_io_free(mine[i].ptr);
+            mine[i] = mine.back();
+            mine.pop_back();
+        } else if (what < 9) {
+            std::lock_guard<std::mutex> g(exchange_lock);
+            exchange.push_back(mine.back());
+            mine.pop_back();
+        } else {
+            Block b;
+            {
+                std::lock_guard<std::mutex> g(exchange_lock);
+                if (exchange.empty())
+                    continue;
+                b = exchange.back();
+                exchange.pop_back();
+            }
+            if (!intact(b))
+                corrupt_blocks++;
+            size_t new_size = random_size(rng) + 1;  // realloc(p, 0) would free
+            b.ptr = static_cast<unsigned char *>(mem_io_realloc(b.ptr, new_size));
+            ASSERT_NE(b.ptr, nullptr);
+            if (!intact(b, new_size))
+                corrupt_blocks++;
+            b.size = new_size;
+            b.seed = next_seed++;
+            paint(b);
+            mine.push_back(b);  // now owned here, freed later by this thread
+        }
+    }
+    // Leave some blocks behind for the next wave to free across a thread exit.
+    std::lock_guard<std::mutex> g(exchange_lock);
+    for (const Block &b : mine)
+        exchange.push_back(b);
+}
+
+TEST(Threads, RandomSizesCrossThreadFreesAndThreadExits)
+{
+    struct mem_io_stats before, after;
+    mem_io_get_stats(&before);
+    const int kWaves = 3, kThreads = 4, kOps = 2500;
+    for (int wave = 0; wave < kWaves; wave++) {
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; t++)
+            threads.emplace_back(worker, static_cast<uint32_t>(wave * kThreads + t + 1), kOps);
+        for (auto &t : threads)
+            t.join();
+    }
+    for (const Block &b : exchange) {
+        EXPECT_TRUE(intact(b));
+        mem_io_free(b.ptr);
+    }
+    exchange.clear();
+    EXPECT_EQ(corrupt_blocks.load(), 0);
+    mem_io_get_stats(&after);
+    EXPECT_EQ(after.errors, before.errors);
+    EXPECT_EQ(after.live_bytes, before.live_bytes);
+    // every block made by malloc or calloc was freed once (realloc only resized them)
+    EXPECT_EQ(after.malloc_calls + after.calloc_calls - after.free_calls,
+              before.malloc_calls + before.calloc_calls - before.free_calls);
+}
+
+// Producer/consumer: every block allocated by one thread is freed by the other, so all frees
+// take the remote path; the owner must get them back (its memory must not grow without bound).
+TEST(Threads, ProducerConsumerMemoryIsReused)
+{
+    const int kRounds = 40, kBatch = 2000;
+    std::vector<void *> batch(kBatch);
+    struct mem_io_stats first{}, last{};
+    std::thread producer([&] {
+        for (int r = 0; r < kRounds; r++) {
+            for (auto &p : batch) {
+                p = mem_io_malloc(48);
+                static_cast<char *>(p)[0] = 1;
+            }
+            std::thread consumer([&] {
+                for (void *p : batch)
+                    mem_io_free(p);
+            });
+            consumer.join();
+            if (r == 1)
+                mem_io_get_stats(&first);
+        }
+        mem_io_get_stats(&last);
+    });
+    producer.join();
+    // 2000 x 48 bytes is ~2 pages; forty rounds must reuse them, not grab 80 more
+    EXPECT_LT(last.os_bytes, first.os_bytes + 1024 * 1024);
+}
+
+}  // namespace
