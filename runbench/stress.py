@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""Run the standard allocator stress programs (harness/stress/) under every allocator and print
+the comparison table: per program, each allocator's median wall time and peak RSS relative to
+a reference allocator (mimalloc by default), plus geometric means over the programs.
+
+Every (program, threads, allocator) run is its own process with the allocator under LD_PRELOAD
+('mem_io' means mem_io's drop-in libmem_io.so here, since the programs call plain malloc); runs
+are interleaved in a random order within each repetition so machine noise hits all allocators
+alike. Wall time and peak RSS (ru_maxrss) come from a small launcher, harness/stress/measure.c.
+Each program prints a checksum that depends only on its arguments: a run whose checksum differs
+from the others, that exits non-zero or that times out is reported and makes the command fail.
+
+Examples:
+  ./run_bench.py stress
+  ./run_bench.py stress --allocators mem_io,system,mimalloc --programs larson,xmalloc-test --threads 1,2
+  python3 -m runbench.stress --no-build --build-dir build/perf --scale 0.02 --repetitions 1
+"""
+import argparse
+import json
+import math
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+if __package__ in (None, ""):  # run as a file: make the runbench package importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from runbench import allocators as allocator_names  # noqa: E402
+from runbench import build  # noqa: E402
+from runbench.errors import UsageError  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# table name -> binary in <build>/harness/stress/
+PROGRAMS = {
+    "larson": "stress_larson",
+    "xmalloc-test": "stress_xmalloc",
+    "mstress": "stress_mstress",
+    "cache-scratch": "stress_cache_scratch",
+    "cache-thrash": "stress_cache_thrash",
+    "glibc-simple": "stress_glibc_simple",
+    "glibc-thread": "stress_glibc_thread",
+    "alloc-test": "stress_alloc_test",
+    "espresso": "stress_espresso_like",
+    "malloc-large": "stress_malloc_large",
+}
+DEFAULT_ALLOCATORS = ("mem_io", "system", "jemalloc", "tcmalloc", "mimalloc")
+BUILD_TARGETS = ("stress_programs", build.DROPIN_TARGET)
+MEASURE_BINARY = "stress_measure"
+MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) peak_rss_kib=(\d+) status=(\d+)$", re.M)
+RESULT_LINE = re.compile(r"^(\S+) threads=(\d+) scale=(\S+) checksum=([0-9a-f]+) corrupted=(\d+)$", re.M)
+
+
+def _list(text):
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _threads(text):
+    try:
+        counts = sorted({int(part) for part in _list(text)})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of thread counts, e.g. 1,2")
+    if any(c < 1 or c > 256 for c in counts):
+        raise argparse.ArgumentTypeError(f"'{text}': thread counts must be between 1 and 256")
+    return counts
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a {kind.__name__} number")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"'{text}' must be above 0")
+        return value
+    return parse
+
+
+def add_arguments(parser):
+    parser.add_argument("--allocators", type=_list, default=list(DEFAULT_ALLOCATORS), metavar="LIST",
+                        help="comma-separated: mem_io (its drop-in .so), system, jemalloc, tcmalloc, mimalloc, "
+                             f"or NAME=PATH.so (default: {','.join(DEFAULT_ALLOCATORS)})")
+    parser.add_argument("--programs", type=_list, default=list(PROGRAMS), metavar="LIST",
+                        help=f"comma-separated programs (default: all: {','.join(PROGRAMS)})")
+    parser.add_argument("--threads", type=_threads, default=[2], metavar="LIST",
+                        help="thread counts, e.g. 1,2 (default 2)")
+    parser.add_argument("--repetitions", type=_positive(int), default=3,
+                        help="interleaved rounds; the table shows medians (default 3)")
+    parser.add_argument("--scale", type=_positive(float), default=1.0,
+                        help="work multiplier passed to every program (default 1.0, ~0.3-2 s per run)")
+    parser.add_argument("--reference", default="mimalloc",
+                        help="allocator the table is relative to (default mimalloc; the first one if absent)")
+    parser.add_argument("--json", dest="json_out", metavar="FILE", help="also write every sample to FILE")
+    parser.add_argument("--build-dir", default=os.path.join(REPO_ROOT, "build", "bench"),
+                        help="CMake build directory (default: build/bench, Release)")
+    parser.add_argument("--no-build", action="store_true", help="use the programs already built in --build-dir")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the random run order (default: clock)")
+    parser.add_argument("--timeout", type=_positive(float), default=120.0,
+                        help="seconds before one run is stopped and counted as failed (default 120)")
+
+
+def resolve_allocators(specs, build_dir):
+    """Allocators for LD_PRELOAD runs: 'mem_io' is its drop-in library; 'bump' cannot run programs."""
+    resolved = []
+    for spec in specs:
+        if spec == "bump":
+            raise UsageError("allocator 'bump' exists only inside the replay harness; it cannot run programs")
+        if spec == "mem_io":
+            dropin = allocator_names.resolve(allocator_names.DROPIN_NAME, build_dir)
+            resolved.append(allocator_names.Allocator("mem_io", "system", dropin.preload_path))
+        else:
+            resolved.append(allocator_names.resolve(spec, build_dir))
+    names = [a.name for a in resolved]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"allocator names must be unique; repeated: {', '.join(repeated)}")
+    return resolved
+
+
+def program_path(build_dir, program):
+    """The built binary of a table name (or of the launcher, MEASURE_BINARY)."""
+    if program != MEASURE_BINARY and program not in PROGRAMS:
+        raise UsageError(f"unknown stress program '{program}': use one of {', '.join(PROGRAMS)}")
+    path = os.path.join(build_dir, "harness", "stress", PROGRAMS.get(program, program))
+    if not os.access(path, os.X_OK):
+        raise UsageError(f"stress program {path} is not built: run without --no-build, or "
+                         f"cmake --build {build_dir} --target stress_programs")
+    return path
+
+
+def run_once(measure, path, threads, scale, allocator, timeout):
+    """One process under `allocator`, through the stress_measure launcher (why: see measure.c).
+    Returns dict(seconds, peak_rss_kib, exit, timed_out, output)."""
+    command = [measure] + ([f"--preload={allocator.preload_path}"] if allocator.preload_path else [])
+    command += [path, str(threads), repr(scale)]
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)  # the launcher sets it for the program only
+    try:
+        proc = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        output = expired.stdout.decode(errors="replace") if isinstance(expired.stdout, bytes) else expired.stdout
+        return {"seconds": timeout, "peak_rss_kib": 0, "exit": -1, "timed_out": True, "output": output or ""}
+    match = MEASURE_LINE.search(proc.stdout)
+    if not match:
+        return {"seconds": 0.0, "peak_rss_kib": 0, "exit": proc.returncode or -1, "timed_out": False,
+                "output": proc.stdout}
+    return {"seconds": float(match.group(1)), "peak_rss_kib": int(match.group(2)), "exit": int(match.group(3)),
+            "timed_out": False, "output": proc.stdout[:match.start()]}
+
+
+def checksum_of(output):
+    match = RESULT_LINE.search(output)
+    return match.group(4) if match else None
+
+
+def plan_runs(programs, threads, allocators, repetitions, rng):
+    """Every (program, threads, allocator) once per repetition, shuffled within the repetition."""
+    plan = []
+    for repetition in range(repetitions):
+        batch = [(p, t, a, repetition) for p in programs for t in threads for a in allocators]
+        rng.shuffle(batch)
+        plan.extend(batch)
+    return plan
+
+
+def find_problems(samples):
+    """Failed runs and checksum disagreements, one line each."""
+    problems = []
+    by_case = {}
+    for s in samples:
+        where = f"{s['program']} threads={s['threads']} under {s['allocator']} (repetition {s['repetition'] + 1})"
+        if s["timed_out"]:
+            problems.append(f"{where}: timed out")
+        elif s["exit"] != 0:
+            tail = s["output"].strip().splitlines()[-1:] or ["no output"]
+            problems.append(f"{where}: exit status {s['exit']}: {tail[0]}")
+        elif s["checksum"] is None:
+            problems.append(f"{where}: printed no result line")
+        else:
+            by_case.setdefault((s["program"], s["threads"]), {}).setdefault(s["checksum"], []).append(s["allocator"])
+    for (program, threads), sums in sorted(by_case.items()):
+        if len(sums) > 1:
+            detail = "; ".join(f"{c} from {', '.join(sorted(set(a)))}" for c, a in sorted(sums.items()))
+            problems.append(f"{program} threads={threads}: checksums differ: {detail}")
+    return problems
+
+
+def geomean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def summarise(samples, programs, threads, allocator_names_in_order, reference):
+    """Medians per (program, threads, allocator) and ratios to the reference allocator."""
+    medians = {}
+    for key in {(s["program"], s["threads"], s["allocator"]) for s in samples if s["exit"] == 0}:
+        runs = [s for s in samples if (s["program"], s["threads"], s["allocator"]) == key and s["exit"] == 0]
+        medians[key] = (statistics.median(r["seconds"] for r in runs),
+                        statistics.median(r["peak_rss_kib"] for r in runs))
+    rows = []
+    for program in programs:
+        for t in threads:
+            base = medians.get((program, t, reference))
+            ratios = {}
+            for name in allocator_names_in_order:
+                mine = medians.get((program, t, name))
+                if base and mine:
+                    ratios[name] = (mine[0] / base[0], mine[1] / base[1])
+            rows.append({"program": program, "threads": t, "reference": base, "ratios": ratios})
+    means = {name: (geomean([r["ratios"][name][0] for r in rows if name in r["ratios"]]),
+                    geomean([r["ratios"][name][1] for r in rows if name in r["ratios"]]))
+             for name in allocator_names_in_order}
+    return rows, means
+
+
+def format_table(rows, means, names, reference, scale, repetitions):
+    width = max(8, *(len(n) for n in names))
+    head = " ".join(f"{n:>{width}}" for n in names)
+    lines = [f"stress programs, scale {scale:g}, median of {repetitions}: time and peak RSS relative to "
+             f"{reference} (lower is better); {reference}'s own medians in the last columns",
+             f"{'program':<14}{'thr':>4} | time {head} | rss  {head} | {reference} s, MiB"]
+    for row in rows:
+        cells_t = " ".join(f"{row['ratios'][n][0]:>{width}.2f}" if n in row["ratios"] else f"{'-':>{width}}"
+                           for n in names)
+        cells_m = " ".join(f"{row['ratios'][n][1]:>{width}.2f}" if n in row["ratios"] else f"{'-':>{width}}"
+                           for n in names)
+        base = row["reference"]
+        absolute = f"{base[0]:.3f} s, {base[1] / 1024:.1f}" if base else "failed"
+        lines.append(f"{row['program']:<14}{row['threads']:>4} | time {cells_t} | rss  {cells_m} | {absolute}")
+    lines.append(f"{'geomean':<18} | time " + " ".join(f"{means[n][0]:>{width}.2f}" for n in names)
+                 + " | rss  " + " ".join(f"{means[n][1]:>{width}.2f}" for n in names) + " |")
+    return "\n".join(lines)
+
+
+def worst_against_best_peer(rows, name):
+    """mem_io's worst program as a multiple of the fastest other allocator on it."""
+    worst = None
+    for row in rows:
+        peers = [ratio[0] for other, ratio in row["ratios"].items() if other != name]
+        if name in row["ratios"] and peers:
+            factor = row["ratios"][name][0] / min(peers)
+            if worst is None or factor > worst[0]:
+                worst = (factor, f"{row['program']} threads={row['threads']}")
+    return worst
+
+
+def run(args):
+    rng = random.Random(args.seed if args.seed is not None else time.time_ns())
+    if not args.no_build:
+        build.ensure_packages()
+        build.build(REPO_ROOT, args.build_dir, list(BUILD_TARGETS))
+    allocators = resolve_allocators(args.allocators, args.build_dir)
+    paths = {p: program_path(args.build_dir, p) for p in args.programs}
+    measure = program_path(args.build_dir, MEASURE_BINARY)
+    names = [a.name for a in allocators]
+    reference = args.reference if args.reference in names else names[0]
+    by_name = {a.name: a for a in allocators}
+
+    plan = plan_runs(args.programs, args.threads, names, args.repetitions, rng)
+    samples = []
+    for index, (program, threads, name, repetition) in enumerate(plan, 1):
+        result = run_once(measure, paths[program], threads, args.scale, by_name[name], args.timeout)
+        result.update(program=program, threads=threads, allocator=name, repetition=repetition,
+                      checksum=checksum_of(result["output"]))
+        samples.append(result)
+        print(f"[{index}/{len(plan)}] {program} threads={threads} {name}: {result['seconds']:.3f} s, "
+              f"{result['peak_rss_kib'] / 1024:.1f} MiB" + ("" if result["exit"] == 0 else " FAILED"),
+              file=sys.stderr)
+
+    rows, means = summarise(samples, args.programs, args.threads, names, reference)
+    print(format_table(rows, means, names, reference, args.scale, args.repetitions))
+    if "mem_io" in names and len(names) > 1:
+        worst = worst_against_best_peer(rows, "mem_io")
+        if worst:
+            print(f"mem_io's slowest program against the best other allocator: {worst[0]:.2f}x ({worst[1]})")
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as handle:
+            json.dump({"scale": args.scale, "reference": reference, "samples": samples}, handle, indent=1)
+    problems = find_problems(samples)
+    for problem in problems:
+        print(f"stress: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="stress.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as error:
+        print(f"stress: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
