@@ -14,6 +14,7 @@
 #include "memory.c"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,21 @@ MEM_IO_EXPORT_ALIAS(__libc_free, mem_io_free);
 MEM_IO_EXPORT_ALIAS(__libc_calloc, mem_io_calloc);
 MEM_IO_EXPORT_ALIAS(__libc_realloc, mem_io_realloc);
 MEM_IO_EXPORT_ALIAS(__libc_memalign, mem_io_memalign);
-MEM_IO_EXPORT_ALIAS(__libc_valloc, valloc);
-MEM_IO_EXPORT_ALIAS(__libc_pvalloc, pvalloc);
+MEM_IO_EXPORTED void *__libc_valloc(size_t size)
+{
+    return valloc(size);
+}
+
+MEM_IO_EXPORTED void *__libc_pvalloc(size_t size)
+{
+    return pvalloc(size);
+}
 
 /* MEM_IO_STATS=1: one line of counters on stderr when the process exits, so
  * that a user (and the tests) can see that mem_io really served a program.
+ * MEM_IO_STATS=/absolute/path appends the line to that file instead: many
+ * programs (coreutils among them) close stderr before exit, and a file
+ * collects the lines of every process of a pipeline or a build in one place.
  * Formatted by hand into a stack buffer: stdio could allocate during exit. */
 struct line_buffer {
     char text[512];
@@ -107,7 +118,14 @@ static void append_field(struct line_buffer *line, const char *name, uint64_t va
 __attribute__((destructor)) static void print_stats_at_exit(void)
 {
     const char *setting = getenv("MEM_IO_STATS");
-    if (!setting || strcmp(setting, "1") != 0)
+    int fd;
+    if (setting && strcmp(setting, "1") == 0)
+        fd = STDERR_FILENO;
+    else if (setting && setting[0] == '/')
+        fd = open(setting, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    else
+        return;
+    if (fd < 0)
         return;
     struct mem_io_stats stats;
     mem_io_get_stats(&stats);
@@ -124,6 +142,8 @@ __attribute__((destructor)) static void print_stats_at_exit(void)
     append_field(&line, "peak_live_bytes", stats.peak_live_bytes);
     append_field(&line, "peak_os_bytes", stats.peak_os_bytes);
     append_text(&line, "\n");
-    ssize_t ignored = write(STDERR_FILENO, line.text, line.length);
+    ssize_t ignored = write(fd, line.text, line.length); /* one write: O_APPEND keeps lines whole */
     (void)ignored;
+    if (fd != STDERR_FILENO)
+        close(fd);
 }

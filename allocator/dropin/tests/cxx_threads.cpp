@@ -146,7 +146,8 @@ int main()
     check(shared.use_count() == 1 && (*shared)[9999] == 7, "shared_ptr handed across threads");
 
     // Impossible requests: nothrow new gives nullptr, plain new throws.
-    std::size_t huge = static_cast<std::size_t>(PTRDIFF_MAX) + 1;
+    volatile std::size_t huge_request = static_cast<std::size_t>(PTRDIFF_MAX) + 1;
+    std::size_t huge = huge_request; // volatile: the compiler must not reject the request itself
     check(::operator new(huge, std::nothrow) == nullptr, "nothrow new of a huge size is nullptr");
     bool threw = false;
     try {

@@ -151,7 +151,7 @@ static void test_realloc_within_usable_size_does_not_move(void)
         memset(block, 0xa5, usable); /* all of the usable size may be written */
         /* Every size up to the usable one, stepping so large blocks stay quick. */
         size_t step = usable > 4096 ? usable / 64 : 1;
-        for (size_t wanted = size; wanted <= usable; wanted += step) {
+        for (size_t wanted = size ? size : 1; wanted <= usable; wanted += step) {
             void *same = api_realloc(block, wanted);
             CHECK(same == block, "realloc(%p, %zu) moved to %p (usable %zu)", (void *)block,
                   wanted, same, usable);

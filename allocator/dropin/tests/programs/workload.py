@@ -23,7 +23,7 @@ for thread in threads:
 print("threads:", [results[w] for w in range(4)])
 
 child = subprocess.run([sys.executable, "-c", "print(sum(len(str(i)) for i in range(100000)))"],
-                       capture_output=True, text=True, check=True)
+                       stdout=subprocess.PIPE, text=True, check=True)
 print("subprocess:", child.stdout.strip())
 
 words = sorted({"%x-%d" % (i * 2654435761 % 2**32, i % 7) for i in range(50000)})
