@@ -21,11 +21,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -54,6 +54,10 @@ struct thread_log {
     struct raw_chunk_header header;
     struct raw_event events[EVENTS_PER_BUFFER];
 };
+
+/* write_log() writes header and events with one write(2), so that a chunk is never split */
+_Static_assert(offsetof(struct thread_log, events) == offsetof(struct thread_log, header) + sizeof(struct raw_chunk_header),
+               "the chunk header must sit right before the events");
 
 enum state { UNINITIALISED, INITIALISING, RECORDING, PASSTHROUGH };
 
@@ -144,7 +148,6 @@ static void write_log(struct thread_log *log) {
     log->header.thread = log->thread;
     log->header.count = log->count;
     pthread_mutex_lock(&registry_lock);
-    /* header and events are contiguous in the log, so one write keeps a chunk whole */
     if (!write_fully(output_fd, &log->header, sizeof log->header + log->count * sizeof(struct raw_event)))
         report("write to the output file failed; the recording is incomplete");
     pthread_mutex_unlock(&registry_lock);
@@ -299,10 +302,12 @@ static void record(uint32_t op, const void *pointer, uint64_t size, uint64_t ext
         if (atomic_load(&state) != RECORDING) return;
     }
     inside_recorder = true;
+    int saved_errno = errno; /* the program sees the errno of its own call, not of our writes */
     struct thread_log *log = my_log;
     if (!log) {
         log = my_log = new_log();
         if (!log) {
+            errno = saved_errno;
             inside_recorder = false;
             return;
         }
@@ -316,6 +321,7 @@ static void record(uint32_t op, const void *pointer, uint64_t size, uint64_t ext
     event->op = op;
     if (log->count == EVENTS_PER_BUFFER || exited) write_log(log);
     unlock_log(log);
+    errno = saved_errno;
     inside_recorder = false;
 }
 
