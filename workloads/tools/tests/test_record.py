@@ -23,12 +23,12 @@ class RecordTest(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.directory.name, name)
 
-    def record(self, output, command, *options, library=True):
+    def record(self, output, command, *options, library=True, environment=None):
         """Runs record.py; library=True passes the built recorder, a path passes that path,
         None lets record.py search for it (options then say where)."""
         chosen = ["--library", built("RECORDER_LIBRARY") if library is True else library] if library else []
         arguments = [sys.executable, os.path.join(TOOLS, "record.py"), *chosen, "-o", output, *options, "--", *command]
-        return subprocess.run(arguments, capture_output=True, text=True, timeout=120)
+        return subprocess.run(arguments, capture_output=True, text=True, timeout=120, env=environment)
 
     def test_known_program_gives_exact_counts_and_ideal_bytes(self):
         trace = self.path("known.trace.gz")
@@ -58,6 +58,16 @@ class RecordTest(unittest.TestCase):
         # a misordered pair would show as a repaired "allocation at a live address"
         self.assertNotIn("live address", result.stderr)
         replay(trace)
+
+    def test_address_reused_across_threads_is_freed_before_reallocated(self):
+        # no tcache and one arena: a block one thread frees goes straight to the other's malloc
+        tunables = "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1"
+        trace = self.path("race.trace.gz")
+        result = self.record(trace, [built("ADDRESS_RACE")], environment=dict(os.environ, GLIBC_TUNABLES=tunables))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("live address", result.stderr)  # a free numbered after the reuse
+        self.assertEqual(op_counts(trace).get("f"), 2 * 50000)  # address_race.c: ROUNDS per thread
+        self.assertEqual(validate(trace)[1], 2)
 
     def test_forked_child_writes_its_own_trace(self):
         trace = self.path("fork.trace")
