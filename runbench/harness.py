@@ -1,6 +1,7 @@
 """Running mem_io_replay (one process per workload, allocator and thread count) and reading its JSON."""
 import json
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ _BENCHMARK_KEYS = {
 }
 _NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 STDERR_TAIL_CHARS = 2000
+# Google Benchmark's banner (date, binary, CPU, caches, load, the harness's context keys).
+_BANNER = re.compile(r"^(\d{4}-\d\d-\d\dT\S+$|Running |Run on |CPU Caches:|  L\d |Load Average:|\*\*\*WARNING\*\*\*"
+                     r"|(allocator|label|ld_preload|ticks_per_ns|touch): )")
 
 
 class HarnessError(Exception):
@@ -87,7 +91,7 @@ def run(binary, job, timeout_s, base_env=None):
             raise HarnessError(f"{job.describe()}: harness ran longer than {timeout_s} s and was stopped")
         if proc.returncode != 0:
             raise HarnessError(f"{job.describe()}: harness exited with {_exit_text(proc.returncode)}: "
-                               f"{proc.stderr.strip()[-STDERR_TAIL_CHARS:] or '(no message)'}")
+                               f"{_problem(proc.stderr) or '(no message)'}")
         context, samples = parse_benchmark_json(out_json, job.describe())
         if not samples:
             raise HarnessError(f"{job.describe()}: harness wrote no measurements to its JSON output")
@@ -150,6 +154,12 @@ def _read_json(path, what):
         raise HarnessError(f"{what}: harness did not write {os.path.basename(path)}")
     except (OSError, ValueError) as error:
         raise HarnessError(f"{what}: cannot read {os.path.basename(path)}: {error}")
+
+
+def _problem(stderr):
+    """The harness's or allocator's complaint, without Google Benchmark's start-up banner."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip() and not _BANNER.match(line)]
+    return "\n".join(lines)[-STDERR_TAIL_CHARS:]
 
 
 def _exit_text(returncode):
