@@ -107,7 +107,7 @@ class BenchmarkCase {
       replayer_->run();  // warm-up
     }
     const double ticks_per_s = shared_.timer.ticks_per_ns * 1e9;
-    double wall_s = 0;
+    double wall_s = 0, cpu_s = 0;
     uint64_t replays = 0, peak_rss = 0, failed_allocs = 0;
     std::vector<uint32_t> latency[latency_group_count];
     constexpr size_t max_latency_samples = size_t(1) << 22;
@@ -116,6 +116,7 @@ class BenchmarkCase {
       double seconds = double(r.wall_ticks) / ticks_per_s;
       state.SetIterationTime(seconds);
       wall_s += seconds;
+      cpu_s += double(r.cpu_ns) * 1e-9;
       ++replays;
       peak_rss = std::max(peak_rss, r.peak_rss);
       failed_allocs += r.failed_allocs;
@@ -135,11 +136,11 @@ class BenchmarkCase {
       state.SkipWithError(message.c_str());
       return;
     }
-    set_counters(state, wall_s, replays, peak_rss, failed_allocs, latency);
+    set_counters(state, wall_s, cpu_s, replays, peak_rss, failed_allocs, latency);
   }
 
  private:
-  void set_counters(benchmark::State& state, double wall_s, uint64_t replays, uint64_t peak_rss,
+  void set_counters(benchmark::State& state, double wall_s, double cpu_s, uint64_t replays, uint64_t peak_rss,
                     uint64_t failed_allocs, std::vector<uint32_t>* latency) {
     auto& c = state.counters;
     const double ops = double(trace_.op_count) * copies_;
@@ -147,6 +148,7 @@ class BenchmarkCase {
     c["ops"] = ops;
     c["ops_per_s"] = ops * per_s;
     c["ns_per_op"] = 1e9 / (ops * per_s);
+    c["cpu_ns_per_op"] = cpu_s * 1e9 / (ops * double(replays ? replays : 1));
     uint64_t counts[latency_group_count] = {};
     for (const ThreadStream& t : trace_.threads)
       for (int k = 0; k < op_kind_count; ++k) counts[latency_group(OpKind(k))] += t.op_counts[k];

@@ -23,6 +23,9 @@ inline uint64_t ticks() {
 #endif
 }
 
+// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+uint64_t thread_cpu_ns();
+
 struct TimerCalibration {
   double ticks_per_ns = 1;
   uint64_t overhead_ticks = 0;  // median cost of two back-to-back reads

@@ -1,5 +1,6 @@
 #include "trace.hpp"
 
+#include <sys/mman.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <new>
 
 namespace memio {
 
@@ -23,6 +25,21 @@ std::string workload_name(const std::string& path) {
     if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0) name.resize(name.size() - n);
   }
   return name;
+}
+
+OpArray::~OpArray() {
+  if (data_) munmap(data_, capacity_ * sizeof(Op));
+}
+
+void OpArray::grow() {
+  size_t old_bytes = capacity_ * sizeof(Op);
+  size_t bytes = capacity_ ? old_bytes * 2 : (size_t(1) << 16);
+  void* p = data_ ? mremap(data_, old_bytes, bytes, MREMAP_MAYMOVE)
+                  : mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  madvise(p, bytes, MADV_HUGEPAGE);  // a hint; ignored where huge pages are off
+  data_ = static_cast<Op*>(p);
+  capacity_ = bytes / sizeof(Op);
 }
 
 namespace {
@@ -389,7 +406,8 @@ class Decoder {
     int& stream = stream_of_thread_[size_t(trace_thread)];
     if (stream < 0) {
       stream = int(trace_.threads.size());
-      trace_.threads.push_back(ThreadStream{trace_thread, {}, {}});
+      trace_.threads.emplace_back();
+      trace_.threads.back().trace_thread = trace_thread;
       free_slots_.emplace_back();
     }
     return stream;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace memio {
@@ -38,9 +39,42 @@ struct Op {
 };
 static_assert(sizeof(Op) <= 16, "decoded operations must stay compact");
 
+// A growable array of ops in its own mapping: it grows with mremap (no copying) and asks for
+// huge pages, because page faults (~12 µs per 4 KiB here) would otherwise dominate loading.
+class OpArray {
+ public:
+  OpArray() = default;
+  OpArray(OpArray&& other) noexcept { swap(other); }
+  OpArray& operator=(OpArray&& other) noexcept {
+    swap(other);
+    return *this;
+  }
+  ~OpArray();
+  void push_back(const Op& op) {
+    if (size_ == capacity_) grow();
+    data_[size_++] = op;
+  }
+  Op& operator[](size_t i) { return data_[i]; }
+  const Op& operator[](size_t i) const { return data_[i]; }
+  const Op* data() const { return data_; }
+  size_t size() const { return size_; }
+  const Op* begin() const { return data_; }
+  const Op* end() const { return data_ + size_; }
+
+ private:
+  void grow();
+  void swap(OpArray& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+  }
+  Op* data_ = nullptr;
+  size_t size_ = 0, capacity_ = 0;
+};
+
 struct ThreadStream {
   int trace_thread;          // THREAD as written in the trace
-  std::vector<Op> ops;
+  OpArray ops;
   uint64_t op_counts[op_kind_count] = {};
 };
 
