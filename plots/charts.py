@@ -83,7 +83,7 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
     """Bars per workload, one per allocator; value_of(workload, allocator) -> (value, low, high) or None."""
     allocators = list(styles)
     width = 0.8 / max(len(allocators), 1)
-    figure, axes = pyplot.subplots(figsize=(max(6.0, 1.1 * len(workloads) + 2), 4.5))
+    figure, axes = pyplot.subplots(figsize=(max(6.0, 0.9 * len(workloads) + 2), 4.8))
     any_bar = False
     for index, allocator in enumerate(allocators):
         colour, hatch, _ = styles[allocator]
@@ -131,8 +131,9 @@ def _metric_spread(document, threads, metric, scale=1.0):
 
 def _throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
-        pyplot, title, "ops/s ÷ system malloc's median (higher is better)", results.workloads_in(document),
-        styles, lambda w, a: results.relative_throughput(document, w, a, threads), reference_line=1.0)
+        pyplot, title, "throughput ÷ system malloc (log; higher is better)",
+        results.workloads_in(document), styles, lambda w, a: results.relative_throughput(document, w, a, threads),
+        reference_line=1.0, log=True)
 
 
 def _fragmentation(pyplot, document, styles, title, threads):
@@ -173,6 +174,12 @@ def _scaling(pyplot, document, styles, title):
     return figure
 
 
+def _progress(t_ms):
+    """Sample times as % of the replay's duration, so allocators of different speeds line up."""
+    end = t_ms[-1] or 1.0
+    return [100.0 * t / end for t in t_ms]
+
+
 def _timeline(pyplot, document, styles, title, workload, threads):
     figure, axes = pyplot.subplots(figsize=(7, 4.2))
     live_drawn = False
@@ -182,16 +189,16 @@ def _timeline(pyplot, document, styles, title, workload, threads):
         if not timeline or not timeline.get("t_ms"):
             continue
         baseline = timeline.get("baseline_rss_bytes", 0)
-        axes.plot(timeline["t_ms"], [(r - baseline) / MIB for r in timeline["rss_bytes"]],
-                  color=colour, label=f"{allocator}: RSS − baseline")
+        axes.plot(_progress(timeline["t_ms"]), [(r - baseline) / MIB for r in timeline["rss_bytes"]],
+                  color=colour, label=f"{allocator}: RSS − baseline ({timeline['t_ms'][-1]:.0f} ms)")
         if not live_drawn and timeline.get("live_bytes"):
-            axes.plot(timeline["t_ms"], [b / MIB for b in timeline["live_bytes"]], color="black",
+            axes.plot(_progress(timeline["t_ms"]), [b / MIB for b in timeline["live_bytes"]], color="black",
                       linestyle="--", linewidth=1.2, label="live requested bytes")
             live_drawn = True
     if not live_drawn:
         pyplot.close(figure)
         return None
-    axes.set_xlabel("time since replay start (ms)")
+    axes.set_xlabel("progress through the replay (% of its wall time)")
     axes.set_ylabel("MiB")
     axes.set_title(title)
     axes.legend(fontsize="small")
