@@ -70,12 +70,13 @@ def write_html(document, path, charts, charts_note):
     facts = [
         ("created (UTC)", document.get("created_utc")),
         ("CPU", f"{environment.get('cpu_model')} ({environment.get('cores')} cores)"),
-        ("kernel / glibc", f"{environment.get('kernel')} / glibc {environment.get('glibc')}"),
+        ("kernel / C library", f"{environment.get('kernel')} / {environment.get('glibc')}"),
         ("compiler", (environment.get("compiler") or {}).get("version")),
         ("git commit", f"{git.get('commit')}{' (uncommitted changes)' if git.get('dirty') else ''}"),
         ("allocator versions", ", ".join(f"{name} {info.get('version') or '(built here)'}"
                                          for name, info in environment.get("allocators", {}).items())),
-        ("options", ", ".join(f"{k}={v}" for k, v in document.get("options", {}).items())),
+        ("options", "; ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
+                              for k, v in document.get("options", {}).items())),
     ]
     body = ["<h1>mem_io benchmark report</h1>",
             "<p>Timings on shared 2-core machines vary by ±20–50 %: compare allocators within one report, "
