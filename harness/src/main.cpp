@@ -109,8 +109,7 @@ class BenchmarkCase {
     const double ticks_per_s = shared_.timer.ticks_per_ns * 1e9;
     double wall_s = 0, cpu_s = 0;
     uint64_t replays = 0, peak_rss = 0, failed_allocs = 0;
-    std::vector<uint32_t> latency[latency_group_count];
-    constexpr size_t max_latency_samples = size_t(1) << 22;
+    replayer_->clear_latency();
     for (auto _ : state) {
       ReplayResult r = replayer_->run();
       double seconds = double(r.wall_ticks) / ticks_per_s;
@@ -120,12 +119,9 @@ class BenchmarkCase {
       ++replays;
       peak_rss = std::max(peak_rss, r.peak_rss);
       failed_allocs += r.failed_allocs;
-      for (int g = 0; g < latency_group_count; ++g)
-        if (latency[g].size() < max_latency_samples)
-          latency[g].insert(latency[g].end(), r.latency_ticks[g].begin(), r.latency_ticks[g].end());
       if (!timeline_saved_) {
         shared_.timelines.push_back({name_, trace_.workload, replayer_->thread_count(), baseline_rss_,
-                                     trace_.ideal_bytes * uint64_t(copies_), std::move(r.timeline)});
+                                     trace_.ideal_bytes * uint64_t(copies_), replayer_->timeline()});
         timeline_saved_ = true;
       }
     }
@@ -136,12 +132,12 @@ class BenchmarkCase {
       state.SkipWithError(message.c_str());
       return;
     }
-    set_counters(state, wall_s, cpu_s, replays, peak_rss, failed_allocs, latency);
+    set_counters(state, wall_s, cpu_s, replays, peak_rss, failed_allocs);
   }
 
  private:
   void set_counters(benchmark::State& state, double wall_s, double cpu_s, uint64_t replays, uint64_t peak_rss,
-                    uint64_t failed_allocs, std::vector<uint32_t>* latency) {
+                    uint64_t failed_allocs) {
     auto& c = state.counters;
     const double ops = double(trace_.op_count) * copies_;
     const double per_s = double(replays) / (wall_s > 0 ? wall_s : 1e-12);
@@ -156,7 +152,7 @@ class BenchmarkCase {
       if (!counts[g]) continue;
       std::string name = latency_group_name(g);
       c[name + "_per_s"] = double(counts[g]) * copies_ * per_s;
-      Percentiles p = percentiles(latency[g]);
+      Percentiles p = percentiles(replayer_->latency(g));
       const double ns = 1 / shared_.timer.ticks_per_ns;
       c["lat_" + name + "_p50_ns"] = p.p50 * ns;
       c["lat_" + name + "_p99_ns"] = p.p99 * ns;

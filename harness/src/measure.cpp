@@ -110,10 +110,9 @@ void Sampler::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-Timeline Sampler::stop() {
+void Sampler::stop() {
   running_.store(false, std::memory_order_release);
   thread_.join();
-  return timeline_;
 }
 
 void Sampler::sample(double t_ms) {

@@ -57,7 +57,8 @@ class Sampler {
   Sampler(const LiveCounter* counters, size_t counter_count);
   ~Sampler();
   void start();
-  Timeline stop();  // returns the timeline since start()
+  void stop();
+  const Timeline& timeline() const { return timeline_; }  // since the last start()
   uint64_t max_rss() const { return max_rss_; }
 
  private:

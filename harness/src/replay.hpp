@@ -32,6 +32,7 @@ const char* latency_group_name(int group);
 inline int latency_group(OpKind kind) { return kind == OpKind::free_sized_ ? int(OpKind::free_) : int(kind); }
 
 constexpr uint64_t latency_sample_every = 64;
+constexpr size_t max_latency_samples = size_t(1) << 20;  // per op type, across replays
 
 // The first problem a replay thread found.
 struct ReplayProblem {
@@ -49,8 +50,6 @@ struct ReplayResult {
   uint64_t wall_ticks = 0;
   uint64_t cpu_ns = 0;  // CPU time of the replay threads, summed: robust against a busy machine
   uint64_t failed_allocs = 0;
-  std::vector<uint32_t> latency_ticks[latency_group_count];  // timer overhead already subtracted
-  Timeline timeline;
   uint64_t peak_rss = 0;  // VmHWM after the replay (or the sampler's maximum)
 };
 
@@ -102,10 +101,25 @@ class Replayer {
         }
         workers_.push_back(std::move(w));
       }
+    // The buffers that gather samples across replays are sized and paged in now, so that the
+    // harness's own memory does not grow between the baseline and the measured replays.
+    for (int g = 0; g < latency_group_count; ++g) {
+      size_t per_replay = 0;
+      for (const Worker& w : workers_) per_replay += w.latency[g].size();
+      latency_[g].resize(std::min(max_latency_samples, per_replay * 256));
+      latency_[g].clear();
+    }
     sampler_.reset(new Sampler(live_.get(), workers_.size()));
   }
 
   int thread_count() const { return int(workers_.size()); }
+  // Latency samples (ticks, timer overhead subtracted) of every replay since clear_latency().
+  std::vector<uint32_t>& latency(int group) { return latency_[group]; }
+  void clear_latency() {
+    for (auto& samples : latency_) samples.clear();
+  }
+  // The RSS/live-bytes timeline of the last replay.
+  const Timeline& timeline() const { return sampler_->timeline(); }
   const ReplayProblem& problem() const { return problem_; }
 
   ReplayResult run() {
@@ -134,14 +148,16 @@ class Replayer {
     go.store(true, std::memory_order_release);
     for (std::thread& t : threads) t.join();
     ReplayResult result;
-    result.timeline = sampler_->stop();
+    sampler_->stop();
     result.peak_rss = std::max(hwm_reset ? peak_rss_bytes() : 0, sampler_->max_rss());
     for (Worker& w : workers_) {
       result.wall_ticks = std::max(result.wall_ticks, w.end_ticks - start);
       result.failed_allocs += w.failed_allocs;
       result.cpu_ns += w.cpu_ns;
-      for (int g = 0; g < latency_group_count; ++g)
-        result.latency_ticks[g].insert(result.latency_ticks[g].end(), w.latency[g].begin(), w.latency[g].begin() + w.latency_used[g]);
+      for (int g = 0; g < latency_group_count; ++g) {
+        size_t take = std::min(w.latency_used[g], latency_[g].capacity() - latency_[g].size());
+        latency_[g].insert(latency_[g].end(), w.latency[g].begin(), w.latency[g].begin() + take);
+      }
     }
     free_leftovers();
     return result;
@@ -359,6 +375,7 @@ class Replayer {
   std::vector<Worker> workers_;
   std::unique_ptr<Sampler> sampler_;
   ReplayProblem problem_;
+  std::vector<uint32_t> latency_[latency_group_count];
 };
 
 }  // namespace memio

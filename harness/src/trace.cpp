@@ -44,6 +44,27 @@ void OpArray::grow() {
 
 namespace {
 
+// Decoding temporaries live in their own mappings, not in the allocator being measured: an
+// allocator that kept them resident would inflate the baseline RSS and then give it back during
+// the replay, making fragmentation come out too low.
+template <class T>
+struct MmapAllocator {
+  using value_type = T;
+  MmapAllocator() = default;
+  template <class U>
+  MmapAllocator(const MmapAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t n) { munmap(p, n * sizeof(T)); }
+  bool operator==(const MmapAllocator&) const { return true; }
+  bool operator!=(const MmapAllocator&) const { return false; }
+};
+template <class T>
+using MappedVector = std::vector<T, MmapAllocator<T>>;
+
 [[noreturn]] void fail(const std::string& path, uint64_t line, const std::string& problem) {
   throw TraceError(path + ":" + std::to_string(line) + ": " + problem);
 }
@@ -209,16 +230,16 @@ class LiveBlocks {
   size_t mask() const { return keys_.size() - 1; }
   size_t home(uint64_t id) const { return size_t((id * 0x9E3779B97F4A7C15ull) >> 20) & mask(); }
   void grow() {
-    std::vector<uint64_t> old_keys(keys_.size() * 2);
-    std::vector<uint32_t> old_slots(slots_.size() * 2, empty);
+    MappedVector<uint64_t> old_keys(keys_.size() * 2);
+    MappedVector<uint32_t> old_slots(slots_.size() * 2, empty);
     old_keys.swap(keys_);
     old_slots.swap(slots_);
     size_ = 0;
     for (size_t i = 0; i < old_keys.size(); ++i)
       if (old_slots[i] != empty) insert(old_keys[i], old_slots[i]);
   }
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> slots_;
+  MappedVector<uint64_t> keys_;
+  MappedVector<uint32_t> slots_;
   size_t size_ = 0;
 };
 
@@ -413,7 +434,7 @@ class Decoder {
     return stream;
   }
   uint32_t take_slot(int stream) {
-    std::vector<uint32_t>& mine = free_slots_[size_t(stream)];
+    MappedVector<uint32_t>& mine = free_slots_[size_t(stream)];
     if (!mine.empty()) {
       uint32_t slot = mine.back();
       mine.pop_back();
@@ -430,8 +451,8 @@ class Decoder {
 
   Trace& trace_;
   std::array<int, max_trace_threads> stream_of_thread_;
-  std::vector<std::vector<uint32_t>> free_slots_;
-  std::vector<SlotState> slots_;
+  std::vector<MappedVector<uint32_t>> free_slots_;
+  MappedVector<SlotState> slots_;
   LiveBlocks live_;
   uint64_t live_bytes_ = 0;
 };
