@@ -31,7 +31,7 @@ LIBRARY_NAME = "libmem_io_recorder.so"
 LIBRARY_IN_BUILD = os.path.join("workloads", "recorder", LIBRARY_NAME)
 PREFIX_VARIABLE = "MEM_IO_RECORD_PREFIX"
 # environment variables that change which allocation calls a program makes, noted in the trace
-ALLOCATION_SETTINGS = ("PYTHONMALLOC", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+ALLOCATION_SETTINGS = ("PYTHONMALLOC", "PYTHONHASHSEED", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 # workloads/recorder/raw_format.h
 FILE_HEADER = struct.Struct("<QII")
