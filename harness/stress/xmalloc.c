@@ -5,7 +5,7 @@
  * where allocators that return blocks to their owner under a lock fall over. */
 #include "stress_common.h"
 
-enum { BATCH = 100, MIN_SIZE = 16, MAX_SIZE = 128, MAX_QUEUED = 64 };
+enum { BATCH = 100, MIN_SIZE = 16, MAX_SIZE = 128, MAX_QUEUED = 256 };
 
 struct batch {
     struct batch *next;
