@@ -75,7 +75,6 @@ class RawImage:
             offset = end
         if offset != len(data):
             raise RecordError("%s: %d stray bytes at the end" % (path, len(data) - offset))
-        self.event_count = sum(len(chunk) for chunks in self.chunks.values() for chunk in chunks) // EVENT.size
 
     def thread_events(self, thread):
         for chunk in self.chunks[thread]:
