@@ -3,9 +3,12 @@
  * Each case checks what glibc (and programs written against it) rely on. */
 #define _GNU_SOURCE /* memalign, valloc, pvalloc */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api_under_test.h"
@@ -221,6 +224,53 @@ static void test_memalign_rounds_alignment_up(void)
     }
 }
 
+/* fork() while other threads allocate: the child must find the allocator's
+ * locks free and its heap consistent (the core's atfork handlers), allocate at
+ * once, and the parent's threads must carry on. A deadlock ends in SIGALRM. */
+static atomic_int stop_churning;
+
+static void *churn_until_stopped(void *unused)
+{
+    (void)unused;
+    unsigned size = 1;
+    while (!atomic_load(&stop_churning)) {
+        void *blocks[16];
+        for (int i = 0; i < 16; i++)
+            blocks[i] = api_malloc(size = size * 7 % 300007); /* small, medium and mmap sizes */
+        for (int i = 0; i < 16; i++)
+            api_free(blocks[i]);
+    }
+    return NULL;
+}
+
+static void test_fork_while_threads_allocate(void)
+{
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, churn_until_stopped, NULL);
+    for (int round = 0; round < 30; round++) {
+        pid_t child = fork();
+        if (child == 0) {
+            alarm(10);
+            for (size_t i = 0; i < 2000; i++) {
+                char *block = api_malloc(i * 37 % 200000);
+                if (!block)
+                    _exit(2);
+                memset(block, 1, i * 37 % 200000);
+                api_free(block);
+            }
+            _exit(0);
+        }
+        int status = 0;
+        CHECK(child > 0 && waitpid(child, &status, 0) == child, "fork/waitpid failed");
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "forked child %d: status %#x (a signal 14 means it deadlocked)", round, status);
+    }
+    atomic_store(&stop_churning, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+}
+
 #ifdef MEM_IO_TEST_EXPORTED_NAMES
 /* Exports with no mem_io_* counterpart, so only testable through libmem_io.so. */
 void cfree(void *ptr);
@@ -270,6 +320,7 @@ static const struct {
     {"realloc_zero_frees", test_realloc_to_zero_frees},
     {"free_keeps_errno", test_free_keeps_errno},
     {"memalign_rounds_up", test_memalign_rounds_alignment_up},
+    {"fork_while_threads_allocate", test_fork_while_threads_allocate},
 #ifdef MEM_IO_TEST_EXPORTED_NAMES
     {"page_and_obsolete", test_page_allocations_and_obsolete_names},
 #endif
