@@ -253,6 +253,9 @@ def worst_against_best_peer(rows, name):
 
 def run(args):
     rng = random.Random(args.seed if args.seed is not None else time.time_ns())
+    unknown = [p for p in args.programs if p not in PROGRAMS]
+    if unknown:  # before a build that may take minutes
+        raise UsageError(f"unknown stress program '{unknown[0]}': use one of {', '.join(PROGRAMS)}")
     if not args.no_build:
         build.ensure_packages()
         build.build(REPO_ROOT, args.build_dir, list(BUILD_TARGETS))
