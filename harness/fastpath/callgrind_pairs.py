@@ -9,6 +9,10 @@ pair counts, and prints (instructions(LARGE) - instructions(SMALL)) / (LARGE - S
 the first page faults and exit cancel out, leaving one warmed-up pair. Unlike timings on this
 shared 2-core machine, the figure is exact and repeatable. Allocators as in fastpath.py; mem_io
 is the linked API, the others call malloc with their library preloaded.
+
+Two tables: "pair" frees each block at once (its page may empty on every free, which sends some
+allocators, mimalloc among them, down their page-retire path), and "ring of 100" keeps 100
+blocks live and frees the oldest (the steady state of a working set: both calls stay fast).
 """
 import argparse
 import os
@@ -23,14 +27,15 @@ from runbench import allocators as allocator_names  # noqa: E402
 from runbench.errors import UsageError  # noqa: E402
 
 SMALL, LARGE = 10_000, 110_000
+RING = 100
 COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def instructions(loop, allocator, size, pairs):
+def instructions(loop, allocator, size, pairs, live):
     api = "mem_io" if allocator.harness_allocator == "mem_io" else "malloc"
     with tempfile.TemporaryDirectory() as scratch:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out",
-                   loop, api, str(size), str(pairs)]
+                   loop, api, str(size), str(pairs), str(live)]
         proc = subprocess.run(command, env=allocator.environment(os.environ), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     match = COLLECTED.search(proc.stderr)
@@ -55,14 +60,16 @@ def main(argv=None):
             raise UsageError(f"--sizes: '{args.sizes}' is not a comma-separated list of byte counts")
         allocators = allocator_names.resolve_all(args.allocators.split(","), args.build_dir)
         width = max(9, *(len(a.name) for a in allocators))
-        print("instructions per malloc+free pair (callgrind, warmed up)")
-        print(f"{'size':>6}" + "".join(f"{a.name:>{width + 1}}" for a in allocators))
-        for size in sizes:
-            cells = []
-            for allocator in allocators:
-                extra = instructions(loop, allocator, size, LARGE) - instructions(loop, allocator, size, SMALL)
-                cells.append(f"{extra / (LARGE - SMALL):>{width + 1}.1f}")
-            print(f"{size:>6}" + "".join(cells), flush=True)
+        for live, title in ((0, "pair: malloc then free at once"), (RING, f"ring of {RING} live blocks")):
+            print(f"instructions per malloc+free pair (callgrind, warmed up), {title}")
+            print(f"{'size':>6}" + "".join(f"{a.name:>{width + 1}}" for a in allocators))
+            for size in sizes:
+                cells = []
+                for allocator in allocators:
+                    extra = (instructions(loop, allocator, size, LARGE, live)
+                             - instructions(loop, allocator, size, SMALL, live))
+                    cells.append(f"{extra / (LARGE - SMALL):>{width + 1}.1f}")
+                print(f"{size:>6}" + "".join(cells), flush=True)
     except UsageError as error:
         print(f"callgrind_pairs: {error}", file=sys.stderr)
         return 2
