@@ -257,6 +257,15 @@ static void *arena_alloc(size_t n, size_t alignment)
         return NULL;
     }
     size_t need = medium_need(n);
+    if (alignment <= MEM_IO_ALIGNMENT && medium_cache_class(need) >= 0) {
+        need = medium_class_need(need);
+        struct heap *h = tls_heap;
+        if (!heap_is_shared(h)) {
+            void *cached = medium_cache_take(h, need);
+            if (cached)
+                return cached;
+        }
+    }
     size_t search = alignment > MEM_IO_ALIGNMENT ? need + alignment + MEDIUM_MIN_BLOCK : need;
     pthread_mutex_lock(&arena.lock);
     struct mem_io_block *b = bin_find(search);
@@ -340,7 +349,7 @@ static struct mem_io_block *arena_check(const void *p, const char *function, boo
         }
         return NULL;
     }
-    if (b->flags & MEM_IO_FLAG_FREE) {
+    if (b->flags & (MEM_IO_FLAG_FREE | FLAG_CACHED)) {
         report_error(function, "double free detected", p);
         return NULL;
     }
@@ -354,17 +363,9 @@ static struct mem_io_block *arena_check(const void *p, const char *function, boo
     return b;
 }
 
-/* False when p lies in no extent (not a medium pointer); true when handled or reported. */
-static bool arena_free(void *p, const char *function)
+/* Frees b into the bins, coalescing with free neighbours (arena lock held). */
+static void arena_release_locked(struct mem_io_block *b)
 {
-    bool ours;
-    pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = arena_check(p, function, &ours);
-    if (!b) {
-        pthread_mutex_unlock(&arena.lock);
-        return ours;
-    }
-    size_t freed = b->size - HEADER_SIZE;
     b->flags = MEM_IO_FLAG_FREE;
     struct mem_io_block *n = b->next;
     if (n && (n->flags & MEM_IO_FLAG_FREE) && sealed(n)) {
@@ -380,9 +381,79 @@ static bool arena_free(void *p, const char *function)
     }
     seal(b);
     bin_insert(b);
-    pthread_mutex_unlock(&arena.lock);
+}
+
+/* Medium cache class of a block of `size` bytes, or -1 when it is not cached. */
+static int medium_cache_class(size_t size)
+{
+    if (size < SMALL_MAX || size >= (size_t)MEM_IO_MMAP_THRESHOLD + MEM_IO_MMAP_THRESHOLD / 4)
+        return -1;
+    return (int)(bin_index(size) - bin_index(SMALL_MAX));
+}
+
+/* Request size rounded up to its cache class, so cached blocks fit any request of the class. */
+static size_t medium_class_need(size_t need)
+{
+    size_t w = need - 1;
+    unsigned top = 63u - (unsigned)__builtin_clzll(w);
+    size_t step = (size_t)1 << (top - 2);
+    return (need + step - 1) & ~(step - 1);
+}
+
+/* False when p lies in no extent (not a medium pointer); true when handled or reported.
+ * A thread with a heap keeps the block in its medium cache when there is room. */
+static bool arena_free(void *p, const char *function)
+{
+    bool ours;
+    struct heap *h = tls_heap;
+    pthread_mutex_lock(&arena.lock);
+    struct mem_io_block *b = arena_check(p, function, &ours);
+    if (!b) {
+        pthread_mutex_unlock(&arena.lock);
+        return ours;
+    }
+    size_t freed = b->size - HEADER_SIZE;
+    int cls = heap_is_shared(h) ? -1 : medium_cache_class(b->size);
+    if (cls >= 0 && h->medium.count[cls] < MEDIUM_CACHE_DEPTH &&
+        h->medium.bytes + b->size <= MEDIUM_CACHE_MAX_BYTES) {
+        b->flags = MEM_IO_FLAG_USED | FLAG_CACHED;
+        seal(b);
+        pthread_mutex_unlock(&arena.lock);
+        h->medium.blocks[cls][h->medium.count[cls]++] = b;
+        h->medium.bytes += b->size;
+    } else {
+        arena_release_locked(b);
+        pthread_mutex_unlock(&arena.lock);
+    }
     stat_live(-(int64_t)freed);
     return true;
+}
+
+/* A block from this thread's medium cache for a request of `need` bytes, or NULL. */
+static void *medium_cache_take(struct heap *h, size_t need)
+{
+    int cls = medium_cache_class(need);
+    if (cls < 0 || h->medium.count[cls] == 0)
+        return NULL;
+    struct mem_io_block *b = h->medium.blocks[cls][--h->medium.count[cls]];
+    h->medium.bytes -= b->size;
+    pthread_mutex_lock(&arena.lock);
+    b->flags = MEM_IO_FLAG_USED;
+    seal(b);
+    pthread_mutex_unlock(&arena.lock);
+    stat_live((int64_t)(b->size - HEADER_SIZE));
+    return b + 1;
+}
+
+/* Thread exit: cached blocks go back to the bins. */
+static void medium_cache_flush(struct heap *h)
+{
+    pthread_mutex_lock(&arena.lock);
+    for (int cls = 0; cls < MEDIUM_CACHE_CLASSES; cls++)
+        while (h->medium.count[cls])
+            arena_release_locked(h->medium.blocks[cls][--h->medium.count[cls]]);
+    pthread_mutex_unlock(&arena.lock);
+    h->medium.bytes = 0;
 }
 
 /* Usable bytes of a live medium block; 0 when reported; false when p is in no extent. */

@@ -9,6 +9,7 @@ static void dump_flags(struct out_buf *out, uint32_t flags)
     static const struct { uint32_t bit; const char *name; } names[] = {
         {MEM_IO_FLAG_FREE, "FREE"}, {MEM_IO_FLAG_USED, "USED"},
         {MEM_IO_FLAG_CORRUPTED, "CORRUPTED"}, {MEM_IO_FLAG_MMAP, "MMAP"},
+        {FLAG_CACHED, "CACHED"},
     };
     const char *sep = "";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

@@ -213,6 +213,7 @@ static void heap_thread_exit(void *arg)
     struct page *pg;
     while ((pg = list_pop_head(&h->empty)))
         pool_put(pg);
+    medium_cache_flush(h);
     pthread_mutex_lock(&heaps.lock);
     h->abandoned = true;
     h->next_abandoned = heaps.abandoned;

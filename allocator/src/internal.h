@@ -78,6 +78,19 @@ struct page {
 
 struct page_list { struct page *head, *tail; size_t count; };
 
+/* Medium blocks of 16 KiB..160 KiB freed by a thread wait in its cache (per size class, up to
+ * MEDIUM_CACHE_DEPTH each) and are handed out again without splitting or coalescing. */
+#define FLAG_CACHED 0x10u                      /* header flag: in a thread's medium cache */
+#define MEDIUM_CACHE_CLASSES 16
+#define MEDIUM_CACHE_DEPTH 8
+#define MEDIUM_CACHE_MAX_BYTES ((size_t)2 << 20)
+struct medium_cache {
+    uint8_t count[MEDIUM_CACHE_CLASSES];
+    size_t bytes;
+    struct mem_io_block *blocks[MEDIUM_CACHE_CLASSES][MEDIUM_CACHE_DEPTH];
+};
+
+
 struct heap_stats {
     _Atomic int64_t live;             /* may go negative in one heap: frees from other threads */
     _Atomic uint64_t malloc_calls, calloc_calls, realloc_calls, aligned_calls, free_calls;
@@ -89,6 +102,7 @@ struct heap {
     struct page_list full;                   /* pages with none: skipped until a block comes back */
     struct page_list empty;                  /* a few empty pages kept for quick reuse */
     struct heap_stats stats;
+    struct medium_cache medium;
     struct heap *next_all;                   /* every heap ever made, for stats and dumps */
     struct heap *next_abandoned;
     bool abandoned;
@@ -99,6 +113,5 @@ struct heap {
 #define HEADER_SIZE sizeof(struct mem_io_block)
 #define MEDIUM_MIN_BLOCK 64
 
-/* ---- process-wide state, set once by init ---- */
-extern uintptr_t mem_io_secret;
+
 #endif

@@ -5,7 +5,7 @@
  * decay time before munmap: a reused mapping costs no page faults. */
 #include "internal.h"
 
-#define LARGE_CACHE_MAX_BYTES ((size_t)128 << 20)
+#define LARGE_CACHE_MAX_BYTES ((size_t)64 << 20)
 
 static inline size_t large_hash(uintptr_t user, size_t capacity)
 {
@@ -72,7 +72,7 @@ static bool large_insert_locked(uintptr_t user)
     return true;
 }
 
-/* Unmaps cached mappings idle for the decay time (large lock held). */
+/* Unmaps cached ranges idle for the decay time (large lock held). */
 static void large_cache_decay_locked(uint64_t now)
 {
     size_t kept = 0;
@@ -88,45 +88,66 @@ static void large_cache_decay_locked(uint64_t now)
     large.cache_count = kept;
 }
 
-/* A cached mapping of at least len bytes (not more than twice), trimmed to len; or NULL. */
+/* The front `len` bytes of the smallest cached range that holds them (the rest stays
+ * cached), or NULL. Cached pages were touched before, so reusing them costs no faults. */
 static void *large_cache_take_locked(size_t len)
 {
     size_t best = large.cache_count;
     for (size_t i = 0; i < large.cache_count; i++)
-        if (large.cache[i].len >= len && large.cache[i].len / 2 <= len &&
+        if (large.cache[i].len >= len &&
             (best == large.cache_count || large.cache[i].len < large.cache[best].len))
             best = i;
     if (best == large.cache_count)
         return NULL;
-    char *base = large.cache[best].base;
-    size_t have = large.cache[best].len;
-    large.cache_bytes -= have;
-    large.cache[best] = large.cache[--large.cache_count];
-    if (have > len) {
-        os_unmap(base + len, have - len);
-        os_bytes_sub(have - len);
+    struct large_cached *r = &large.cache[best];
+    char *base = r->base;
+    large.cache_bytes -= len;
+    if (r->len == len) {
+        *r = large.cache[--large.cache_count];
+    } else {
+        r->base = base + len;
+        r->len -= len;
     }
     return base;
 }
 
-static void large_cache_put_locked(void *base, size_t len)
+static void large_cache_drop_oldest_locked(void)
 {
-    while (large.cache_count == LARGE_CACHE_SLOTS || large.cache_bytes + len > LARGE_CACHE_MAX_BYTES) {
-        if (large.cache_count == 0) {
-            os_unmap(base, len);
-            os_bytes_sub(len);
-            return;
+    size_t oldest = 0;
+    for (size_t i = 1; i < large.cache_count; i++)
+        if (large.cache[i].since_ms < large.cache[oldest].since_ms)
+            oldest = i;
+    os_unmap(large.cache[oldest].base, large.cache[oldest].len);
+    os_bytes_sub(large.cache[oldest].len);
+    large.cache_bytes -= large.cache[oldest].len;
+    large.cache[oldest] = large.cache[--large.cache_count];
+}
+
+/* Keeps a freed page range for reuse, merged with cached ranges it touches (the kernel
+ * tends to place mappings side by side, so big ranges form again). */
+static void large_cache_put_locked(char *base, size_t len)
+{
+    uint64_t now = os_now_ms();
+    for (size_t i = 0; i < large.cache_count;) {
+        struct large_cached *r = &large.cache[i];
+        if ((char *)r->base + r->len == base || base + len == (char *)r->base) {
+            if ((char *)r->base < base)
+                base = r->base;
+            len += r->len;
+            large.cache_bytes -= r->len;
+            *r = large.cache[--large.cache_count];
+            continue;
         }
-        size_t oldest = 0;
-        for (size_t i = 1; i < large.cache_count; i++)
-            if (large.cache[i].since_ms < large.cache[oldest].since_ms)
-                oldest = i;
-        os_unmap(large.cache[oldest].base, large.cache[oldest].len);
-        os_bytes_sub(large.cache[oldest].len);
-        large.cache_bytes -= large.cache[oldest].len;
-        large.cache[oldest] = large.cache[--large.cache_count];
+        i++;
     }
-    large.cache[large.cache_count++] = (struct large_cached){.base = base, .len = len, .since_ms = os_now_ms()};
+    if (len > LARGE_CACHE_MAX_BYTES) {
+        os_unmap(base, len);
+        os_bytes_sub(len);
+        return;
+    }
+    while (large.cache_count == LARGE_CACHE_SLOTS || large.cache_bytes + len > LARGE_CACHE_MAX_BYTES)
+        large_cache_drop_oldest_locked();
+    large.cache[large.cache_count++] = (struct large_cached){.base = base, .len = len, .since_ms = now};
     large.cache_bytes += len;
 }
 

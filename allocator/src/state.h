@@ -7,7 +7,7 @@
 
 #include <sched.h>
 
-uintptr_t mem_io_secret;
+static uintptr_t mem_io_secret;
 
 /* ---- small pages (pages.c) ---- */
 static _Atomic uintptr_t small_base;   /* start of the page range, 64 KiB aligned */
@@ -62,7 +62,7 @@ static struct {
 } arena = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- large blocks (large.c) ---- */
-#define LARGE_CACHE_SLOTS 8
+#define LARGE_CACHE_SLOTS 32
 enum { SLOT_EMPTY, SLOT_LIVE, SLOT_FREED };
 struct large_slot {
     uintptr_t user;
@@ -89,6 +89,11 @@ static void os_bytes_add(size_t n);
 static void os_bytes_sub(size_t n);
 static void stat_live(int64_t delta);
 static void stat_call(_Atomic uint64_t *counter);
+static inline bool heap_is_shared(const struct heap *h);
+static void medium_cache_flush(struct heap *h);
+static int medium_cache_class(size_t size);
+static size_t medium_class_need(size_t need);
+static void *medium_cache_take(struct heap *h, size_t need);
 static void pool_put(struct page *pg);
 static struct heap *heap_acquire(void);
 static void heap_thread_exit(void *arg);

@@ -148,9 +148,21 @@ TEST_F(Misuse, ReallocAndUsableSizeOfBadPointers)
 TEST_F(Misuse, OverflowIntoTheNextHeaderIsCaughtOnFree)
 {
     // two adjacent medium blocks: the upper header sits right after the lower block
-    char *lower = static_cast<char *>(mem_io_malloc(20000));
-    char *upper = static_cast<char *>(mem_io_malloc(20000));
-    ASSERT_EQ(upper, lower + mem_io_usable_size(lower) + sizeof(struct mem_io_block));
+    char *blocks[16];
+    for (auto &b : blocks)
+        b = static_cast<char *>(mem_io_malloc(20000));
+    char *lower = nullptr, *upper = nullptr;
+    for (int i = 0; i < 16 && !lower; i++)
+        for (int j = 0; j < 16; j++)
+            if (blocks[j] == blocks[i] + mem_io_usable_size(blocks[i]) + sizeof(struct mem_io_block)) {
+                lower = blocks[i];
+                upper = blocks[j];
+                blocks[i] = blocks[j] = nullptr;
+                break;
+            }
+    ASSERT_NE(lower, nullptr);
+    for (auto &b : blocks)
+        mem_io_free(b);
     memset(opaque(lower), 'A', mem_io_usable_size(lower) + 8);
     expect_report([&] { mem_io_free(lower); }, "free", "corrupted block header", upper);
     expect_report([&] { mem_io_free(upper); }, "free", "corrupted block header", upper);
