@@ -21,6 +21,7 @@ import math
 import os
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def _positive(kind):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a {kind.__name__} number")
+            raise argparse.ArgumentTypeError(f"'{text}' is not {'a whole number' if kind is int else 'a number'}")
         if not value > 0:
             raise argparse.ArgumentTypeError(f"'{text}' must be above 0")
         return value
@@ -142,18 +143,21 @@ def run_once(measure, path, threads, scale, allocator, timeout):
     command += [path, str(threads), repr(scale)]
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)  # the launcher sets it for the program only
+    # Own session, so a timeout kills the program too, not just the launcher above it.
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
-        proc = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as expired:
-        output = expired.stdout.decode(errors="replace") if isinstance(expired.stdout, bytes) else expired.stdout
-        return {"seconds": timeout, "peak_rss_kib": 0, "exit": -1, "timed_out": True, "output": output or ""}
-    match = MEASURE_LINE.search(proc.stdout)
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, _ = proc.communicate()
+        return {"seconds": timeout, "peak_rss_kib": 0, "exit": -1, "timed_out": True, "output": stdout or ""}
+    match = MEASURE_LINE.search(stdout)
     if not match:
         return {"seconds": 0.0, "peak_rss_kib": 0, "exit": proc.returncode or -1, "timed_out": False,
-                "output": proc.stdout}
+                "output": stdout}
     return {"seconds": float(match.group(1)), "peak_rss_kib": int(match.group(2)), "exit": int(match.group(3)),
-            "timed_out": False, "output": proc.stdout[:match.start()]}
+            "timed_out": False, "output": stdout[:match.start()]}
 
 
 def checksum_of(output):
@@ -234,8 +238,10 @@ def format_table(rows, means, names, reference, scale, repetitions):
         base = row["reference"]
         absolute = f"{base[0]:.3f} s, {base[1] / 1024:.1f}" if base else "failed"
         lines.append(f"{row['program']:<14}{row['threads']:>4} | time {cells_t} | rss  {cells_m} | {absolute}")
-    lines.append(f"{'geomean':<18} | time " + " ".join(f"{means[n][0]:>{width}.2f}" for n in names)
-                 + " | rss  " + " ".join(f"{means[n][1]:>{width}.2f}" for n in names) + " |")
+    def mean_cells(index):
+        return " ".join(f"{means[n][index]:>{width}.2f}" if not math.isnan(means[n][index]) else f"{'-':>{width}}"
+                        for n in names)
+    lines.append(f"{'geomean':<18} | time {mean_cells(0)} | rss  {mean_cells(1)} |")
     return "\n".join(lines)
 
 
