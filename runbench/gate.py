@@ -1,14 +1,22 @@
 """`check`: the regression gate. mem_io and system malloc run interleaved, in random order, once per
-round; the gate compares mem_io's per-round throughput ratio to system malloc (machine speed
-cancels) and mem_io's fragmentation and peak RSS with a baseline results.json made by the same
-code. A metric regresses only when its median moved past the threshold in the bad direction AND
-the bootstrap 95 % confidence interval of that change excludes "no change"."""
+round (a few measured repetitions in each process); the gate compares mem_io's per-round
+throughput ratio to system malloc (machine speed cancels; throughput per CPU second of the
+replay threads, which other processes' load barely moves) and mem_io's fragmentation and peak
+RSS with a baseline results.json made by the same code. A metric regresses only when its median
+moved past the threshold in the bad direction, by more than a small absolute floor, AND the
+bootstrap 95 % confidence interval of that change excludes "no change"."""
 from dataclasses import dataclass
+from typing import Optional
 
 from runbench import results, stats
 from runbench.report import format_table
 
 CANDIDATE = "mem_io"
+
+
+# Memory that moves by less than this between runs is the allocator's timing (delayed release to
+# the OS, thread interleaving), not a regression: measured run-to-run spread on the shipped traces.
+MEMORY_FLOOR_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -17,13 +25,16 @@ class Metric:
     counter: str
     higher_is_better: bool
     relative_to_system: bool
-    min_absolute_change: float  # changes smaller than this are page-granularity noise, never regressions
+    # For memory metrics, how a change converts to bytes for the MEMORY_FLOOR_BYTES test: IN_BYTES,
+    # or the counter to multiply by; None for throughput.
+    bytes_per_unit: Optional[str]
 
 
+IN_BYTES = "bytes"
 METRICS = (
-    Metric("throughput", "ops_per_s", True, True, 0.0),
-    Metric("fragmentation", "fragmentation", False, False, 0.05),
-    Metric("peak RSS", "peak_rss_bytes", False, False, 256 * 1024),
+    Metric("throughput", "cpu_ops_per_s", True, True, None),
+    Metric("fragmentation", "fragmentation", False, False, "ideal_bytes"),
+    Metric("peak RSS", "peak_rss_bytes", False, False, IN_BYTES),
 )
 
 
@@ -38,19 +49,33 @@ class Verdict:
     regressed: bool
 
 
+def _round_medians(run, counter):
+    by_round = {}
+    for sample in run["samples"]:
+        if isinstance(sample.get(counter), (int, float)):
+            by_round.setdefault(sample.get("round"), []).append(sample[counter])
+    return {round_index: stats.median(found) for round_index, found in by_round.items()}
+
+
 def samples(document, workload, metric, threads):
-    """Per-round values of a metric for the candidate; throughput as candidate ÷ system of that round."""
+    """One value per round for the candidate (the median of that round's repetitions); throughput
+    as candidate ÷ system malloc of the same round."""
     run = results.find_run(document, workload, CANDIDATE, threads)
     if run is None:
         return []
+    candidate = _round_medians(run, metric.counter)
     if not metric.relative_to_system:
-        return results.values(run, metric.counter)
+        return [candidate[r] for r in sorted(candidate, key=str)]
     reference = results.find_run(document, workload, results.REFERENCE_ALLOCATOR, threads)
-    if reference is None:
-        return []
-    by_round = {s.get("round"): s[metric.counter] for s in reference["samples"] if s.get(metric.counter)}
-    return [s[metric.counter] / by_round[s["round"]] for s in run["samples"]
-            if s.get("round") in by_round and isinstance(s.get(metric.counter), (int, float))]
+    system = _round_medians(reference, metric.counter) if reference else {}
+    return [candidate[r] / system[r] for r in sorted(candidate, key=str) if system.get(r)]
+
+
+def _change_in_bytes(document, workload, metric, difference, threads):
+    if metric.bytes_per_unit == IN_BYTES:
+        return difference
+    run = results.find_run(document, workload, CANDIDATE, threads)
+    return difference * (results.median_metric(run, metric.bytes_per_unit) or 0)
 
 
 def evaluate(current, baseline, thresholds, threads=1):
@@ -69,8 +94,8 @@ def evaluate(current, baseline, thresholds, threads=1):
             if metric.higher_is_better:
                 worse = change < 1 - threshold and high < 1
             else:
-                worse = (change > 1 + threshold and low > 1
-                         and now_median - before_median > metric.min_absolute_change)
+                worse = (change > 1 + threshold and low > 1 and _change_in_bytes(
+                    current, workload, metric, now_median - before_median, threads) > MEMORY_FLOOR_BYTES)
             verdicts.append(Verdict(workload, metric, before_median, now_median, change, (low, high), worse))
     return verdicts
 

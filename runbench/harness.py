@@ -140,6 +140,9 @@ def _sample(entry):
               if key not in _BENCHMARK_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool)}
     scale = _NS_PER_UNIT.get(entry.get("time_unit", "ns"), 1.0)
     sample["real_time_ns"] = float(entry.get("real_time", 0.0)) * scale
+    if sample.get("cpu_ns_per_op"):
+        # Throughput per CPU second of the replay threads: other processes' load barely moves it.
+        sample["cpu_ops_per_s"] = 1e9 / sample["cpu_ns_per_op"]
     sample["iterations"] = entry.get("iterations", 0)
     sample["repetition_index"] = entry.get("repetition_index", 0)
     sample["benchmark"] = entry.get("name", "")

@@ -6,8 +6,8 @@ from runbench import harness, results
 from runbench.harness import Job
 
 
-def plan(workloads, allocators, thread_counts, rounds, seed, min_time=None, timelines=True):
-    """Return [(round, Job)] in execution order."""
+def plan(workloads, allocators, thread_counts, rounds, seed, min_time=None, timelines=True, repetitions=1):
+    """Return [(round, Job)] in execution order; each job measures `repetitions` times in its process."""
     rng = random.Random(seed)
     planned = []
     for round_index in range(rounds):
@@ -16,7 +16,7 @@ def plan(workloads, allocators, thread_counts, rounds, seed, min_time=None, time
                 order = list(allocators)
                 rng.shuffle(order)
                 for allocator in order:
-                    planned.append((round_index, Job(workload, allocator, threads, repetitions=1,
+                    planned.append((round_index, Job(workload, allocator, threads, repetitions=repetitions,
                                                      min_time=min_time,
                                                      timeline=timelines and round_index == 0)))
     return planned

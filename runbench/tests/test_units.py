@@ -16,9 +16,10 @@ def document_with(ratios_by_round, fragmentation=1.2, peak=8 << 20, workload="w"
         return [dict(values(r), round=r) for r in range(len(ratios_by_round))]
     document = {"schema": results.SCHEMA, "schema_version": 1, "runs": [], "failures": []}
     document["runs"].append({"workload": workload, "allocator": "system", "threads": 1, "samples": samples(
-        lambda r: {"ops_per_s": 1e6, "fragmentation": 1.0, "peak_rss_bytes": 4 << 20})})
+        lambda r: {"cpu_ops_per_s": 1e6, "fragmentation": 1.0, "peak_rss_bytes": 4 << 20, "ideal_bytes": 4 << 20})})
     document["runs"].append({"workload": workload, "allocator": "mem_io", "threads": 1, "samples": samples(
-        lambda r: {"ops_per_s": 1e6 * ratios_by_round[r], "fragmentation": fragmentation, "peak_rss_bytes": peak})})
+        lambda r: {"cpu_ops_per_s": 1e6 * ratios_by_round[r], "fragmentation": fragmentation,
+                   "peak_rss_bytes": peak, "ideal_bytes": 4 << 20})})
     return document
 
 
@@ -67,14 +68,25 @@ class GateRuleTest(unittest.TestCase):
         grown = self.verdicts(document_with(ratios, fragmentation=2.0, peak=16 << 20), document_with(ratios))
         self.assertTrue(grown["w", "fragmentation"].regressed)
         self.assertTrue(grown["w", "peak RSS"].regressed)
-        small = self.verdicts(document_with(ratios, peak=(2 << 20) + 120 * 1024),
+        small = self.verdicts(document_with(ratios, fragmentation=1.4, peak=(2 << 20) + 900 * 1024),
                               document_with(ratios, peak=2 << 20))
-        self.assertFalse(small["w", "peak RSS"].regressed, "120 KiB is below the absolute floor")
+        self.assertFalse(small["w", "peak RSS"].regressed, "900 KiB is below the absolute floor")
+        self.assertFalse(small["w", "fragmentation"].regressed, "0.2 × 4 MiB ideal is below the floor")
 
-    def test_throughput_is_paired_by_round(self):
+    def test_throughput_is_paired_by_round_using_each_rounds_median(self):
         document = document_with([2.0, 3.0])
-        document["runs"][0]["samples"][1]["ops_per_s"] = 3e6  # system sped up in round 1 only
+        document["runs"][0]["samples"][1]["cpu_ops_per_s"] = 3e6  # system sped up in round 1 only
+        # A second and third repetition in round 0, one of them hit by a burst of load.
+        document["runs"][1]["samples"] += [{"round": 0, "cpu_ops_per_s": 2e6}, {"round": 0, "cpu_ops_per_s": 0.1e6}]
         self.assertEqual(gate.samples(document, "w", gate.METRICS[0], 1), [2.0, 1.0])
+
+    def test_cpu_throughput_is_derived_from_the_harness_counter(self):
+        handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump({"benchmarks": [{"name": "replay/w/x", "real_time": 1, "cpu_ns_per_op": 50.0}]}, handle)
+        handle.close()
+        self.addCleanup(os.unlink, handle.name)
+        _, samples = harness.parse_benchmark_json(handle.name, "job")
+        self.assertEqual(samples[0]["cpu_ops_per_s"], 2e7)
 
 
 class WorkloadSelectionTest(unittest.TestCase):
