@@ -53,6 +53,8 @@ def _chart_plan(document):
         plan.append((f"Throughput relative to system malloc, {_copies(threads)}",
                      f"throughput_threads{threads}", _bind(_throughput, threads)))
     base_threads = min(results.threads_in(document), default=1)
+    plan.append((f"Throughput per CPU second of the replay threads relative to system malloc, "
+                 f"{_copies(base_threads)}", "cpu_throughput", _bind(_cpu_throughput, base_threads)))
     plan.append((f"Fragmentation, {_copies(base_threads)}", "fragmentation", _bind(_fragmentation, base_threads)))
     plan.append((f"Peak RSS, {_copies(base_threads)}", "peak_rss", _bind(_peak_rss, base_threads)))
     if len(results.threads_in(document)) > 1:
@@ -133,6 +135,13 @@ def _throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
         pyplot, title, "throughput ÷ system malloc (log; higher is better)",
         results.workloads_in(document), styles, lambda w, a: results.relative_throughput(document, w, a, threads),
+        reference_line=1.0, log=True)
+
+
+def _cpu_throughput(pyplot, document, styles, title, threads):
+    return _grouped_bars(
+        pyplot, title, "ops per CPU-s ÷ system malloc (log; higher is better)", results.workloads_in(document),
+        styles, lambda w, a: results.relative_throughput(document, w, a, threads, "cpu_ops_per_s"),
         reference_line=1.0, log=True)
 
 

@@ -145,17 +145,18 @@ def threads_in(document):
     return sorted({r["threads"] for r in document["runs"]})
 
 
-def relative_throughput(document, workload, allocator, threads):
-    """(median, low, high) of an allocator's ops/s over system malloc's median, or None.
+def relative_throughput(document, workload, allocator, threads, metric=THROUGHPUT):
+    """(median, low, high) of an allocator's throughput (wall ops/s, or cpu_ops_per_s) over system
+    malloc's median, or None.
 
     low/high are the smallest and largest single repetition's ratio: with few repetitions the
     full range is the honest error bar.
     """
-    reference = median_metric(find_run(document, workload, REFERENCE_ALLOCATOR, threads), THROUGHPUT)
+    reference = median_metric(find_run(document, workload, REFERENCE_ALLOCATOR, threads), metric)
     run = find_run(document, workload, allocator, threads)
-    if not reference or run is None or not values(run, THROUGHPUT):
+    if not reference or run is None or not values(run, metric):
         return None
-    ratios = [v / reference for v in values(run, THROUGHPUT)]
+    ratios = [v / reference for v in values(run, metric)]
     return stats.median(ratios), min(ratios), max(ratios)
 
 

@@ -55,7 +55,7 @@ class EndToEndTest(CommandTestCase):
 
     def test_charts_are_non_empty_pngs_and_the_report_shows_them(self):
         charts = os.path.join(self.out, "charts")
-        for stem in ("throughput_threads1", "throughput_threads2", "fragmentation", "peak_rss", "scaling",
+        for stem in ("throughput_threads1", "throughput_threads2", "cpu_throughput", "fragmentation", "peak_rss", "scaling",
                      "timeline_tiny", "latency_malloc", "latency_free"):
             with open(os.path.join(charts, f"{stem}.png"), "rb") as handle:
                 self.assertEqual(handle.read(8), PNG_MAGIC, stem)
