@@ -55,8 +55,8 @@ class EndToEndTest(CommandTestCase):
 
     def test_charts_are_non_empty_pngs_and_the_report_shows_them(self):
         charts = os.path.join(self.out, "charts")
-        for stem in ("throughput_threads1", "throughput_threads2", "cpu_throughput", "fragmentation", "peak_rss", "scaling",
-                     "timeline_tiny", "latency_malloc", "latency_free"):
+        for stem in ("throughput_threads1", "throughput_threads2", "cpu_throughput", "fragmentation",
+                     "peak_rss", "scaling", "timeline_tiny", "latency_malloc", "latency_free"):
             with open(os.path.join(charts, f"{stem}.png"), "rb") as handle:
                 self.assertEqual(handle.read(8), PNG_MAGIC, stem)
             self.assertGreater(os.path.getsize(os.path.join(charts, f"{stem}.svg")), 1000, stem)
