@@ -1,8 +1,8 @@
 // The replay engine: runs a decoded trace's per-thread op streams on OS threads against one
 // allocator adapter, touching blocks as programs do and checking that nothing overwrote them.
 //
-// Design: decode (trace.cpp) -> one op stream per trace thread -> threads start together on a
-// barrier -> each runs its stream; an op whose block was last used by another thread waits
+// Design: decode (trace.cpp) -> one op stream per trace thread -> a pool of OS threads, one per
+// stream, starts each replay together from a barrier -> each runs its stream; an op whose block was last used by another thread waits
 // for that thread's publish on the block (waits point backwards in the trace, so no deadlock)
 // -> every 64th op's allocator call is timed -> leftovers are freed after the clock stops.
 #pragma once
@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -31,7 +33,11 @@ constexpr int latency_group_count = 5;
 const char* latency_group_name(int group);
 inline int latency_group(OpKind kind) { return kind == OpKind::free_sized_ ? int(OpKind::free_) : int(kind); }
 
-constexpr uint64_t latency_sample_every = 64;
+constexpr uint64_t latency_sample_every = replay_chunk_ops;
+// How far (in trace positions) a replay thread may run ahead of the others. Handoff waits alone
+// would let a producer allocate its whole trace before the consumer frees anything; bounding
+// the drift keeps the replay's live set close to the trace's.
+constexpr uint64_t max_thread_skew_ops = 1024;
 constexpr size_t max_latency_samples = size_t(1) << 20;  // per op type, across replays
 
 // The first problem a replay thread found.
@@ -86,6 +92,7 @@ class Replayer {
     handoffs_.reset(new std::atomic<uint32_t>[size_t(trace.slot_count) * size_t(copies)]);
     reset_blocks(size_t(trace.slot_count) * size_t(copies));
     live_.reset(new LiveCounter[streams * size_t(copies)]);
+    positions_.reset(new Position[streams * size_t(copies)]);
     for (int copy = 0; copy < copies; ++copy)
       for (size_t s = 0; s < streams; ++s) {
         Worker w;
@@ -94,6 +101,10 @@ class Replayer {
         w.blocks = blocks_.get() + size_t(copy) * trace.slot_count;
         w.handoffs = handoffs_.get() + size_t(copy) * trace.slot_count;
         w.live = &live_[workers_.size()];
+        w.stream_data = &trace.threads[s];
+        w.position = &positions_[workers_.size()].value;
+        w.group = &positions_[size_t(copy) * streams];
+        w.group_size = streams;
         size_t samples = w.ops->size() / latency_sample_every + 1;
         for (int g = 0; g < latency_group_count; ++g) {
           uint64_t of_group = trace.threads[s].op_counts[g] + (g == int(OpKind::free_) ? trace.threads[s].op_counts[int(OpKind::free_sized_)] : 0);
@@ -110,6 +121,8 @@ class Replayer {
       latency_[g].clear();
     }
     sampler_.reset(new Sampler(live_.get(), workers_.size()));
+    threads_.reserve(workers_.size());
+    for (Worker& w : workers_) threads_.emplace_back([this, &w] { pool_thread(w); });
   }
 
   int thread_count() const { return int(workers_.size()); }
@@ -122,31 +135,41 @@ class Replayer {
   const Timeline& timeline() const { return sampler_->timeline(); }
   const ReplayProblem& problem() const { return problem_; }
 
+  ~Replayer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      quit_ = true;
+    }
+    start_cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  Replayer(const Replayer&) = delete;
+  Replayer& operator=(const Replayer&) = delete;
+
   ReplayResult run() {
-    std::atomic<int> ready{0};
-    std::atomic<bool> go{false};
-    std::vector<std::thread> threads;
-    threads.reserve(workers_.size());
     for (Worker& w : workers_) {
-      w.sampled = 0;
       w.failed_allocs = 0;
       std::fill(std::begin(w.latency_used), std::end(w.latency_used), 0);
       w.live->bytes.store(0, std::memory_order_relaxed);
-      threads.emplace_back([this, &w, &ready, &go] {
-        ready.fetch_add(1);
-        while (!go.load(std::memory_order_acquire)) sched_yield();
-        uint64_t cpu_start = thread_cpu_ns();
-        run_worker(w);
-        w.end_ticks = ticks();
-        w.cpu_ns = thread_cpu_ns() - cpu_start;
-      });
+      w.position->store(0, std::memory_order_relaxed);
     }
-    while (ready.load() != int(workers_.size())) sched_yield();
+    ready_.store(0);
+    go_.store(false);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = 0;
+      ++round_;
+    }
+    start_cv_.notify_all();
+    while (ready_.load() != int(workers_.size())) sched_yield();
     bool hwm_reset = reset_peak_rss();
     sampler_->start();
     uint64_t start = ticks();
-    go.store(true, std::memory_order_release);
-    for (std::thread& t : threads) t.join();
+    go_.store(true, std::memory_order_release);
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_cv_.wait(lock, [this] { return finished_ == workers_.size(); });
+    }
     ReplayResult result;
     sampler_->stop();
     result.peak_rss = std::max(hwm_reset ? peak_rss_bytes() : 0, sampler_->max_rss());
@@ -164,15 +187,47 @@ class Replayer {
   }
 
  private:
+  struct Worker;
+  struct alignas(64) Position {
+    std::atomic<uint64_t> value{0};
+  };
+  // The replay threads live as long as the Replayer, like a program's threads: creating fresh
+  // ones for every replay would make thread-caching allocators abandon and rebuild their
+  // per-thread heaps each time, which no real program does.
+  void pool_thread(Worker& w) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        start_cv_.wait(lock, [&] { return quit_ || round_ != seen; });
+        if (quit_) return;
+        seen = round_;
+      }
+      ready_.fetch_add(1);
+      while (!go_.load(std::memory_order_acquire)) sched_yield();
+      uint64_t cpu_start = thread_cpu_ns();
+      run_worker(w);
+      w.end_ticks = ticks();
+      w.cpu_ns = thread_cpu_ns() - cpu_start;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (++finished_ == workers_.size()) done_cv_.notify_one();
+      }
+    }
+  }
+
   struct Worker {
     int stream = 0;
     const OpArray* ops = nullptr;
     detail::Block* blocks = nullptr;
     std::atomic<uint32_t>* handoffs = nullptr;  // per slot: publishes so far (see Op::aux)
+    const ThreadStream* stream_data = nullptr;
+    std::atomic<uint64_t>* position = nullptr;  // trace position this thread is at (or before)
+    const Position* group = nullptr;            // positions of all threads of this copy
+    size_t group_size = 0;
     LiveCounter* live = nullptr;
     std::vector<uint32_t> latency[latency_group_count];
     size_t latency_used[latency_group_count] = {};
-    size_t sampled = 0;
     uint64_t failed_allocs = 0;
     uint64_t end_ticks = 0;
     uint64_t cpu_ns = 0;
@@ -210,24 +265,54 @@ class Replayer {
     std::atomic<uint32_t>* handoffs;
     std::atomic<int64_t>* live_bytes;
     int64_t live;
+    std::atomic<uint64_t>* position;
+    const uint64_t* wait_positions;
+    size_t next_wait;
   };
+
+  // Holds a thread at trace position `at` until no other thread of its copy is more than
+  // max_thread_skew_ops behind. A thread publishes its exact position before every handoff wait
+  // and its chunk's first position before this check, so the thread furthest behind is never
+  // held: no deadlock.
+  static void limit_skew(const Worker& w, uint64_t at) {
+    if (at < max_thread_skew_ops) return;
+    for (size_t u = 0; u < w.group_size; ++u) {
+      const std::atomic<uint64_t>& other = w.group[u].value;
+      for (unsigned spins = 0; other.load(std::memory_order_acquire) < at - max_thread_skew_ops; ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+        if (spins < 64) { _mm_pause(); continue; }
+#endif
+        sched_yield();
+      }
+    }
+  }
 
   template <Touch T>
   void run_ops(Worker& w) {
     const Op* ops = w.ops->data();
     const size_t n = w.ops->size();
-    Lane lane{w.blocks, w.handoffs, &w.live->bytes, 0};
+    Lane lane{w.blocks, w.handoffs, &w.live->bytes, 0, w.position, w.stream_data->wait_positions.data(), 0};
+    const bool threaded = w.group_size > 1;
     for (size_t i = 0; i < n; i += latency_sample_every) {  // one timed op, then 63 untimed
+      if (threaded) {
+        uint64_t at = w.stream_data->chunk_positions[i / replay_chunk_ops];
+        w.position->store(at, std::memory_order_release);
+        limit_skew(w, at);
+      }
       run_op<T, true>(w, lane, ops[i], i);
       const size_t stop = std::min<size_t>(n, i + latency_sample_every);
       for (size_t j = i + 1; j < stop; ++j) run_op<T, false>(w, lane, ops[j], j);
     }
+    w.position->store(UINT64_MAX, std::memory_order_release);  // done: never holds anyone back
   }
 
   template <Touch T, bool timed>
   void run_op(Worker& w, Lane& lane, const Op& op, size_t index) {
     detail::Block& b = lane.blocks[op.slot];
-    if (op.waits()) detail::wait_for(lane.handoffs[op.slot], op.aux);
+    if (op.waits()) {
+      lane.position->store(lane.wait_positions[lane.next_wait++], std::memory_order_release);
+      detail::wait_for(lane.handoffs[op.slot], op.aux);
+    }
     const OpKind kind = op.kind();
     const uint64_t t0 = timed ? ticks() : 0;
     void* p;
@@ -372,10 +457,19 @@ class Replayer {
   std::unique_ptr<detail::Block[]> blocks_;
   std::unique_ptr<std::atomic<uint32_t>[]> handoffs_;
   std::unique_ptr<LiveCounter[]> live_;
+  std::unique_ptr<Position[]> positions_;
   std::vector<Worker> workers_;
   std::unique_ptr<Sampler> sampler_;
   ReplayProblem problem_;
   std::vector<uint32_t> latency_[latency_group_count];
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable start_cv_, done_cv_;
+  uint64_t round_ = 0;      // replays started; a change wakes the pool
+  size_t finished_ = 0;     // pool threads done with this round
+  bool quit_ = false;
+  std::atomic<int> ready_{0};
+  std::atomic<bool> go_{false};
 };
 
 }  // namespace memio

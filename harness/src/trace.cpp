@@ -405,6 +405,8 @@ class Decoder {
     op.slot = slot;
     slots_[slot].last_thread = uint16_t(stream);
     slots_[slot].last_op = uint32_t(ts.ops.size());
+    if (ts.ops.size() % replay_chunk_ops == 0) ts.chunk_positions.push_back(trace_.op_count);
+    if (op.waits()) ts.wait_positions.push_back(trace_.op_count);
     ts.ops.push_back(op);
     ++ts.op_counts[int(op.kind())];
     ++trace_.op_count;

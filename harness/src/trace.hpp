@@ -72,10 +72,17 @@ class OpArray {
   size_t size_ = 0, capacity_ = 0;
 };
 
+// Ops of one thread are replayed in chunks of this many; a chunk is the unit of the skew check.
+constexpr size_t replay_chunk_ops = 64;
+
 struct ThreadStream {
   int trace_thread;          // THREAD as written in the trace
   OpArray ops;
   uint64_t op_counts[op_kind_count] = {};
+  // Trace positions (0-based index over all threads' ops), which bound how far apart the
+  // replay threads may drift: of the first op of every chunk, and of every op that waits.
+  std::vector<uint64_t> chunk_positions;
+  std::vector<uint64_t> wait_positions;
 };
 
 struct Trace {
