@@ -164,6 +164,22 @@ int main()
     }
     check(threw, "new of a huge size throws std::bad_alloc");
 
+    // The new_handler runs on each failure until it gives up by throwing.
+    static int handler_calls;
+    std::set_new_handler([] {
+        if (++handler_calls == 3)
+            throw std::bad_alloc();
+    });
+    threw = false;
+    try {
+        void *never = ::operator new[](huge, std::align_val_t(64));
+        ::operator delete[](never, std::align_val_t(64));
+    } catch (const std::bad_alloc &) {
+        threw = true;
+    }
+    std::set_new_handler(nullptr);
+    check(threw && handler_calls == 3, "aligned new[] retries through the new_handler");
+
     mem_io_stats after;
     mem_io_get_stats(&after);
     const std::uint64_t strings_made = kProducers * kBatches * kBatchSize;

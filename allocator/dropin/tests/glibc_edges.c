@@ -60,6 +60,23 @@ static void test_alignment_16_for_every_size(void)
     }
 }
 
+/* Run as the first allocation of its process: mmap'd blocks made before
+ * anything else initialised the allocator must still free cleanly (a program's
+ * first call may be a large one, as in gcc-compiled code calling qsort). */
+static void test_large_blocks_as_first_allocations(void)
+{
+    char *first = api_malloc(400000);
+    char *second = api_malloc(400000);
+    CHECK(first && second, "malloc(400000) failed");
+    if (!first || !second)
+        return;
+    memset(first, 1, 400000);
+    memset(second, 2, 400000);
+    api_free(second);
+    CHECK(first[0] == 1 && first[399999] == 1, "the first block changed");
+    api_free(first);
+}
+
 static void test_malloc_zero_is_unique_and_freeable(void)
 {
     void *first = api_malloc(0);
@@ -311,6 +328,7 @@ static const struct {
     const char *name;
     void (*run)(void);
 } cases[] = {
+    {"large_first", test_large_blocks_as_first_allocations},
     {"alignment_16", test_alignment_16_for_every_size},
     {"malloc_zero", test_malloc_zero_is_unique_and_freeable},
     {"posix_memalign_einval", test_posix_memalign_rejects_bad_alignment},
