@@ -6,6 +6,7 @@
 /* Any size, no call counted; zero says whether the caller needs zeroed memory (calloc). */
 static void *alloc_generic(size_t n, size_t alignment, bool zero)
 {
+    ensure_init();  /* the secret keys every header: it must exist before the first one */
     if (n <= SMALL_MAX) {
         size_t want = n;
         if (alignment > MEM_IO_ALIGNMENT) {
@@ -42,7 +43,6 @@ static void *alloc_generic(size_t n, size_t alignment, bool zero)
             memset(p, 0, n);
         return p;
     }
-    ensure_init();
     void *p = arena_alloc(n, alignment);
     if (p && zero)
         memset(p, 0, n);

@@ -323,6 +323,23 @@ static bool arena_is_block_start(const struct extent *e, const struct mem_io_blo
     return walk == at;
 }
 
+/* Headers already reported as corrupted: they are never coalesced into (their size cannot
+ * be trusted) and not reported again when a neighbour is freed (arena lock held). */
+static bool arena_quarantined(const struct mem_io_block *b)
+{
+    for (size_t i = 0; i < ARENA_QUARANTINE; i++)
+        if (arena.quarantine[i] == b)
+            return true;
+    return false;
+}
+
+static void arena_quarantine(struct mem_io_block *b)
+{
+    b->flags |= MEM_IO_FLAG_CORRUPTED;
+    if (!arena_quarantined(b))
+        arena.quarantine[arena.quarantine_next++ % ARENA_QUARANTINE] = b;
+}
+
 /* Proves p is a live medium block before anything is written (arena lock held); reports and
  * returns NULL otherwise. Also checks the successor's header, which an overflow of p reaches. */
 static struct mem_io_block *arena_check(const void *p, const char *function, bool *ours)
@@ -342,7 +359,7 @@ static struct mem_io_block *arena_check(const void *p, const char *function, boo
         if (b->magic == (block_seal(b) ^ SEAL_ABSORBED)) {
             report_error(function, "double free detected", p);
         } else if (arena_is_block_start(e, b)) {
-            b->flags |= MEM_IO_FLAG_CORRUPTED;
+            arena_quarantine(b);
             report_error(function, "corrupted block header", p);
         } else {
             report_error(function, "invalid pointer", p);
@@ -355,8 +372,13 @@ static struct mem_io_block *arena_check(const void *p, const char *function, boo
     }
     struct mem_io_block *n = b->next;
     if (n && ((uintptr_t)n != (uintptr_t)b + b->size || !sealed(n) || n->prev != b)) {
-        if ((uintptr_t)n == (uintptr_t)b + b->size && (uintptr_t)n < e->end)
-            n->flags |= MEM_IO_FLAG_CORRUPTED;
+        if ((uintptr_t)n != (uintptr_t)b + b->size || (uintptr_t)n >= e->end) {
+            report_error(function, "corrupted block header", p);  /* b's own links are bad */
+            return NULL;
+        }
+        if (arena_quarantined(n))
+            return b;  /* reported before; b is freed, never merged with n */
+        arena_quarantine(n);
         report_error(function, "corrupted block header (overflow from the previous block)", n + 1);
         return NULL;
     }

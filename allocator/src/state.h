@@ -42,6 +42,7 @@ static _Atomic bool heap_key_ready;
 /* ---- medium blocks (arena.c) ---- */
 #define ARENA_BINS 64
 #define ARENA_MAX_EXTENTS 4096
+#define ARENA_QUARANTINE 64
 struct extent {
     uintptr_t start, end;              /* 16-byte aligned bounds of the blocks */
     uintptr_t raw_end;                 /* where the break (or mapping) really ends */
@@ -57,6 +58,8 @@ static struct {
     size_t extent_count;
     bool top;                          /* extents[top_index] ends at our last sbrk */
     size_t top_index;
+    struct mem_io_block *quarantine[ARENA_QUARANTINE];  /* headers reported as corrupted */
+    size_t quarantine_next;
     uintptr_t heap_start;              /* first sbrk extent, for the log trace */
     size_t heap_bytes;
 } arena = {.lock = PTHREAD_MUTEX_INITIALIZER};
