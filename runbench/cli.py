@@ -222,7 +222,7 @@ def command_run(args):
     rounds = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
     min_time = QUICK_MIN_TIME_S if args.quick else FULL_MIN_TIME_S
     out_dir = args.out or os.path.join(
-        "results", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+        REPO_ROOT, "results", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     if os.path.exists(os.path.join(out_dir, "results.json")):
         raise UsageError(f"{out_dir} already holds a results.json; choose another --out")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -290,10 +290,11 @@ def command_check(args):
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         results.save(document, os.path.join(args.out, "results.json"))
-    if failures:
-        print(f"check: FAILED: {failures} run(s) failed (listed above); no verdict", file=sys.stderr)
-        return 1
+    failed_runs = [f"{f['workload']}/{f['allocator']} round {f['round']}" for f in document["failures"]]
     if args.update_baseline:
+        if failures:
+            print(f"check: FAILED: no baseline written; runs failed: {', '.join(failed_runs)}")
+            return 1
         results.save(document, args.baseline)
         print(f"check: wrote baseline {args.baseline} ({len(chosen_workloads)} workloads, {rounds} rounds)")
         return 0
@@ -303,10 +304,11 @@ def command_check(args):
     print(gate.verdict_table(verdicts))
     for name in gate.missing_workloads(document, baseline):
         print(f"check: note: workload {name} is not in the baseline; not judged")
-    regressed = [v for v in verdicts if v.regressed]
-    if regressed:
-        print(f"check: FAILED: {len(regressed)} regression(s): " +
-              ", ".join(f"{v.workload} {v.metric.label} ({v.change:.2f}× baseline)" for v in regressed))
+    regressed = [f"{v.workload} {v.metric.label} ({v.change:.2f}× baseline)" for v in verdicts if v.regressed]
+    if regressed or failures:
+        print("check: FAILED: " + "; ".join(
+            ([f"{len(regressed)} regression(s): {', '.join(regressed)}"] if regressed else []) +
+            ([f"{failures} run(s) failed: {', '.join(failed_runs)}"] if failures else [])))
         return 1
     print(f"check: passed ({len(verdicts)} comparisons; throughput threshold {args.throughput_threshold:.0%}, "
           f"memory threshold {args.memory_threshold:.0%}, 95% bootstrap confidence)")
