@@ -51,24 +51,36 @@ static void *alloc_generic(size_t n, size_t alignment, bool zero)
 
 static inline void *alloc_small_fast(struct heap *h, size_t n)
 {
-    struct page *pg = h->current[class_of_small[(n + 15) >> 4]];
+    struct page *pg = h->current[class_of(n)];
     if (likely(pg->free != NULL))
         return page_pop(h, pg);
     return NULL;
 }
 
+/* Not inlined into mem_io_malloc, so the fast path needs no stack frame. */
+static __attribute__((noinline)) void *malloc_slow(size_t n)
+{
+    void *p = alloc_generic(n, MEM_IO_ALIGNMENT, false);
+    if (!p || !is_small(p))
+        stat_call(&tls_heap->stats.malloc_calls);  /* small ones are counted per class */
+    return p;
+}
+
 void *mem_io_malloc(size_t n)
 {
-    struct heap *h = tls_heap;
-    if (likely(n <= SMALL_TABLE_MAX)) {
-        void *p = alloc_small_fast(h, n);
-        if (likely(p != NULL)) {
-            BUMP(h->stats.malloc_calls, 1);
+    if (likely(n <= SMALL_MAX)) {
+        void *p = alloc_small_fast(tls_heap, n);
+        if (likely(p != NULL))
             return p;
-        }
     }
-    void *p = alloc_generic(n, MEM_IO_ALIGNMENT, false);
-    stat_call(&tls_heap->stats.malloc_calls);
+    return malloc_slow(n);
+}
+
+/* A small block made by calloc, realloc or an aligned call: not a malloc call. */
+static inline void *count_other(void *p)
+{
+    if (p && is_small(p))
+        stat_call(&tls_heap->stats.small_other_allocs);
     return p;
 }
 
@@ -80,26 +92,26 @@ void *mem_io_calloc(size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (n <= SMALL_TABLE_MAX) {
+    if (n <= SMALL_MAX) {
         void *p = alloc_small_fast(tls_heap, n);
         if (p) {
             memset(p, 0, n);
-            return p;
+            return count_other(p);
         }
     }
-    return alloc_generic(n, MEM_IO_ALIGNMENT, true);
+    return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, true));
 }
 
 static void *alloc_aligned(size_t alignment, size_t n)
 {
     stat_call(&tls_heap->stats.aligned_calls);
     if (alignment <= MEM_IO_ALIGNMENT)
-        return alloc_generic(n, MEM_IO_ALIGNMENT, false);
+        return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
     if (alignment > PTRDIFF_MAX / 2 || n > PTRDIFF_MAX - alignment) {
         errno = ENOMEM;
         return NULL;
     }
-    return alloc_generic(n, alignment, false);
+    return count_other(alloc_generic(n, alignment, false));
 }
 
 static inline bool power_of_two(size_t x)
@@ -142,15 +154,23 @@ void *mem_io_memalign(size_t alignment, size_t n)
     return alloc_aligned(rounded, n);
 }
 
+/* A free done by realloc: not a free call. */
+static void realloc_free(void *p)
+{
+    if (is_small(p))
+        stat_call(&tls_heap->stats.small_other_frees);
+    free_generic(p, "realloc");
+}
+
 /* glibc's realloc: NULL is malloc, size 0 frees, contents kept up to the smaller size, and
  * a block grows in place when it has room (usable size, a free neighbour, mremap). */
 void *mem_io_realloc(void *p, size_t n)
 {
     stat_call(&tls_heap->stats.realloc_calls);
     if (!p)
-        return alloc_generic(n, MEM_IO_ALIGNMENT, false);
+        return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
     if (n == 0) {
-        free_generic(p, "realloc");
+        realloc_free(p);
         return NULL;
     }
     if (n > PTRDIFF_MAX) {
@@ -182,10 +202,10 @@ void *mem_io_realloc(void *p, size_t n)
         errno = EINVAL;  /* reported; the bad call is ignored */
         return NULL;
     }
-    void *q = alloc_generic(n, MEM_IO_ALIGNMENT, false);
+    void *q = count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);
-    free_generic(p, "realloc");
+    realloc_free(p);
     return q;
 }

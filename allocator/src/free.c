@@ -35,8 +35,8 @@ static void free_small(void *p, uintptr_t off, const char *function)
     struct free_block *b = p;
     b->next_encoded = link_encode((uintptr_t)pg->free, b);
     pg->free = b;
-    BUMP(h->stats.live, -(int64_t)LOAD(pg->block_size));
-    if (unlikely(--pg->used == 0 || pg->place != PAGE_IN_QUEUE))
+    BUMP(h->stats.small_frees[pg->class_id], 1);
+    if (--pg->used == 0 || pg->place != PAGE_IN_QUEUE)
         page_after_free(h, pg);
 }
 
@@ -57,6 +57,16 @@ static void free_generic(void *p, const char *function)
     errno = saved;
 }
 
+/* Not inlined into mem_io_free, so the fast path needs no stack frame. */
+static __attribute__((noinline)) void free_slow(void *p)
+{
+    if (!p)
+        return;
+    if (!is_small(p))
+        stat_call(&tls_heap->stats.free_calls);
+    free_generic(p, "free");
+}
+
 void mem_io_free(void *p)
 {
     uintptr_t off = small_offset(p);
@@ -70,16 +80,16 @@ void mem_io_free(void *p)
             struct free_block *b = p;
             b->next_encoded = link_encode((uintptr_t)pg->free, b);
             pg->free = b;
-            BUMP(h->stats.live, -(int64_t)LOAD(pg->block_size));
-            BUMP(h->stats.free_calls, 1);
-            if (unlikely(--pg->used == 0 || pg->place != PAGE_IN_QUEUE))
+            BUMP(h->stats.small_frees[pg->class_id], 1);
+            uint32_t used = --pg->used;
+            /* slow only to leave the full list or to retire an empty page that is not the
+             * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
+            if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))
                 page_after_free(h, pg);
             return;
         }
     }
-    if (p)
-        stat_call(&tls_heap->stats.free_calls);
-    free_generic(p, "free");
+    free_slow(p);
 }
 
 void mem_io_free_sized(void *p, size_t size)

@@ -111,15 +111,8 @@ static void free_remote(void *p, uintptr_t off, struct page *pg, const char *fun
         return;
     }
     struct heap *owner = atomic_load_explicit(&pg->heap, relaxed);
-    struct heap *self = heap_acquire();
-    struct heap *counted = self ? self : &dead_heap;
-    size_t size = LOAD(pg->block_size);
-    if (self) {
-        BUMP(self->stats.live, -(int64_t)size);
-    } else {
-        atomic_fetch_sub_explicit(&dead_heap.stats.live, (int64_t)size, relaxed);
-    }
-    (void)counted;
+    heap_acquire();  /* counts go to this thread's heap when it can have one */
+    stat_add(&tls_heap->stats.small_frees[pg->class_id], 1);
     struct free_block *b = p;
     struct free_block *head = atomic_load_explicit(&owner->remote, relaxed);
     do {
@@ -146,7 +139,7 @@ static inline void *page_pop(struct heap *h, struct page *pg)
     pg->free = (struct free_block *)next;
     STORE(*state, STATE_USED);
     pg->used++;
-    BUMP(h->stats.live, (int64_t)LOAD(pg->block_size));
+    BUMP(h->stats.small_allocs[pg->class_id], 1);
     return b;
 }
 
@@ -176,8 +169,7 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
             pg->place = PAGE_IN_QUEUE;
             list_push_head(queue, pg);
             page_extend(pg);
-            if (h->stats.live > 0)
-                stats_fold(NULL);  /* a new page: a fold point for the live-bytes peak */
+            stats_fold(NULL);  /* a new page: a fold point for the live-bytes peak */
         } else if (pg != queue->head) {
             list_remove(queue, pg);
             list_push_head(queue, pg);

@@ -91,9 +91,16 @@ struct medium_cache {
 };
 
 
+/* Small blocks are counted once per operation, per class: live small bytes are
+ * sum((allocs - frees) * class size) and the call counts are derived at fold time. The other
+ * fields count what the slow paths do. Per-heap values may go negative (cross-thread frees). */
 struct heap_stats {
-    _Atomic int64_t live;             /* may go negative in one heap: frees from other threads */
-    _Atomic uint64_t malloc_calls, calloc_calls, realloc_calls, aligned_calls, free_calls;
+    _Atomic uint64_t small_allocs[NUM_CLASSES], small_frees[NUM_CLASSES];
+    _Atomic uint64_t small_other_allocs;   /* small blocks made by calloc, realloc, aligned */
+    _Atomic uint64_t small_other_frees;    /* small blocks freed by realloc */
+    _Atomic int64_t live;                  /* medium and large bytes */
+    _Atomic uint64_t malloc_calls, free_calls;  /* those not serving a small block */
+    _Atomic uint64_t calloc_calls, realloc_calls, aligned_calls;
 };
 
 struct heap {

@@ -26,13 +26,17 @@ static inline bool heap_is_shared(const struct heap *h)
     return h == &empty_heap || h == &dead_heap;
 }
 
+static void stat_add(_Atomic uint64_t *counter, uint64_t n)
+{
+    if (heap_is_shared(tls_heap))
+        atomic_fetch_add_explicit(counter, n, relaxed);
+    else
+        BUMP(*counter, n);
+}
+
 static void stat_call(_Atomic uint64_t *counter)
 {
-    struct heap *h = tls_heap;
-    if (heap_is_shared(h))
-        atomic_fetch_add_explicit(counter, 1, relaxed);
-    else
-        BUMP(*counter, 1);
+    stat_add(counter, 1);
 }
 
 static void stat_live(int64_t delta)
@@ -46,12 +50,19 @@ static void stat_live(int64_t delta)
 
 static void stats_add_heap(struct mem_io_stats *sum, int64_t *live, struct heap *h)
 {
-    *live += LOAD(h->stats.live);
-    sum->malloc_calls += LOAD(h->stats.malloc_calls);
-    sum->calloc_calls += LOAD(h->stats.calloc_calls);
-    sum->realloc_calls += LOAD(h->stats.realloc_calls);
-    sum->aligned_calls += LOAD(h->stats.aligned_calls);
-    sum->free_calls += LOAD(h->stats.free_calls);
+    const struct heap_stats *st = &h->stats;
+    for (unsigned c = 0; c < NUM_CLASSES; c++) {
+        uint64_t allocs = LOAD(st->small_allocs[c]), frees = LOAD(st->small_frees[c]);
+        *live += (int64_t)(allocs - frees) * (int64_t)class_size[c];
+        sum->malloc_calls += allocs;
+        sum->free_calls += frees;
+    }
+    sum->malloc_calls += LOAD(st->malloc_calls) - LOAD(st->small_other_allocs);
+    sum->free_calls += LOAD(st->free_calls) - LOAD(st->small_other_frees);
+    *live += LOAD(st->live);
+    sum->calloc_calls += LOAD(st->calloc_calls);
+    sum->realloc_calls += LOAD(st->realloc_calls);
+    sum->aligned_calls += LOAD(st->aligned_calls);
 }
 
 /* Adds up every heap's counters and raises the live-bytes peak: the fold point. */
