@@ -51,7 +51,8 @@ PROGRAMS = {
 DEFAULT_ALLOCATORS = ("mem_io", "system", "jemalloc", "tcmalloc", "mimalloc")
 BUILD_TARGETS = ("stress_programs", build.DROPIN_TARGET)
 MEASURE_BINARY = "stress_measure"
-MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) peak_rss_kib=(\d+) status=(\d+)$", re.M)
+MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) cpu_seconds=(\S+) peak_rss_kib=(\d+) status=(\d+)$",
+                          re.M)
 RESULT_LINE = re.compile(r"^(\S+) threads=(\d+) scale=(\S+) checksum=([0-9a-f]+) corrupted=(\d+)$", re.M)
 
 
@@ -96,6 +97,9 @@ def add_arguments(parser):
                         help="interleaved rounds; the table shows medians (default 3)")
     parser.add_argument("--scale", type=_positive(float), default=1.0,
                         help="work multiplier passed to every program (default 1.0, ~0.3-2 s per run)")
+    parser.add_argument("--metric", choices=("wall", "cpu"), default="wall",
+                        help="time column: wall-clock seconds (default) or user+system CPU seconds, which "
+                             "suffer less when other jobs load the machine (waiting threads cost nothing)")
     parser.add_argument("--reference", default="mimalloc",
                         help="allocator the table is relative to (default mimalloc; the first one if absent)")
     parser.add_argument("--json", dest="json_out", metavar="FILE", help="also write every sample to FILE")
@@ -138,7 +142,7 @@ def program_path(build_dir, program):
 
 def run_once(measure, path, threads, scale, allocator, timeout):
     """One process under `allocator`, through the stress_measure launcher (why: see measure.c).
-    Returns dict(seconds, peak_rss_kib, exit, timed_out, output)."""
+    Returns dict(seconds, cpu_seconds, peak_rss_kib, exit, timed_out, output)."""
     command = [measure] + ([f"--preload={allocator.preload_path}"] if allocator.preload_path else [])
     command += [path, str(threads), repr(scale)]
     env = dict(os.environ)
@@ -151,13 +155,15 @@ def run_once(measure, path, threads, scale, allocator, timeout):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, _ = proc.communicate()
-        return {"seconds": timeout, "peak_rss_kib": 0, "exit": -1, "timed_out": True, "output": stdout or ""}
+        return {"seconds": timeout, "cpu_seconds": 0.0, "peak_rss_kib": 0, "exit": -1, "timed_out": True,
+                "output": stdout or ""}
     match = MEASURE_LINE.search(stdout)
     if not match:
-        return {"seconds": 0.0, "peak_rss_kib": 0, "exit": proc.returncode or -1, "timed_out": False,
-                "output": stdout}
-    return {"seconds": float(match.group(1)), "peak_rss_kib": int(match.group(2)), "exit": int(match.group(3)),
-            "timed_out": False, "output": stdout[:match.start()]}
+        return {"seconds": 0.0, "cpu_seconds": 0.0, "peak_rss_kib": 0, "exit": proc.returncode or -1,
+                "timed_out": False, "output": stdout}
+    return {"seconds": float(match.group(1)), "cpu_seconds": float(match.group(2)),
+            "peak_rss_kib": int(match.group(3)), "exit": int(match.group(4)), "timed_out": False,
+            "output": stdout[:match.start()]}
 
 
 def checksum_of(output):
@@ -201,12 +207,13 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
-def summarise(samples, programs, threads, allocator_names_in_order, reference):
-    """Medians per (program, threads, allocator) and ratios to the reference allocator."""
+def summarise(samples, programs, threads, allocator_names_in_order, reference, time_key="seconds"):
+    """Medians per (program, threads, allocator) and ratios to the reference allocator;
+    time_key picks wall ("seconds") or CPU ("cpu_seconds") time."""
     medians = {}
     for key in {(s["program"], s["threads"], s["allocator"]) for s in samples if s["exit"] == 0}:
         runs = [s for s in samples if (s["program"], s["threads"], s["allocator"]) == key and s["exit"] == 0]
-        medians[key] = (statistics.median(r["seconds"] for r in runs),
+        medians[key] = (statistics.median(r[time_key] for r in runs),
                         statistics.median(r["peak_rss_kib"] for r in runs))
     rows = []
     for program in programs:
@@ -224,10 +231,10 @@ def summarise(samples, programs, threads, allocator_names_in_order, reference):
     return rows, means
 
 
-def format_table(rows, means, names, reference, scale, repetitions):
+def format_table(rows, means, names, reference, scale, repetitions, metric="wall"):
     width = max(8, *(len(n) for n in names))
     head = " ".join(f"{n:>{width}}" for n in names)
-    lines = [f"stress programs, scale {scale:g}, median of {repetitions}: time and peak RSS relative to "
+    lines = [f"stress programs, scale {scale:g}, median of {repetitions}: {metric} time and peak RSS relative to "
              f"{reference} (lower is better); {reference}'s own medians in the last columns",
              f"{'program':<14}{'thr':>4} | time {head} | rss  {head} | {reference} s, MiB"]
     for row in rows:
@@ -283,8 +290,9 @@ def run(args):
               f"{result['peak_rss_kib'] / 1024:.1f} MiB" + ("" if result["exit"] == 0 else " FAILED"),
               file=sys.stderr)
 
-    rows, means = summarise(samples, args.programs, args.threads, names, reference)
-    print(format_table(rows, means, names, reference, args.scale, args.repetitions))
+    time_key = "cpu_seconds" if args.metric == "cpu" else "seconds"
+    rows, means = summarise(samples, args.programs, args.threads, names, reference, time_key)
+    print(format_table(rows, means, names, reference, args.scale, args.repetitions, args.metric))
     if "mem_io" in names and len(names) > 1:
         worst = worst_against_best_peer(rows, "mem_io")
         if worst:

@@ -2,7 +2,8 @@
  *
  *   stress_measure [--preload=LIB.so] PROGRAM ARGS...
  *
- * Prints the program's own output, then `stress_measure: seconds=S peak_rss_kib=K status=N`.
+ * Prints the program's own output, then
+ * `stress_measure: seconds=S cpu_seconds=C peak_rss_kib=K status=N` (C = user + system time).
  * Why not measure from Python: a child's ru_maxrss includes the memory of the process it was
  * forked from (Linux records the pre-exec image's high-water mark), so a Python parent adds its
  * own ~15 MiB to every figure. This launcher is tiny, and sets LD_PRELOAD only for the program. */
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
     }
     double seconds = now_seconds() - start;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    printf("stress_measure: seconds=%.6f peak_rss_kib=%ld status=%d\n", seconds, usage.ru_maxrss, code);
+    double cpu = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec * 1e-6 +
+                 (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec * 1e-6;
+    printf("stress_measure: seconds=%.6f cpu_seconds=%.6f peak_rss_kib=%ld status=%d\n", seconds, cpu,
+           usage.ru_maxrss, code);
     return code;
 }

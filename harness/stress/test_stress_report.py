@@ -9,7 +9,7 @@ from runbench import stress
 
 def sample(program, allocator, seconds, rss, checksum="ab", exit_status=0, threads=2, repetition=0):
     return {"program": program, "threads": threads, "allocator": allocator, "repetition": repetition,
-            "seconds": seconds, "peak_rss_kib": rss, "exit": exit_status, "timed_out": False,
+            "seconds": seconds, "cpu_seconds": seconds * 2, "peak_rss_kib": rss, "exit": exit_status, "timed_out": False,
             "checksum": checksum, "output": "boom\n" if exit_status else ""}
 
 
@@ -48,6 +48,14 @@ class Summarise(unittest.TestCase):
         self.assertAlmostEqual(rows[1]["ratios"]["mem_io"][0], 4.0)
         self.assertAlmostEqual(means["mem_io"][0], 2 ** 0.5)          # sqrt(0.5 * 4)
         self.assertAlmostEqual(means["mimalloc"][0], 1.0)
+
+    def test_cpu_metric_uses_cpu_seconds(self):
+        runs = [sample("a", "mimalloc", 1.0, 100), sample("a", "mem_io", 3.0, 100)]
+        runs[1]["cpu_seconds"] = 1.0  # waited on the wall clock, worked little
+        rows, _ = stress.summarise(runs, ["a"], [2], ["mem_io", "mimalloc"], "mimalloc", "cpu_seconds")
+        self.assertAlmostEqual(rows[0]["ratios"]["mem_io"][0], 0.5)
+        rows, _ = stress.summarise(runs, ["a"], [2], ["mem_io", "mimalloc"], "mimalloc")
+        self.assertAlmostEqual(rows[0]["ratios"]["mem_io"][0], 3.0)
 
     def test_failed_runs_leave_a_gap(self):
         runs = [sample("a", "mimalloc", 1.0, 100), sample("a", "mem_io", 1.0, 100, exit_status=1)]

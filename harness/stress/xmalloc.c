@@ -24,6 +24,10 @@ struct xmalloc {
     int threads;
     uint64_t batches_per_thread;
     _Atomic int producers_left;
+    /* Broadcast after every push and drain, so a waiting thread sleeps instead of spinning
+     * (a spinning thread steals the core its partner needs on a loaded machine). */
+    pthread_mutex_t progress_lock;
+    pthread_cond_t progress;
     _Atomic uint64_t checksum;
     _Atomic uint64_t corrupted;
 };
@@ -53,6 +57,37 @@ static struct batch *take_all(struct inbox *box)
     return all;
 }
 
+static void announce_progress(struct xmalloc *run)
+{
+    pthread_mutex_lock(&run->progress_lock);
+    pthread_cond_broadcast(&run->progress);
+    pthread_mutex_unlock(&run->progress_lock);
+}
+
+/* Sleeps until another thread pushes or drains, or 1 ms passes (a wake-up that raced with the
+ * caller's last check costs at most that). */
+static void wait_for_progress(struct xmalloc *run)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&run->progress_lock);
+    pthread_cond_timedwait(&run->progress, &run->progress_lock, &until);
+    pthread_mutex_unlock(&run->progress_lock);
+}
+
+static uint64_t drain(struct xmalloc *run, struct inbox *box)
+{
+    struct batch *all = take_all(box);
+    if (!all) return 0;
+    announce_progress(run);
+    return free_batches(all, &run->corrupted);
+}
+
 static void worker(int index, void *shared)
 {
     struct xmalloc *run = shared;
@@ -69,24 +104,26 @@ static void worker(int index, void *shared)
         /* While the next thread's queue is full, keep freeing what others
          * send us: two threads waiting on each other's full queues would deadlock. */
         for (;;) {
-            sum += free_batches(take_all(mine), &run->corrupted);
+            sum += drain(run, mine);
             pthread_mutex_lock(&next->lock);
             if (next->queued < MAX_QUEUED || next == mine) break;
             pthread_mutex_unlock(&next->lock);
-            sched_yield();
+            wait_for_progress(run);
         }
         batch->next = next->head;
         next->head = batch;
         next->queued++;
         pthread_mutex_unlock(&next->lock);
+        announce_progress(run);
     }
     /* Keep draining until every producer is done: one may still wait for room in our queue. */
     atomic_fetch_sub(&run->producers_left, 1);
+    announce_progress(run);
     while (atomic_load(&run->producers_left) > 0) {
-        sum += free_batches(take_all(mine), &run->corrupted);
-        sched_yield();
+        sum += drain(run, mine);
+        wait_for_progress(run);
     }
-    sum += free_batches(take_all(mine), &run->corrupted);
+    sum += drain(run, mine);
     atomic_fetch_add(&run->checksum, sum);
 }
 
@@ -101,6 +138,8 @@ int main(int argc, char **argv)
         run.inboxes[i].queued = 0;
     }
     run.producers_left = args.threads;
+    pthread_mutex_init(&run.progress_lock, NULL);
+    pthread_cond_init(&run.progress, NULL);
     stress_run_threads(args.threads, worker, &run);
     free(run.inboxes);
     return stress_report("xmalloc-test", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
