@@ -2,6 +2,7 @@
 // Command line, counters and output files are documented in harness/README.md.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -258,6 +259,7 @@ std::vector<Trace> load_all(const Options& o) {
   std::vector<Trace> traces;
   for (const std::string& path : o.traces) {
     auto t0 = std::chrono::steady_clock::now();
+    uint64_t cpu0 = process_cpu_ns();
     try {
       traces.push_back(load_trace(path));
     } catch (const TraceError& e) {
@@ -268,12 +270,16 @@ std::vector<Trace> load_all(const Options& o) {
       std::exit(1);
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double cpu_seconds = double(process_cpu_ns() - cpu0) * 1e-9;
     if (o.check) {
       const Trace& t = traces.back();
-      std::printf("%s: ok: %llu ops, %zu threads, ideal %llu bytes, %llu lines in %.3f s (%.1f Mlines/s)\n",
+      // CPU time too: on a busy machine the wall-clock rate says more about the neighbours.
+      std::printf("%s: ok: %llu ops, %zu threads, ideal %llu bytes, %llu lines in %.3f s (%.1f Mlines/s; "
+                  "%.3f CPU s, %.1f Mlines per CPU s)\n",
                   path.c_str(), static_cast<unsigned long long>(t.op_count), t.threads.size(),
                   static_cast<unsigned long long>(t.ideal_bytes), static_cast<unsigned long long>(t.line_count),
-                  seconds, double(t.line_count) / seconds / 1e6);
+                  seconds, double(t.line_count) / seconds / 1e6, cpu_seconds,
+                  double(t.line_count) / std::max(cpu_seconds, 1e-9) / 1e6);
     }
   }
   return traces;

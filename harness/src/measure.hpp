@@ -23,8 +23,9 @@ inline uint64_t ticks() {
 #endif
 }
 
-// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+// CPU time the calling thread (CLOCK_THREAD_CPUTIME_ID) or the process has used.
 uint64_t thread_cpu_ns();
+uint64_t process_cpu_ns();
 
 struct TimerCalibration {
   double ticks_per_ns = 1;
