@@ -21,16 +21,16 @@ def run_bench(*args, env=None, timeout=240):
                           text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
 
 
-def write_trace(path, blocks=4000, live=200):
-    """A small valid trace: thread 0 allocates mixed sizes keeping `live` blocks alive; thread 1 frees
-    every eighth block (a cross-thread free); thread 0 frees the rest."""
+def write_trace(path, blocks=4000, live=200, cross_thread=True):
+    """A small valid trace: thread 0 allocates mixed sizes keeping `live` blocks alive and frees
+    them; with cross_thread, thread 1 frees every eighth block instead."""
     sizes = (16, 24, 40, 64, 100, 256, 700, 3000)
     lines = ["mem_io-trace 1"]
     for block in range(blocks):
         lines.append(f"0 m {block} {sizes[block % len(sizes)]}")
         old = block - live
         if old >= 0:
-            lines.append(f"{1 if old % 8 == 0 else 0} f {old}")
+            lines.append(f"{1 if cross_thread and old % 8 == 0 else 0} f {old}")
     lines.extend(f"0 f {block}" for block in range(max(blocks - live, 0), blocks))
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")

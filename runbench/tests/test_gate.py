@@ -39,7 +39,10 @@ class GateTest(CommandTestCase):
         with open(source, "w", encoding="utf-8") as handle:
             handle.write(WRAPPER_SOURCE)
         subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", cls.library, source], check=True)
-        cls.trace = write_trace(os.path.join(cls.scratch.name, "gated.trace"), blocks=20000, live=2000)
+        # Single-threaded: the CPU time of cross-thread waits varies with scheduling and would
+        # blur a test that must not fail from noise.
+        cls.trace = write_trace(os.path.join(cls.scratch.name, "gated.trace"), blocks=50000, live=2000,
+                                cross_thread=False)
         cls.baseline = os.path.join(cls.scratch.name, "baseline.json")
         proc = cls.check("--update-baseline")
         if proc.returncode != 0:
