@@ -121,7 +121,7 @@ static void dump_small_pages(struct out_buf *out)
         for (uint32_t b = 0; b < capacity; b++) {
             uintptr_t block = page_start(pg) + (uintptr_t)b * size;
             uint8_t state = LOAD(*state_of(block - LOAD(small_base)));
-            uint32_t flags = state == STATE_FREE ? MEM_IO_FLAG_FREE
+            uint32_t flags = (state == STATE_FREE || state == STATE_REMOTE) ? MEM_IO_FLAG_FREE
                            : state == STATE_NONE ? 0 : MEM_IO_FLAG_USED;
             dump_block(out, (void *)block, size, flags, NULL);
         }

@@ -71,12 +71,13 @@ static void page_after_free(struct heap *h, struct page *pg)
     }
 }
 
-/* Returns a block freed by another thread to its page (owner thread only). */
+/* Returns a block freed by another thread to its page (owner thread only). Its state stays
+ * REMOTE (page_pop accepts it): not rewriting the byte the freeing thread just wrote keeps
+ * that cache line from bouncing back. */
 static void free_collected(struct heap *h, struct free_block *b)
 {
     uintptr_t off = small_offset(b);
     struct page *pg = page_of(off);
-    STORE(*state_of(off), STATE_FREE);
     b->next_encoded = link_encode((uintptr_t)pg->free, b);
     pg->free = b;
     if (--pg->used == 0 || pg->place != PAGE_IN_QUEUE)
@@ -91,8 +92,7 @@ static void heap_collect_remote(struct heap *h)
     while (b) {
         uintptr_t next = link_decode(b->next_encoded, b);
         free_collected(h, b);
-        if (next && (!is_small((void *)next) || (next & 15) ||
-                     LOAD(*state_of(small_offset((void *)next))) != STATE_REMOTE)) {
+        if (next && (!is_small((void *)next) || (next & 15))) {
             report_error("free", "corrupted cross-thread free list", (void *)next);
             return;  /* continue mode: the rest of the list is leaked, never reused */
         }
@@ -134,7 +134,7 @@ static inline void *page_pop(struct heap *h, struct page *pg)
     struct free_block *b = pg->free;
     uintptr_t next = link_decode(b->next_encoded, b);
     _Atomic uint8_t *state = state_of(small_offset(b));
-    if (unlikely(LOAD(*state) != STATE_FREE || !link_plausible(next, b)))
+    if (unlikely((LOAD(*state) & STATE_FREE) == 0 || !link_plausible(next, b)))  /* FREE or REMOTE */
         return NULL;
     pg->free = (struct free_block *)next;
     STORE(*state, STATE_USED);
