@@ -259,8 +259,8 @@ static void *arena_alloc(size_t n, size_t alignment)
     size_t need = medium_need(n);
     if (alignment <= MEM_IO_ALIGNMENT && medium_cache_class(need) >= 0) {
         need = medium_class_need(need);
-        struct heap *h = tls_heap;
-        if (!heap_is_shared(h)) {
+        struct heap *h = heap_acquire();
+        if (h) {
             void *cached = medium_cache_take(h, need);
             if (cached)
                 return cached;
@@ -427,7 +427,7 @@ static size_t medium_class_need(size_t need)
 static bool arena_free(void *p, const char *function)
 {
     bool ours;
-    struct heap *h = tls_heap;
+    struct heap *h = heap_acquire();  /* NULL for an exiting thread: no cache */
     pthread_mutex_lock(&arena.lock);
     struct mem_io_block *b = arena_check(p, function, &ours);
     if (!b) {
@@ -435,7 +435,7 @@ static bool arena_free(void *p, const char *function)
         return ours;
     }
     size_t freed = b->size - HEADER_SIZE;
-    int cls = heap_is_shared(h) ? -1 : medium_cache_class(b->size);
+    int cls = h ? medium_cache_class(b->size) : -1;
     if (cls >= 0 && h->medium.count[cls] < MEDIUM_CACHE_DEPTH &&
         h->medium.bytes + b->size <= MEDIUM_CACHE_MAX_BYTES) {
         b->flags = MEM_IO_FLAG_USED | FLAG_CACHED;

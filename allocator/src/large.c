@@ -90,7 +90,7 @@ static void large_cache_decay_locked(uint64_t now)
 
 /* The front `len` bytes of the smallest cached range that holds them (the rest stays
  * cached), or NULL. Cached pages were touched before, so reusing them costs no faults. */
-static void *large_cache_take_locked(size_t len)
+static void *large_cache_take_locked(size_t len, uintptr_t *origin)
 {
     size_t best = large.cache_count;
     for (size_t i = 0; i < large.cache_count; i++)
@@ -101,6 +101,7 @@ static void *large_cache_take_locked(size_t len)
         return NULL;
     struct large_cached *r = &large.cache[best];
     char *base = r->base;
+    *origin = r->origin;
     large.cache_bytes -= len;
     if (r->len == len) {
         *r = large.cache[--large.cache_count];
@@ -109,6 +110,25 @@ static void *large_cache_take_locked(size_t len)
         r->len -= len;
     }
     return base;
+}
+
+/* Takes `len` bytes at `at` out of a cached range of the same mapping that starts there. */
+static bool large_cache_extend_locked(char *at, size_t len, uintptr_t origin)
+{
+    for (size_t i = 0; i < large.cache_count; i++) {
+        struct large_cached *r = &large.cache[i];
+        if (r->base == at && r->origin == origin && r->len >= len) {
+            large.cache_bytes -= len;
+            if (r->len == len) {
+                *r = large.cache[--large.cache_count];
+            } else {
+                r->base = at + len;
+                r->len -= len;
+            }
+            return true;
+        }
+    }
+    return false;
 }
 
 static void large_cache_drop_oldest_locked(void)
@@ -125,12 +145,12 @@ static void large_cache_drop_oldest_locked(void)
 
 /* Keeps a freed page range for reuse, merged with cached ranges it touches (the kernel
  * tends to place mappings side by side, so big ranges form again). */
-static void large_cache_put_locked(char *base, size_t len)
+static void large_cache_put_locked(char *base, size_t len, uintptr_t origin)
 {
     uint64_t now = os_now_ms();
     for (size_t i = 0; i < large.cache_count;) {
         struct large_cached *r = &large.cache[i];
-        if ((char *)r->base + r->len == base || base + len == (char *)r->base) {
+        if (r->origin == origin && ((char *)r->base + r->len == base || base + len == (char *)r->base)) {
             if ((char *)r->base < base)
                 base = r->base;
             len += r->len;
@@ -147,7 +167,7 @@ static void large_cache_put_locked(char *base, size_t len)
     }
     while (large.cache_count == LARGE_CACHE_SLOTS || large.cache_bytes + len > LARGE_CACHE_MAX_BYTES)
         large_cache_drop_oldest_locked();
-    large.cache[large.cache_count++] = (struct large_cached){.base = base, .len = len, .since_ms = now};
+    large.cache[large.cache_count++] = (struct large_cached){.base = base, .len = len, .origin = origin, .since_ms = now};
     large.cache_bytes += len;
 }
 
@@ -162,7 +182,8 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
     size_t len = (n + slack + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
     pthread_mutex_lock(&large.lock);
     large_cache_decay_locked(os_now_ms());
-    char *base = large_cache_take_locked(len);
+    uintptr_t origin = 0;
+    char *base = large_cache_take_locked(len, &origin);
     pthread_mutex_unlock(&large.lock);
     *fresh = base == NULL;
     if (!base) {
@@ -171,13 +192,14 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
             errno = ENOMEM;
             return NULL;
         }
+        origin = (uintptr_t)base;
         os_bytes_add(len);
     }
     uintptr_t user = ((uintptr_t)base + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
     struct mem_io_block *h = (struct mem_io_block *)(user - HEADER_SIZE);
     h->size = len;
     h->prev = (struct mem_io_block *)base;
-    h->next = NULL;
+    h->next = (struct mem_io_block *)origin;  /* mmap blocks have no neighbour: the origin */
     h->flags = MEM_IO_FLAG_MMAP | MEM_IO_FLAG_USED;
     seal(h);
     pthread_mutex_lock(&large.lock);
@@ -226,7 +248,7 @@ static bool large_free(void *p, const char *function)
         char *base = (char *)h->prev;
         size_t len = h->size;
         stat_live(-(int64_t)((uintptr_t)base + len - (uintptr_t)p));
-        large_cache_put_locked(base, len);
+        large_cache_put_locked(base, len, (uintptr_t)h->next);
         large_cache_decay_locked(os_now_ms());
     }
     pthread_mutex_unlock(&large.lock);
@@ -260,12 +282,19 @@ static void *large_resize(void *p, size_t n)
         return NULL;
     }
     char *base = (char *)h->prev;
+    uintptr_t origin = (uintptr_t)h->next;
     size_t len = h->size, offset = (uintptr_t)p - (uintptr_t)base;
     size_t new_len = (offset + n + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
-    void *moved = new_len == len ? base : mremap(base, len, new_len, MREMAP_MAYMOVE);
-    if (moved == MAP_FAILED) {
-        pthread_mutex_unlock(&large.lock);
-        return NULL;
+    void *moved = base;
+    bool from_cache = new_len > len && large_cache_extend_locked(base + len, new_len - len, origin);
+    if (!from_cache && new_len != len) {  /* from_cache: grown over a cached piece, no faults */
+        moved = mremap(base, len, new_len, MREMAP_MAYMOVE);
+        if (moved == MAP_FAILED) {
+            pthread_mutex_unlock(&large.lock);
+            return NULL;  /* the caller copies into a new block */
+        }
+        if (moved != base)
+            origin = (uintptr_t)moved;
     }
     char *user = (char *)moved + offset;
     if (user != (char *)p) {
@@ -276,9 +305,10 @@ static void *large_resize(void *p, size_t n)
     h = (struct mem_io_block *)(user - HEADER_SIZE);
     h->size = new_len;
     h->prev = moved;
+    h->next = (struct mem_io_block *)origin;
     seal(h);
     pthread_mutex_unlock(&large.lock);
-    if (new_len > len)
+    if (new_len > len && !from_cache)  /* cached pages are already counted */
         os_bytes_add(new_len - len);
     else
         os_bytes_sub(len - new_len);

@@ -74,6 +74,8 @@ struct large_slot {
 struct large_cached {
     void *base;
     size_t len;
+    uintptr_t origin;                  /* start of the mmap it came from: only pieces of one
+                                          mapping (one kernel vma) merge, so mremap works */
     uint64_t since_ms;
 };
 static struct {
