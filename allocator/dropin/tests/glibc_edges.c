@@ -265,7 +265,7 @@ static void test_fork_while_threads_allocate(void)
     pthread_t threads[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&threads[i], NULL, churn_until_stopped, NULL);
-    for (int round = 0; round < 30; round++) {
+    for (int round = 0; round < 12; round++) {
         pid_t child = fork();
         if (child == 0) {
             alarm(10);

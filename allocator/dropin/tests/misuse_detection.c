@@ -47,7 +47,7 @@ static void *allocate_or_fail(size_t size)
 
 /* Blocks the program still uses while the misuse happens: every size range. */
 static const size_t bystander_sizes[] = {1,    16,   24,   48,    64,    100,    128,    500,
-                                         1000, 2048, 4000, 9000,  20000, 70000, 200000, 1 << 20};
+                                         1000, 2048, 4000, 9000,  20000, 70000, 140000, 300000};
 #define BYSTANDER_COUNT (sizeof bystander_sizes / sizeof bystander_sizes[0])
 static unsigned char *bystanders[BYSTANDER_COUNT];
 
@@ -84,14 +84,14 @@ static void check_survival(void)
     for (size_t i = 0; i < BYSTANDER_COUNT; i++)
         if (!intact(bystanders[i], bystander_sizes[i], i))
             fail("a live block's contents changed");
-    enum { CHURN = 600 };
+    enum { CHURN = 400 };
     static unsigned char *churn[CHURN];
     static size_t churn_sizes[CHURN];
     uint32_t random = 12345;
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < CHURN; i++) {
             random = random * 1103515245u + 12345u;
-            churn_sizes[i] = (random >> 8) % (i % 50 == 0 ? 300000 : 3000);
+            churn_sizes[i] = (random >> 8) % (i % 50 == 0 ? 200000 : i % 10 == 0 ? 40000 : 3000);
             churn[i] = allocate_or_fail(churn_sizes[i]);
             fill(churn[i], churn_sizes[i], i + 100);
         }
