@@ -302,6 +302,7 @@ class Replayer {
       run_op<T, true>(w, lane, ops[i], i);
       const size_t stop = std::min<size_t>(n, i + latency_sample_every);
       for (size_t j = i + 1; j < stop; ++j) run_op<T, false>(w, lane, ops[j], j);
+      lane.live_bytes->store(lane.live, std::memory_order_relaxed);  // per chunk is plenty for a 1 ms sampler
     }
     w.position->store(UINT64_MAX, std::memory_order_release);  // done: never holds anyone back
   }
@@ -365,7 +366,6 @@ class Replayer {
   }
 
   static void finish_op(Lane& lane, const Op& op) {
-    lane.live_bytes->store(lane.live, std::memory_order_relaxed);
     if (op.publishes()) lane.handoffs[op.slot].fetch_add(1, std::memory_order_release);
   }
 
