@@ -56,13 +56,22 @@ static void init_hooks(void)
     }
 }
 
+/* Set in the initialising thread once the core works: the hooks it then registers may
+ * allocate (re-entering here), while other threads wait until the hooks are in place, so
+ * that every heap is registered with the thread-exit key. */
+static __thread bool tls_initialising __attribute__((tls_model("initial-exec")));
+
 static void ensure_init_slow(void)
 {
+    if (tls_initialising)
+        return;
     int expected = INIT_NONE;
     if (atomic_compare_exchange_strong(&init_state, &expected, INIT_RUNNING)) {
         init_once();
-        atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
+        tls_initialising = true;
         init_hooks();
+        tls_initialising = false;
+        atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
         return;
     }
     while (atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE)
