@@ -174,12 +174,15 @@ def _scaling(pyplot, document, styles, title):
         axes.set_xlabel("copies (threads)")
         axes.set_ylabel("Mops/s")
         axes.grid(alpha=0.3)
-    for axes in list(grid.flat)[len(workloads):]:
-        axes.set_visible(False)
     handles, labels = grid.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5) or 1, fontsize="small")
+    spare = list(grid.flat)[len(workloads):]
+    for axes in spare:
+        axes.axis("off")
+    if spare:
+        spare[0].legend(handles, labels, loc="center")
+    else:
+        grid.flat[0].legend(fontsize="small")
     figure.suptitle(title)
-    figure.subplots_adjust(bottom=0.15)
     return figure
 
 
