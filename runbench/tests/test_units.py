@@ -4,8 +4,9 @@ import json
 import os
 import tempfile
 import unittest
+from unittest import mock
 
-from runbench import gate, harness, results, stats, workloads
+from runbench import build, gate, harness, results, stats, workloads
 from runbench.errors import UsageError
 from runbench.progress import Progress
 
@@ -141,6 +142,16 @@ class HarnessJsonTest(unittest.TestCase):
     def test_not_benchmark_json_is_a_harness_error(self):
         with self.assertRaisesRegex(harness.HarnessError, "not Google Benchmark JSON"):
             harness.parse_benchmark_json(self.write([1, 2]), "job")
+
+
+class PackageTest(unittest.TestCase):
+    def test_missing_package_without_root_prints_the_apt_line(self):
+        with mock.patch("os.geteuid", return_value=1000):
+            with self.assertRaisesRegex(UsageError, r"apt-get install -y runbench-no-such-package\b"):
+                build.ensure_packages(("runbench-no-such-package", "libc6"))
+
+    def test_installed_packages_need_nothing(self):
+        self.assertEqual(build.missing_packages(("libc6",)), [])
 
 
 class ProgressTest(unittest.TestCase):
