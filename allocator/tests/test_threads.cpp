@@ -143,6 +143,8 @@ TEST(Threads, RandomSizesCrossThreadFreesAndThreadExits)
     mem_io_get_stats(&after);
     EXPECT_EQ(after.errors, before.errors);
     EXPECT_EQ(after.live_bytes, before.live_bytes);
+    EXPECT_LE(after.os_bytes, after.peak_os_bytes);
+    EXPECT_LE(after.live_bytes, after.peak_live_bytes);
     // every block made by malloc or calloc was freed once (realloc only resized them)
     EXPECT_EQ(after.malloc_calls + after.calloc_calls - after.free_calls,
               before.malloc_calls + before.calloc_calls - before.free_calls);
