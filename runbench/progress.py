@@ -33,6 +33,12 @@ class Progress:
                 f"{100 * self.done // self.total:3d}% elapsed {_clock(self.clock() - self.started)} "
                 f"ETA {'?' if eta is None else _clock(eta)}  {label}")
 
+    def running(self, label):
+        """On a terminal, show what runs now (the bar otherwise updates only when a job ends)."""
+        if self.interactive:
+            self.stream.write("\r\033[K" + self.line(f"running {label}"))
+            self.stream.flush()
+
     def step(self, label):
         """Mark one unit of work done; `label` names what was just finished."""
         self.done = min(self.done + 1, self.total)

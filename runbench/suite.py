@@ -29,6 +29,7 @@ def execute(binary, document, planned, progress, timeout_s):
     """
     failures = 0
     for round_index, job in planned:
+        progress.running(job.describe())
         try:
             output = harness.run(binary, job, timeout_s)
         except KeyboardInterrupt:
