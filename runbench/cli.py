@@ -327,6 +327,9 @@ def main(argv=None):
     except UsageError as error:
         print(f"run_bench.py: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`: stop quietly, as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as error:  # e.g. an unwritable --out: name the file, no traceback
         print(f"run_bench.py: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
