@@ -1,14 +1,17 @@
 /* libFuzzer target: the input bytes are decoded into a sequence of allocator
  * operations on 64 slots, run against mem_io's API.
  *
- * Each operation takes 4 bytes: [operation, slot, size range, size]. Sizes
- * cover every range mem_io treats differently: tiny (0-32), the small size
- * classes (up to 1 KiB), medium heap blocks (up to the 128 KiB mmap
+ * Each operation takes 4 bytes: [operation, slot, size range, size]. The
+ * operations: malloc, calloc, realloc, aligned allocation (three ways), free
+ * or sized free, a free plus a malloc on a short-lived thread, and writing the
+ * whole usable size. Sizes cover every range mem_io treats differently: tiny
+ * (0-32), small size classes, medium heap blocks (up to the 128 KiB mmap
  * threshold) and mmap'd blocks above it. Every block is filled with a byte
  * pattern of its own, which is verified before each realloc and free, so a
  * block that overlaps another, loses its contents or is handed out twice is
  * caught. At the end of an input everything is freed and mem_io's live-byte
  * count must be back where it started, with no error counted. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,11 +96,40 @@ static void release(struct slot *slot, uint8_t how)
     slot->block = NULL;
 }
 
+/* Cross-thread traffic: the block goes back to its owner from another thread,
+ * and the block that thread leaves behind is freed later by this one, after
+ * its owner has exited (its cached memory handed back to the allocator). */
+struct handoff {
+    struct slot *slot;
+    size_t size;
+    uint8_t how; /* which free */
+};
+
+static void *free_and_replace(void *argument)
+{
+    struct handoff *handoff = argument;
+    release(handoff->slot, handoff->how);
+    handoff->slot->size = handoff->size;
+    handoff->slot->block = mem_io_malloc(handoff->size);
+    check_new_block(handoff->slot, 16);
+    fill(handoff->slot, 0);
+    return NULL;
+}
+
+static void run_on_short_lived_thread(struct slot *slot, size_t size, uint8_t how)
+{
+    struct handoff handoff = {slot, size, how};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, free_and_replace, &handoff) != 0)
+        fail("pthread_create failed", size);
+    pthread_join(thread, NULL);
+}
+
 static void run_operation(const uint8_t op[4])
 {
     struct slot *slot = &slots[op[1] % SLOTS];
     size_t size = decode_size(op[2], op[3]);
-    switch (op[0] % 6) {
+    switch (op[0] % 7) {
     case 0: /* malloc */
         release(slot, op[3]);
         slot->size = size;
@@ -141,22 +173,25 @@ static void run_operation(const uint8_t op[4])
         release(slot, op[3]);
         size_t alignment = (size_t)1 << (3 + op[2] / 4 % 14); /* 8 B .. 64 KiB */
         slot->size = size;
-        if (op[0] / 6 % 3 == 0) {
+        if (op[0] / 7 % 3 == 0) {
             void *out = NULL;
             if (mem_io_posix_memalign(&out, alignment, size) != 0)
                 fail("posix_memalign failed", size);
             slot->block = out;
-        } else if (op[0] / 6 % 3 == 1) {
+        } else if (op[0] / 7 % 3 == 1) {
             slot->block = mem_io_aligned_alloc(alignment, size);
         } else {
             slot->block = mem_io_memalign(alignment, size);
         }
         check_new_block(slot, alignment < 16 ? 16 : alignment);
-        fill(slot, op[0] / 6 % 3 == 1 ? alignment : 0);
+        fill(slot, op[0] / 7 % 3 == 1 ? alignment : 0);
         break;
     }
     case 4: /* free */
         release(slot, op[3]);
+        break;
+    case 5: /* another thread frees the block and leaves one of its own, then exits */
+        run_on_short_lived_thread(slot, size, op[3]);
         break;
     default: /* use the whole usable size, as a program may */
         if (slot->block) {
