@@ -22,7 +22,7 @@ static void worker(int index, void *shared)
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct scratch run = {.objects_per_thread = stress_scaled(200000, args.scale)};
+    struct scratch run = {.objects_per_thread = stress_scaled(600000, args.scale)};
     run.seeds = stress_malloc_or_die(sizeof *run.seeds * (size_t)args.threads);
     for (int i = 0; i < args.threads; i++) {
         run.seeds[i] = stress_malloc_or_die(OBJECT_SIZE);

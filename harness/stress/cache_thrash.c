@@ -18,7 +18,7 @@ static void worker(int index, void *shared)
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct thrash run = {.objects_per_thread = stress_scaled(200000, args.scale)};
+    struct thrash run = {.objects_per_thread = stress_scaled(600000, args.scale)};
     stress_run_threads(args.threads, worker, &run);
     return stress_report("cache-thrash", args, atomic_load(&run.checksum), 0);
 }

@@ -67,7 +67,7 @@ static void worker(int index, void *shared)
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.steps_per_thread = stress_scaled(150000, args.scale)};
+    struct bench run = {.steps_per_thread = stress_scaled(500000, args.scale)};
     stress_run_threads(args.threads, worker, &run);
     return stress_report("espresso", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
 }

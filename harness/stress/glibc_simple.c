@@ -40,7 +40,7 @@ static void worker(int index, void *shared)
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.rounds = stress_scaled(1200, args.scale)};
+    struct bench run = {.rounds = stress_scaled(3600, args.scale)};
     stress_run_threads(args.threads, worker, &run);
     return stress_report("glibc-simple", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
 }

@@ -40,7 +40,7 @@ static void worker(int index, void *shared)
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.steps_per_thread = stress_scaled(3000000, args.scale)};
+    struct bench run = {.steps_per_thread = stress_scaled(6000000, args.scale)};
     stress_run_threads(args.threads, worker, &run);
     return stress_report("glibc-thread", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
 }

@@ -55,7 +55,7 @@ static void serve_round(int thread_index, void *shared)
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct larson run = {.threads = args.threads, .replacements_per_round = stress_scaled(30000, args.scale)};
+    struct larson run = {.threads = args.threads, .replacements_per_round = stress_scaled(90000, args.scale)};
     run.sets = stress_malloc_or_die(sizeof *run.sets * (size_t)args.threads);
     for (int s = 0; s < args.threads; s++) {
         run.sets[s].rng = stress_rng_seed(0x1a750, (uint64_t)s);

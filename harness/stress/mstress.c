@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
     static struct mstress run;
-    run.steps_per_thread = stress_scaled(400000, args.scale);
+    run.steps_per_thread = stress_scaled(1600000, args.scale);
     /* A full exchange keeps every thread's random stream independent of timing. */
     struct stress_rng rng = stress_rng_seed(0x357e55, STRESS_MAX_THREADS);
     for (int e = 0; e < EXCHANGE; e++) atomic_store(&run.exchange[e], make_slot(&rng));

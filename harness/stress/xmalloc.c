@@ -130,7 +130,7 @@ static void worker(int index, void *shared)
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct xmalloc run = {.threads = args.threads, .batches_per_thread = stress_scaled(40000, args.scale)};
+    struct xmalloc run = {.threads = args.threads, .batches_per_thread = stress_scaled(160000, args.scale)};
     run.inboxes = stress_malloc_or_die(sizeof *run.inboxes * (size_t)args.threads);
     for (int i = 0; i < args.threads; i++) {
         pthread_mutex_init(&run.inboxes[i].lock, NULL);
