@@ -169,7 +169,8 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
             pg->place = PAGE_IN_QUEUE;
             list_push_head(queue, pg);
             page_extend(pg);
-            stats_fold(NULL);  /* a new page: a fold point for the live-bytes peak */
+            if (++h->pages_acquired % PEAK_FOLD_PAGES == 0)
+                stats_fold(NULL);  /* a fold point for the live-bytes peak */
         } else if (pg != queue->head) {
             list_remove(queue, pg);
             list_push_head(queue, pg);

@@ -55,6 +55,7 @@
 #define SMALL_TABLE_MAX 1024                   /* sizes up to here find their class by table */
 #define NUM_CLASSES 36
 #define EXTEND_BYTES 4096                      /* a page's free list grows ~one OS page at a time */
+#define PEAK_FOLD_PAGES 8                      /* new pages per heap between live-peak folds */
 
 enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };
 enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_POOL };
@@ -110,6 +111,7 @@ struct heap {
     struct page_list empty;                  /* a few empty pages kept for quick reuse */
     struct heap_stats stats;
     struct medium_cache medium;
+    unsigned pages_acquired;                 /* every PEAK_FOLD_PAGES-th folds the stats */
     struct heap *next_all;                   /* every heap ever made, for stats and dumps */
     struct heap *next_abandoned;
     bool abandoned;
