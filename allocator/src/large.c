@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #define LARGE_CACHE_MAX_BYTES ((size_t)64 << 20)
+#define LARGE_MIN_REMAINDER ((size_t)64 << 10)   /* smaller cache remainders go with the block */
 
 static inline size_t large_hash(uintptr_t user, size_t capacity)
 {
@@ -90,8 +91,9 @@ static void large_cache_decay_locked(uint64_t now)
 
 /* The front `len` bytes of the smallest cached range that holds them (the rest stays
  * cached), or NULL. Cached pages were touched before, so reusing them costs no faults. */
-static void *large_cache_take_locked(size_t len, uintptr_t *origin)
+static void *large_cache_take_locked(size_t *len_io, uintptr_t *origin)
 {
+    size_t len = *len_io;
     size_t best = large.cache_count;
     for (size_t i = 0; i < large.cache_count; i++)
         if (large.cache[i].len >= len &&
@@ -102,6 +104,8 @@ static void *large_cache_take_locked(size_t len, uintptr_t *origin)
     struct large_cached *r = &large.cache[best];
     char *base = r->base;
     *origin = r->origin;
+    if (r->len - len < LARGE_MIN_REMAINDER)
+        len = *len_io = r->len;  /* no small fragment: it would only be unmapped later */
     large.cache_bytes -= len;
     if (r->len == len) {
         *r = large.cache[--large.cache_count];
@@ -179,6 +183,17 @@ static void large_cache_put_locked(char *base, size_t len, uintptr_t origin)
     large.cache_bytes += len;
 }
 
+/* Mapping length for `bytes`: 8 steps per power of two (<= 12.5 % more address space), so a
+ * freed range fits later requests of its step exactly instead of leaving fragments. */
+static size_t large_round(size_t bytes)
+{
+    unsigned top = 63u - (unsigned)__builtin_clzll(bytes - 1);
+    size_t step = (size_t)1 << (top - 3);
+    if (step < MEM_IO_PAGE)
+        step = MEM_IO_PAGE;
+    return (bytes + step - 1) & ~(step - 1);
+}
+
 /* *fresh says whether the memory is known to be zero (a new mapping). */
 static void *large_alloc(size_t n, size_t alignment, bool *fresh)
 {
@@ -187,11 +202,11 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
         errno = ENOMEM;
         return NULL;
     }
-    size_t len = (n + slack + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
+    size_t len = large_round(n + slack);
     pthread_mutex_lock(&large.lock);
     large_cache_decay_locked(os_now_ms());
     uintptr_t origin = 0;
-    char *base = large_cache_take_locked(len, &origin);
+    char *base = large_cache_take_locked(&len, &origin);
     pthread_mutex_unlock(&large.lock);
     *fresh = base == NULL;
     if (!base) {
