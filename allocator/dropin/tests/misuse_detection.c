@@ -9,7 +9,6 @@
  *      the error in mem_io_get_stats and show it in mem_io_log_trace, exit 0.
  * The child announces the addresses it will misuse on stdout beforehand. */
 #define _GNU_SOURCE /* MAP_ANONYMOUS, setenv, readlink, memalign */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
