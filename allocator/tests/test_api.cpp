@@ -228,6 +228,26 @@ TEST(Realloc, LargeBlockGrowsWithContents)
     mem_io_free(r);
 }
 
+// A freed large range is cached; a smaller block carved from its front can then grow in place
+// over the cached rest. The OS byte count must stay consistent (it once wrapped around here).
+TEST(Realloc, LargeBlockGrowsOverItsCachedNeighbour)
+{
+    struct mem_io_stats before, after;
+    mem_io_get_stats(&before);
+    void *big = mem_io_malloc(8 << 20);
+    mem_io_free(big);
+    void *p = mem_io_malloc(1 << 20);
+    fill(p, 1 << 20, 6);
+    void *q = mem_io_realloc(p, 3 << 20);
+    ASSERT_NE(q, nullptr);
+    EXPECT_TRUE(check(q, 1 << 20, 6));
+    EXPECT_GE(mem_io_usable_size(q), size_t(3) << 20);
+    mem_io_get_stats(&after);
+    EXPECT_LE(after.os_bytes, after.peak_os_bytes);
+    EXPECT_LE(after.os_bytes, before.os_bytes + (size_t(16) << 20));
+    mem_io_free(q);
+}
+
 TEST(Realloc, TooLargeFailsAndKeepsTheBlock)
 {
     void *p = mem_io_malloc(64);
