@@ -6,12 +6,6 @@
 
 enum { LIVE = 50000 };
 
-struct bench {
-    uint64_t replacements_per_thread;
-    _Atomic uint64_t checksum;
-    _Atomic uint64_t corrupted;
-};
-
 static size_t pick_size(struct stress_rng *rng)
 {
     uint64_t r = stress_next(rng) % 100;
@@ -30,7 +24,7 @@ static void *fill(size_t size, uint64_t tag)
 
 static void worker(int index, void *shared)
 {
-    struct bench *run = shared;
+    struct stress_steps *run = shared;
     struct stress_rng rng = stress_rng_seed(0xa110c, (uint64_t)index);
     void **blocks = stress_malloc_or_die(sizeof *blocks * LIVE);
     size_t *sizes = stress_malloc_or_die(sizeof *sizes * LIVE);
@@ -39,17 +33,13 @@ static void worker(int index, void *shared)
         blocks[i] = fill(sizes[i], stress_next(&rng));
     }
     uint64_t sum = 0;
-    for (uint64_t step = 0; step < run->replacements_per_thread; step++) {
+    for (uint64_t step = 0; step < run->steps_per_thread; step++) {  /* one step: one replacement */
         int i = (int)stress_between(&rng, 0, LIVE - 1);
-        sum += stress_untag(blocks[i], sizes[i], &run->corrupted);
-        free(blocks[i]);
+        sum += stress_release(blocks[i], sizes[i], &run->corrupted);
         sizes[i] = pick_size(&rng);
         blocks[i] = fill(sizes[i], stress_next(&rng));
     }
-    for (int i = 0; i < LIVE; i++) {
-        sum += stress_untag(blocks[i], sizes[i], &run->corrupted);
-        free(blocks[i]);
-    }
+    for (int i = 0; i < LIVE; i++) sum += stress_release(blocks[i], sizes[i], &run->corrupted);
     free(blocks);
     free(sizes);
     atomic_fetch_add(&run->checksum, sum);
@@ -57,8 +47,5 @@ static void worker(int index, void *shared)
 
 int main(int argc, char **argv)
 {
-    struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.replacements_per_thread = stress_scaled(500000, args.scale)};
-    stress_run_threads(args.threads, worker, &run);
-    return stress_report("alloc-test", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
+    return stress_steps_main(argc, argv, "alloc-test", 500000, worker);
 }

@@ -10,12 +10,6 @@ enum { MAX_TEMPORARIES = 64, SURVIVORS = 256 };
 
 struct node { struct node *next; size_t size; uint64_t value; };
 
-struct bench {
-    uint64_t steps_per_thread;
-    _Atomic uint64_t checksum;
-    _Atomic uint64_t corrupted;
-};
-
 static struct node *new_node(struct stress_rng *rng, struct node *next)
 {
     uint64_t r = stress_next(rng) % 16;
@@ -29,7 +23,7 @@ static struct node *new_node(struct stress_rng *rng, struct node *next)
 
 static void worker(int index, void *shared)
 {
-    struct bench *run = shared;
+    struct stress_steps *run = shared;
     struct stress_rng rng = stress_rng_seed(0xe5b4e550, (uint64_t)index);
     struct node *survivors[SURVIVORS] = {0};
     uint64_t sum = 0;
@@ -66,8 +60,5 @@ static void worker(int index, void *shared)
 
 int main(int argc, char **argv)
 {
-    struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.steps_per_thread = stress_scaled(500000, args.scale)};
-    stress_run_threads(args.threads, worker, &run);
-    return stress_report("espresso", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
+    return stress_steps_main(argc, argv, "espresso", 500000, worker);
 }

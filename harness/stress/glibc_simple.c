@@ -8,18 +8,12 @@ static const size_t block_sizes[] = {16, 64, 256, 1024};
 static const int batch_counts[] = {25, 100, 400};
 enum { MAX_BATCH = 400 };
 
-struct bench {
-    uint64_t rounds;
-    _Atomic uint64_t checksum;
-    _Atomic uint64_t corrupted;
-};
-
 static void worker(int index, void *shared)
 {
-    struct bench *run = shared;
+    struct stress_steps *run = shared;
     void **blocks = stress_malloc_or_die(sizeof *blocks * MAX_BATCH);
     uint64_t sum = 0, tag = (uint64_t)index << 40;
-    for (uint64_t round = 0; round < run->rounds; round++)
+    for (uint64_t round = 0; round < run->steps_per_thread; round++)  /* one step: a round of every batch shape */
         for (size_t s = 0; s < sizeof block_sizes / sizeof *block_sizes; s++)
             for (size_t c = 0; c < sizeof batch_counts / sizeof *batch_counts; c++) {
                 size_t size = block_sizes[s];
@@ -28,10 +22,7 @@ static void worker(int index, void *shared)
                     blocks[i] = stress_malloc_or_die(size);
                     stress_tag(blocks[i], size, ++tag);
                 }
-                for (int i = 0; i < count; i++) {
-                    sum += stress_untag(blocks[i], size, &run->corrupted);
-                    free(blocks[i]);
-                }
+                for (int i = 0; i < count; i++) sum += stress_release(blocks[i], size, &run->corrupted);
             }
     free(blocks);
     atomic_fetch_add(&run->checksum, sum);
@@ -39,8 +30,5 @@ static void worker(int index, void *shared)
 
 int main(int argc, char **argv)
 {
-    struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.rounds = stress_scaled(3600, args.scale)};
-    stress_run_threads(args.threads, worker, &run);
-    return stress_report("glibc-simple", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
+    return stress_steps_main(argc, argv, "glibc-simple", 3600, worker);
 }

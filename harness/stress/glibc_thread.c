@@ -6,41 +6,25 @@
 
 enum { WORKING_SET = 1024, MIN_SIZE = 4, MAX_SIZE = 32768 };
 
-struct bench {
-    uint64_t steps_per_thread;
-    _Atomic uint64_t checksum;
-    _Atomic uint64_t corrupted;
-};
-
 static void worker(int index, void *shared)
 {
-    struct bench *run = shared;
+    struct stress_steps *run = shared;
     struct stress_rng rng = stress_rng_seed(0x911bc, (uint64_t)index);
     void *blocks[WORKING_SET] = {0};
     size_t sizes[WORKING_SET] = {0};
     uint64_t sum = 0;
     for (uint64_t step = 0; step < run->steps_per_thread; step++) {
         int slot = (int)stress_between(&rng, 0, WORKING_SET - 1);
-        if (blocks[slot]) {
-            sum += stress_untag(blocks[slot], sizes[slot], &run->corrupted);
-            free(blocks[slot]);
-        }
+        sum += stress_release(blocks[slot], sizes[slot], &run->corrupted);
         sizes[slot] = stress_inverse_square(&rng, MIN_SIZE, MAX_SIZE);
         blocks[slot] = stress_malloc_or_die(sizes[slot]);
         stress_tag(blocks[slot], sizes[slot], stress_next(&rng));
     }
-    for (int slot = 0; slot < WORKING_SET; slot++) {
-        if (!blocks[slot]) continue;
-        sum += stress_untag(blocks[slot], sizes[slot], &run->corrupted);
-        free(blocks[slot]);
-    }
+    for (int slot = 0; slot < WORKING_SET; slot++) sum += stress_release(blocks[slot], sizes[slot], &run->corrupted);
     atomic_fetch_add(&run->checksum, sum);
 }
 
 int main(int argc, char **argv)
 {
-    struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.steps_per_thread = stress_scaled(6000000, args.scale)};
-    stress_run_threads(args.threads, worker, &run);
-    return stress_report("glibc-thread", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
+    return stress_steps_main(argc, argv, "glibc-thread", 6000000, worker);
 }

@@ -33,9 +33,7 @@ static void refill(struct block_set *set, int slot)
 
 static uint64_t release(struct block_set *set, int slot, _Atomic uint64_t *corrupted)
 {
-    uint64_t tag = stress_untag(set->blocks[slot], set->sizes[slot], corrupted);
-    free(set->blocks[slot]);
-    return tag;
+    return stress_release(set->blocks[slot], set->sizes[slot], corrupted);
 }
 
 static void serve_round(int thread_index, void *shared)

@@ -8,12 +8,6 @@ enum { LIVE = 20, TOUCHED_PAGES = 64, PAGE = 4096 };
 #define MIN_SIZE ((size_t)5 << 20)
 #define MAX_SIZE ((size_t)25 << 20)
 
-struct bench {
-    uint64_t steps_per_thread;
-    _Atomic uint64_t checksum;
-    _Atomic uint64_t corrupted;
-};
-
 static void *make_block(size_t size, uint64_t tag)
 {
     unsigned char *block = stress_malloc_or_die(size);
@@ -24,32 +18,22 @@ static void *make_block(size_t size, uint64_t tag)
 
 static void worker(int index, void *shared)
 {
-    struct bench *run = shared;
+    struct stress_steps *run = shared;
     struct stress_rng rng = stress_rng_seed(0x1a29e, (uint64_t)index);
     void *blocks[LIVE] = {0};
     size_t sizes[LIVE] = {0};
     uint64_t sum = 0;
     for (uint64_t step = 0; step < run->steps_per_thread; step++) {
         int i = (int)stress_between(&rng, 0, LIVE - 1);
-        if (blocks[i]) {
-            sum += stress_untag(blocks[i], sizes[i], &run->corrupted);
-            free(blocks[i]);
-        }
+        sum += stress_release(blocks[i], sizes[i], &run->corrupted);
         sizes[i] = stress_between(&rng, MIN_SIZE, MAX_SIZE);
         blocks[i] = make_block(sizes[i], stress_next(&rng));
     }
-    for (int i = 0; i < LIVE; i++)
-        if (blocks[i]) {
-            sum += stress_untag(blocks[i], sizes[i], &run->corrupted);
-            free(blocks[i]);
-        }
+    for (int i = 0; i < LIVE; i++) sum += stress_release(blocks[i], sizes[i], &run->corrupted);
     atomic_fetch_add(&run->checksum, sum);
 }
 
 int main(int argc, char **argv)
 {
-    struct stress_args args = stress_parse_args(argc, argv);
-    struct bench run = {.steps_per_thread = stress_scaled(500, args.scale)};
-    stress_run_threads(args.threads, worker, &run);
-    return stress_report("malloc-large", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
+    return stress_steps_main(argc, argv, "malloc-large", 500, worker);
 }

@@ -39,8 +39,7 @@ static struct slot *make_slot(struct stress_rng *rng)
 static uint64_t drop_slot(struct slot *s, _Atomic uint64_t *corrupted)
 {
     if (!s) return 0;
-    uint64_t tag = stress_untag(s->block, s->size, corrupted);
-    free(s->block);
+    uint64_t tag = stress_release(s->block, s->size, corrupted);
     free(s);
     return tag;
 }

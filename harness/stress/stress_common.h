@@ -127,6 +127,16 @@ static inline uint64_t stress_untag(const void *block, size_t size, _Atomic uint
     return head;
 }
 
+/* Reads a block's tag back and frees it (a NULL block: nothing, tag 0), so
+ * emptying a slot is one line. */
+static inline uint64_t stress_release(void *block, size_t size, _Atomic uint64_t *corrupted)
+{
+    if (!block) return 0;
+    uint64_t tag = stress_untag(block, size, corrupted);
+    free(block);
+    return tag;
+}
+
 static inline void *stress_malloc_or_die(size_t size)
 {
     void *block = malloc(size);
@@ -172,6 +182,25 @@ static inline int stress_report(const char *name, struct stress_args args, uint6
            (unsigned long long)checksum, (unsigned long long)corrupted);
     if (corrupted) fprintf(stderr, "%s: %llu blocks came back corrupted\n", name, (unsigned long long)corrupted);
     return corrupted ? 1 : 0;
+}
+
+/* Most programs are the same shape: every thread runs the same number of
+ * independent steps (base_steps * SCALE) on its own blocks and adds the tags
+ * it read back to one checksum. Their worker gets a struct stress_steps. */
+struct stress_steps {
+    uint64_t steps_per_thread;
+    _Atomic uint64_t checksum;
+    _Atomic uint64_t corrupted;
+};
+
+/* The whole main() of such a program: parse THREADS SCALE, run worker on
+ * every thread, print the result line, return the exit status. */
+static inline int stress_steps_main(int argc, char **argv, const char *name, uint64_t base_steps, stress_worker worker)
+{
+    struct stress_args args = stress_parse_args(argc, argv);
+    struct stress_steps run = {.steps_per_thread = stress_scaled(base_steps, args.scale)};
+    stress_run_threads(args.threads, worker, &run);
+    return stress_report(name, args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
 }
 
 #endif

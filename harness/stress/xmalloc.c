@@ -37,10 +37,7 @@ static uint64_t free_batches(struct batch *batch, _Atomic uint64_t *corrupted)
     uint64_t sum = 0;
     while (batch) {
         struct batch *next = batch->next;
-        for (int i = 0; i < BATCH; i++) {
-            sum += stress_untag(batch->blocks[i], batch->sizes[i], corrupted);
-            free(batch->blocks[i]);
-        }
+        for (int i = 0; i < BATCH; i++) sum += stress_release(batch->blocks[i], batch->sizes[i], corrupted);
         free(batch);
         batch = next;
     }
