@@ -83,36 +83,13 @@ MEM_IO_EXPORTED void *__libc_pvalloc(size_t size)
  * MEM_IO_STATS=/absolute/path appends the line to that file instead: many
  * programs (coreutils among them) close stderr before exit, and a file
  * collects the lines of every process of a pipeline or a build in one place.
- * Formatted by hand into a stack buffer: stdio could allocate during exit. */
-struct line_buffer {
-    char text[512];
-    size_t length;
-};
-
-static void append_text(struct line_buffer *line, const char *text)
+ * Built with the core's formatter (format.c): stdio could allocate during exit. */
+static void out_field(struct out_buf *out, const char *name, uint64_t value)
 {
-    while (*text && line->length < sizeof line->text)
-        line->text[line->length++] = *text++;
-}
-
-static void append_decimal(struct line_buffer *line, uint64_t value)
-{
-    char digits[20];
-    int count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value);
-    while (count && line->length < sizeof line->text)
-        line->text[line->length++] = digits[--count];
-}
-
-static void append_field(struct line_buffer *line, const char *name, uint64_t value)
-{
-    append_text(line, " ");
-    append_text(line, name);
-    append_text(line, "=");
-    append_decimal(line, value);
+    out_str(out, " ");
+    out_str(out, name);
+    out_str(out, "=");
+    out_dec(out, value);
 }
 
 __attribute__((destructor)) static void print_stats_at_exit(void)
@@ -129,21 +106,22 @@ __attribute__((destructor)) static void print_stats_at_exit(void)
         return;
     struct mem_io_stats stats;
     mem_io_get_stats(&stats);
-    struct line_buffer line = {.length = 0};
-    append_text(&line, "mem_io: stats:");
-    append_field(&line, "pid", (uint64_t)getpid());
-    append_field(&line, "malloc_calls", stats.malloc_calls);
-    append_field(&line, "calloc_calls", stats.calloc_calls);
-    append_field(&line, "realloc_calls", stats.realloc_calls);
-    append_field(&line, "aligned_calls", stats.aligned_calls);
-    append_field(&line, "free_calls", stats.free_calls);
-    append_field(&line, "errors", stats.errors);
-    append_field(&line, "live_bytes", stats.live_bytes);
-    append_field(&line, "peak_live_bytes", stats.peak_live_bytes);
-    append_field(&line, "peak_os_bytes", stats.peak_os_bytes);
-    append_text(&line, "\n");
-    ssize_t ignored = write(fd, line.text, line.length); /* one write: O_APPEND keeps lines whole */
-    (void)ignored;
+    /* The line (under 400 bytes) fits the buffer, so out_flush writes it at once:
+     * one write, which O_APPEND keeps whole. */
+    struct out_buf line = {.fd = fd};
+    out_str(&line, "mem_io: stats:");
+    out_field(&line, "pid", (uint64_t)getpid());
+    out_field(&line, "malloc_calls", stats.malloc_calls);
+    out_field(&line, "calloc_calls", stats.calloc_calls);
+    out_field(&line, "realloc_calls", stats.realloc_calls);
+    out_field(&line, "aligned_calls", stats.aligned_calls);
+    out_field(&line, "free_calls", stats.free_calls);
+    out_field(&line, "errors", stats.errors);
+    out_field(&line, "live_bytes", stats.live_bytes);
+    out_field(&line, "peak_live_bytes", stats.peak_live_bytes);
+    out_field(&line, "peak_os_bytes", stats.peak_os_bytes);
+    out_str(&line, "\n");
+    out_flush(&line);
     if (fd != STDERR_FILENO)
         close(fd);
 }
