@@ -7,7 +7,10 @@ Public API (also used by runbench/stress.py):
               | 'mem_io-preload' | 'NAME=PATH.so'
         build_dir: the CMake build directory (for mem_io's drop-in library).
         Raises runbench.errors.UsageError for unknown names or missing libraries.
-    resolve_all(specs, build_dir) -> list[Allocator]   (rejects duplicate names)
+    resolve_for_programs(spec, build_dir) -> Allocator
+        the same for running unmodified programs under LD_PRELOAD: 'mem_io' is its drop-in
+        library there, and 'bump' (harness-only) is refused.
+    resolve_all(specs, build_dir, resolve_one=resolve) -> list[Allocator]   (rejects duplicate names)
     Allocator.name              label used in results and charts
     Allocator.harness_allocator value for `mem_io_replay --allocator=`
     Allocator.preload_path      absolute .so path for LD_PRELOAD, or None
@@ -17,6 +20,7 @@ Public API (also used by runbench/stress.py):
 Every allocator other than mem_io (linked), system and bump runs as the harness's `system`
 adapter with its library preloaded, so peers are measured through the same code path.
 """
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -77,8 +81,16 @@ def resolve(spec, build_dir):
     return Allocator(spec, adapter, path, package)
 
 
-def resolve_all(specs, build_dir):
-    allocators = [resolve(spec, build_dir) for spec in specs]
+def resolve_for_programs(spec, build_dir):
+    if spec.strip() == "bump":
+        raise UsageError("allocator 'bump' exists only inside the replay harness; it cannot run programs")
+    if spec.strip() == "mem_io":
+        return dataclasses.replace(resolve(DROPIN_NAME, build_dir), name="mem_io")
+    return resolve(spec, build_dir)
+
+
+def resolve_all(specs, build_dir, resolve_one=resolve):
+    allocators = [resolve_one(spec, build_dir) for spec in specs]
     names = [a.name for a in allocators]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

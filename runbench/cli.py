@@ -7,6 +7,7 @@ import os
 import sys
 
 from runbench import allocators as allocator_names
+from runbench.argtypes import comma_list, fraction, positive_int, thread_list
 from runbench import build, environment, gate, harness, progress, report, results, suite, workloads
 from runbench.compare import comparison_text
 from runbench.errors import UsageError
@@ -38,43 +39,6 @@ EXTERNAL_COMMANDS = (
 )
 
 
-def thread_list(text):
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of thread counts, e.g. 1,2")
-    if not counts or any(c < 1 or c > 256 for c in counts):
-        raise argparse.ArgumentTypeError(f"'{text}': thread counts must be between 1 and 256")
-    return sorted(set(counts))
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
-    return value
-
-
-def fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be between 0 and 1 (0.25 = 25 %)")
-    return value
-
-
-def name_list(text):
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected a comma-separated list")
-    return names
-
-
 def add_build_options(parser):
     group = parser.add_argument_group("build and harness")
     group.add_argument("--build-dir", default=DEFAULT_BUILD_DIR,
@@ -88,7 +52,7 @@ def add_build_options(parser):
 
 
 def add_workload_option(parser):
-    parser.add_argument("--workloads", type=name_list, default=None, metavar="LIST",
+    parser.add_argument("--workloads", type=comma_list, default=None, metavar="LIST",
                         help="comma-separated shipped workload names, globs over them (e.g. 'larson*') "
                              "or trace file paths (default: every workloads/**/*.trace.gz)")
 
@@ -102,7 +66,7 @@ def build_parser():
         epilog="Examples: ./run_bench.py --quick | ./run_bench.py --allocators mem_io,system --threads 1,2 | "
                "./run_bench.py plot results/X/results.json | ./run_bench.py compare A.json B.json | "
                "./run_bench.py check --quick --baseline runbench/baseline.json")
-    parser.add_argument("--allocators", type=name_list, default=list(allocator_names.DEFAULT_ALLOCATORS),
+    parser.add_argument("--allocators", type=comma_list, default=list(allocator_names.DEFAULT_ALLOCATORS),
                         metavar="LIST", help="comma-separated allocators: "
                         f"{', '.join(allocator_names.known_names())}, or NAME=PATH.so "
                         f"(default: {','.join(allocator_names.DEFAULT_ALLOCATORS)})")

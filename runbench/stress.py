@@ -31,7 +31,8 @@ if __package__ in (None, ""):  # run as a file: make the runbench package import
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from runbench import allocators as allocator_names  # noqa: E402
-from runbench import build  # noqa: E402
+from runbench import build, stats  # noqa: E402
+from runbench.argtypes import comma_list, positive_float, positive_int, thread_list  # noqa: E402
 from runbench.errors import UsageError  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,46 +57,17 @@ MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) cpu_seconds=(\S+) pea
 RESULT_LINE = re.compile(r"^(\S+) threads=(\d+) scale=(\S+) checksum=([0-9a-f]+) corrupted=(\d+)$", re.M)
 
 
-def _list(text):
-    items = [part.strip() for part in text.split(",") if part.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list")
-    return items
-
-
-def _threads(text):
-    try:
-        counts = sorted({int(part) for part in _list(text)})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of thread counts, e.g. 1,2")
-    if any(c < 1 or c > 256 for c in counts):
-        raise argparse.ArgumentTypeError(f"'{text}': thread counts must be between 1 and 256")
-    return counts
-
-
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not {'a whole number' if kind is int else 'a number'}")
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"'{text}' must be above 0")
-        return value
-    return parse
-
-
 def add_arguments(parser):
-    parser.add_argument("--allocators", type=_list, default=list(DEFAULT_ALLOCATORS), metavar="LIST",
+    parser.add_argument("--allocators", type=comma_list, default=list(DEFAULT_ALLOCATORS), metavar="LIST",
                         help="comma-separated: mem_io (its drop-in .so), system, jemalloc, tcmalloc, mimalloc, "
                              f"or NAME=PATH.so (default: {','.join(DEFAULT_ALLOCATORS)})")
-    parser.add_argument("--programs", type=_list, default=list(PROGRAMS), metavar="LIST",
+    parser.add_argument("--programs", type=comma_list, default=list(PROGRAMS), metavar="LIST",
                         help=f"comma-separated programs (default: all: {','.join(PROGRAMS)})")
-    parser.add_argument("--threads", type=_threads, default=[2], metavar="LIST",
+    parser.add_argument("--threads", type=thread_list, default=[2], metavar="LIST",
                         help="thread counts, e.g. 1,2 (default 2)")
-    parser.add_argument("--repetitions", type=_positive(int), default=3,
+    parser.add_argument("--repetitions", type=positive_int, default=3,
                         help="interleaved rounds; the table shows medians (default 3)")
-    parser.add_argument("--scale", type=_positive(float), default=1.0,
+    parser.add_argument("--scale", type=positive_float, default=1.0,
                         help="work multiplier passed to every program (default 1.0, ~0.3-2 s per run)")
     parser.add_argument("--metric", choices=("wall", "cpu"), default="wall",
                         help="time column: wall-clock seconds (default) or user+system CPU seconds, which "
@@ -107,26 +79,8 @@ def add_arguments(parser):
                         help="CMake build directory (default: build/bench, Release)")
     parser.add_argument("--no-build", action="store_true", help="use the programs already built in --build-dir")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random run order (default: clock)")
-    parser.add_argument("--timeout", type=_positive(float), default=120.0,
+    parser.add_argument("--timeout", type=positive_float, default=120.0,
                         help="seconds before one run is stopped and counted as failed (default 120)")
-
-
-def resolve_allocators(specs, build_dir):
-    """Allocators for LD_PRELOAD runs: 'mem_io' is its drop-in library; 'bump' cannot run programs."""
-    resolved = []
-    for spec in specs:
-        if spec == "bump":
-            raise UsageError("allocator 'bump' exists only inside the replay harness; it cannot run programs")
-        if spec == "mem_io":
-            dropin = allocator_names.resolve(allocator_names.DROPIN_NAME, build_dir)
-            resolved.append(allocator_names.Allocator("mem_io", "system", dropin.preload_path))
-        else:
-            resolved.append(allocator_names.resolve(spec, build_dir))
-    names = [a.name for a in resolved]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise UsageError(f"allocator names must be unique; repeated: {', '.join(repeated)}")
-    return resolved
 
 
 def program_path(build_dir, program):
@@ -203,10 +157,6 @@ def find_problems(samples):
     return problems
 
 
-def geomean(values):
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
-
-
 def summarise(samples, programs, threads, allocator_names_in_order, reference, time_key="seconds"):
     """Medians per (program, threads, allocator) and ratios to the reference allocator;
     time_key picks wall ("seconds") or CPU ("cpu_seconds") time."""
@@ -225,8 +175,8 @@ def summarise(samples, programs, threads, allocator_names_in_order, reference, t
                 if base and mine:
                     ratios[name] = (mine[0] / base[0], mine[1] / base[1])
             rows.append({"program": program, "threads": t, "reference": base, "ratios": ratios})
-    means = {name: (geomean([r["ratios"][name][0] for r in rows if name in r["ratios"]]),
-                    geomean([r["ratios"][name][1] for r in rows if name in r["ratios"]]))
+    means = {name: (stats.geometric_mean([r["ratios"][name][0] for r in rows if name in r["ratios"]]),
+                    stats.geometric_mean([r["ratios"][name][1] for r in rows if name in r["ratios"]]))
              for name in allocator_names_in_order}
     return rows, means
 
@@ -272,7 +222,8 @@ def run(args):
     if not args.no_build:
         build.ensure_packages()
         build.build(REPO_ROOT, args.build_dir, list(BUILD_TARGETS))
-    allocators = resolve_allocators(args.allocators, args.build_dir)
+    allocators = allocator_names.resolve_all(args.allocators, args.build_dir,
+                                             allocator_names.resolve_for_programs)
     paths = {p: program_path(args.build_dir, p) for p in args.programs}
     measure = program_path(args.build_dir, MEASURE_BINARY)
     names = [a.name for a in allocators]
