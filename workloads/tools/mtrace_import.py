@@ -15,7 +15,6 @@ cannot be replayed are skipped and counted: allocations that failed ('(nil)' res
 reallocs), frees of addresses the log never allocated (allocated before mtrace() was called), a
 '<' not followed by its '>'. --strict makes the first of these an error instead.
 """
-import argparse
 import collections
 import os
 import re
@@ -128,9 +127,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return tracefile.run_tool(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -275,9 +275,7 @@ def write_traces(images, root_pid, args, command):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return tracefile.run_tool(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Run as a program, it checks trace files the way the replayer's loader does and p
 operation count, threads and ideal bytes (the peak of live requested bytes):
     /usr/bin/python3 workloads/tools/tracefile.py FILE.trace.gz...
 """
+import argparse
 import collections
 import gzip
 import io
@@ -233,6 +234,15 @@ def check(path):
     if not header_seen:
         raise TraceError("%s: empty file, the header '%s' is missing" % (path, HEADER))
     return ops, len(threads), ideal
+
+
+def run_tool(module_doc, add_arguments, run, argv=None):
+    """main() of record.py and mtrace_import.py: add_arguments(parser) declares the options (run_bench.py
+    calls it too, for its subcommands), run(args) does the work and returns the exit status; --help shows
+    the first paragraph of the module's docstring."""
+    parser = argparse.ArgumentParser(description=module_doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 def main(paths):
