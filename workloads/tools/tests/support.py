@@ -1,15 +1,29 @@
-"""Helpers shared by the recorder and importer tests: where the built programs are, and how a
-trace is validated (by the harness's replayer when it was built, else by tracefile.check)."""
+"""Helpers shared by the recorder and importer tests: where the built programs are, a scratch
+directory per test, and how a trace is validated (by the harness's replayer when it was built, else
+by tracefile.check)."""
 import os
 import re
 import subprocess
 import sys
+import tempfile
+import unittest
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOOLS)
 import tracefile  # noqa: E402
 
 REPLAY = os.environ.get("MEM_IO_REPLAY")  # set by CMake when harness/mem_io_replay is built
+
+
+class ScratchDirectoryTest(unittest.TestCase):
+    """Each test gets a fresh temporary directory, removed afterwards; path(name) is a file in it."""
+
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory(prefix="mem_io_%s." % type(self).__name__)
+        self.addCleanup(self.directory.cleanup)
+
+    def path(self, name):
+        return os.path.join(self.directory.name, name)
 
 
 def built(name):

@@ -4,22 +4,14 @@ inside the test, and on hand-written logs with oddities and syntax errors."""
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
-from support import TOOLS, built, op_counts, replay, validate
+from support import TOOLS, ScratchDirectoryTest, built, op_counts, replay, validate
 
 MALLOC_DEBUG = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
 
 
-class MtraceImportTest(unittest.TestCase):
-    def setUp(self):
-        self.directory = tempfile.TemporaryDirectory(prefix="mem_io_mtrace_test.")
-        self.addCleanup(self.directory.cleanup)
-
-    def path(self, name):
-        return os.path.join(self.directory.name, name)
-
+class MtraceImportTest(ScratchDirectoryTest):
     def write_log(self, text):
         log = self.path("hand.log")
         with open(log, "w") as out:
@@ -29,6 +21,14 @@ class MtraceImportTest(unittest.TestCase):
     def import_log(self, log, output, *options):
         arguments = [sys.executable, os.path.join(TOOLS, "mtrace_import.py"), log, "-o", output, *options]
         return subprocess.run(arguments, capture_output=True, text=True, timeout=60)
+
+    def assert_refused(self, log, message, *options):
+        """Importing log exits with status 2, names the problem, and leaves no trace file behind."""
+        output = self.path("x.trace")
+        result = self.import_log(log, output, *options)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(message, result.stderr)
+        self.assertFalse(os.path.exists(output))
 
     def test_log_of_known_program_imports_and_replays(self):
         log = self.path("known.log")
@@ -68,27 +68,17 @@ class MtraceImportTest(unittest.TestCase):
 
     def test_strict_turns_an_oddity_into_an_error(self):
         log = self.write_log("= Start\n@ [0x7f10] - 0x2000\n")
-        result = self.import_log(log, self.path("x.trace"), "--strict")
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("%s:2: free of an address the log never allocated" % log, result.stderr)
-        self.assertFalse(os.path.exists(self.path("x.trace")))
+        self.assert_refused(log, "%s:2: free of an address the log never allocated" % log, "--strict")
 
     def test_malformed_line_is_reported_with_its_number(self):
         log = self.write_log("= Start\n@ ./app:[0x1] + 0x10 0x20\n@ ./app:[0x2] + 0x10\n")
-        result = self.import_log(log, self.path("x.trace"))
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("%s:3: '+' needs a size" % log, result.stderr)
+        self.assert_refused(log, "%s:3: '+' needs a size" % log)
         log = self.write_log("= Start\nsomething else\n")
-        result = self.import_log(log, self.path("x.trace"))
-        self.assertIn("%s:2: not an mtrace line: 'something else'" % log, result.stderr)
-        self.assertFalse(os.path.exists(self.path("x.trace")))
+        self.assert_refused(log, "%s:2: not an mtrace line: 'something else'" % log)
 
     def test_log_without_allocations_is_refused(self):
         log = self.write_log("= Start\n= End\n")
-        result = self.import_log(log, self.path("x.trace"))
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("%s: no allocation calls to import" % log, result.stderr)
-        self.assertFalse(os.path.exists(self.path("x.trace")))
+        self.assert_refused(log, "%s: no allocation calls to import" % log)
 
     def test_missing_log_and_unwritable_output(self):
         result = self.import_log(self.path("none.log"), self.path("x.trace"))

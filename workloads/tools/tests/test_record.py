@@ -4,10 +4,9 @@
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
-from support import TOOLS, built, op_counts, operations, replay, validate
+from support import TOOLS, ScratchDirectoryTest, built, op_counts, operations, replay, validate
 
 # known_allocations.c: 10 malloc(100), calloc(10, 24), aligned_alloc(4096, 100),
 # posix_memalign(64, 200), malloc(16) grown by realloc to 5000, then 14 frees (one by realloc(p, 0)).
@@ -15,14 +14,7 @@ KNOWN_COUNTS = {"m": 11, "c": 1, "a": 2, "r": 1, "f": 14}
 KNOWN_IDEAL = 1000 + 240 + 100 + 200 + 5000
 
 
-class RecordTest(unittest.TestCase):
-    def setUp(self):
-        self.directory = tempfile.TemporaryDirectory(prefix="mem_io_record_test.")
-        self.addCleanup(self.directory.cleanup)
-
-    def path(self, name):
-        return os.path.join(self.directory.name, name)
-
+class RecordTest(ScratchDirectoryTest):
     def record(self, output, command, *options, library=True, environment=None):
         """Runs record.py; library=True passes the built recorder, a path passes that path,
         None lets record.py search for it (options then say where)."""
