@@ -3,8 +3,9 @@ round (a few measured repetitions in each process); the gate compares mem_io's p
 throughput ratio to system malloc (machine speed cancels; throughput per CPU second of the
 replay threads, which other processes' load barely moves) and mem_io's fragmentation and peak
 RSS with a baseline results.json made by the same code. A metric regresses only when its median
-moved past the threshold in the bad direction, by more than a small absolute floor, AND the
-bootstrap 95 % confidence interval of that change excludes "no change"."""
+moved past the threshold (or, if larger, the spread of the baseline's own rounds) in the bad
+direction, by more than a small absolute floor, AND the bootstrap 95 % confidence interval of
+that change excludes "no change"."""
 from dataclasses import dataclass
 from typing import Optional
 
@@ -46,6 +47,7 @@ class Verdict:
     current: float
     change: float
     interval: tuple
+    threshold: float
     regressed: bool
 
 
@@ -78,6 +80,20 @@ def _change_in_bytes(document, workload, metric, difference, threads):
     return difference * (results.median_metric(run, metric.bytes_per_unit) or 0)
 
 
+def baseline_spread(before, metric):
+    """How far apart the baseline's own rounds lie (10th vs 90th percentile), as a fraction.
+
+    A workload whose rounds scatter (multi-threaded traces: CPU time spent waiting for other
+    threads depends on scheduling) gets this as its threshold instead of the default, so the
+    gate only fails it for a change larger than its own noise.
+    """
+    ordered = sorted(before)
+    low, high = stats.quantile(ordered, 0.1), stats.quantile(ordered, 0.9)
+    if low <= 0:
+        return 0.0
+    return 1 - low / high if metric.higher_is_better else high / low - 1
+
+
 def evaluate(current, baseline, thresholds, threads=1):
     """Verdicts for every workload and metric present in both documents."""
     verdicts = []
@@ -90,13 +106,14 @@ def evaluate(current, baseline, thresholds, threads=1):
             now_median, before_median = stats.median(now), stats.median(before)
             change = now_median / before_median
             low, high = stats.bootstrap_ratio_interval(now, before)
-            threshold = thresholds[metric.label]
+            threshold = max(thresholds[metric.label], baseline_spread(before, metric))
             if metric.higher_is_better:
                 worse = change < 1 - threshold and high < 1
             else:
                 worse = (change > 1 + threshold and low > 1 and _change_in_bytes(
                     current, workload, metric, now_median - before_median, threads) > MEMORY_FLOOR_BYTES)
-            verdicts.append(Verdict(workload, metric, before_median, now_median, change, (low, high), worse))
+            verdicts.append(Verdict(workload, metric, before_median, now_median, change, (low, high), threshold,
+                                    worse))
     return verdicts
 
 
@@ -112,8 +129,9 @@ def verdict_table(verdicts):
             return f"{value / 1048576:.2f} MiB"
         return f"{value:.3f}"
 
-    header = ["workload", "metric", "baseline", "now", "now ÷ baseline", "95% CI", "verdict"]
+    header = ["workload", "metric", "baseline", "now", "now ÷ baseline", "95% CI", "threshold", "verdict"]
     rows = [[v.workload, v.metric.label, shown(v.metric, v.baseline), shown(v.metric, v.current),
              f"{v.change:.3f}", f"{v.interval[0]:.3f}–{v.interval[1]:.3f}",
+             f"{'−' if v.metric.higher_is_better else '+'}{v.threshold:.0%}",
              "REGRESSED" if v.regressed else "ok"] for v in verdicts]
     return format_table(header, rows)
