@@ -60,6 +60,14 @@ static inline void *alloc_small_fast(struct heap *h, size_t n)
 /* Not inlined into mem_io_malloc, so the fast path needs no stack frame. */
 static __attribute__((noinline)) void *malloc_slow(size_t n)
 {
+    struct heap *h = tls_heap;
+    if (n > SMALL_MAX && n < MEM_IO_MMAP_THRESHOLD) {  /* a medium block this thread freed */
+        void *p = medium_cache_take(h, medium_class_need(medium_need(n)));
+        if (p) {
+            BUMP(h->stats.malloc_calls, 1);
+            return p;
+        }
+    }
     void *p = alloc_generic(n, MEM_IO_ALIGNMENT, false);
     if (!p || !is_small(p))
         stat_call(&tls_heap->stats.malloc_calls);  /* small ones are counted per class */

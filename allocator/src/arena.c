@@ -1,7 +1,8 @@
 /* Medium blocks: the seed's design. Blocks with a struct mem_io_block header tile extents of
  * memory grown with sbrk (or mmap where the break cannot move); `next`/`prev` link physical
  * neighbours. Free blocks sit in segregated bins, are split on allocation and coalesced with
- * free neighbours on free. One mutex guards it all. */
+ * free neighbours on free. One mutex guards it all; a per-thread cache of freed blocks in front
+ * of it is used without the mutex (medium_cache_put, medium_cache_take). */
 #include "internal.h"
 
 #define ARENA_GROW_MIN ((size_t)256 * 1024)
@@ -16,12 +17,24 @@ static inline struct bin_links *links_of(struct mem_io_block *b)
     return (struct bin_links *)(b + 1);
 }
 
+/* Header words a thread reads or writes without the arena lock (its cached blocks' flags, the
+ * headers checked on the cached free path) are relaxed atomics: plain moves on x86, and a torn
+ * view only sends that path to the locked one, which decides. */
+#define HLOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define HSTORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 /* The stored magic: MEM_IO_MAGIC_NUMBER keyed with the secret, the block's address, size and
- * flags. A header overwritten with the literal 0xDEADBEEF (or anything else) fails. */
-static uint32_t block_seal(const struct mem_io_block *b)
+ * flags. A header overwritten with the literal 0xDEADBEEF (or anything else) fails. FLAG_CACHED
+ * is left out: its owner flips it without the lock, so the magic must not change with it. */
+static inline uint32_t seal_of(const struct mem_io_block *b, size_t size, uint32_t flags)
 {
     return (uint32_t)mix64((uint64_t)MEM_IO_MAGIC_NUMBER ^ mem_io_secret ^ (uintptr_t)b ^
-                           ((uint64_t)b->size << 17) ^ ((uint64_t)b->flags << 7));
+                           ((uint64_t)size << 17) ^ ((uint64_t)(flags & ~FLAG_CACHED) << 7));
+}
+
+static inline uint32_t block_seal(const struct mem_io_block *b)
+{
+    return seal_of(b, HLOAD(b->size), HLOAD(b->flags));
 }
 
 /* A header swallowed by coalescing keeps this mark, so a second free of it reads as a
@@ -30,12 +43,12 @@ static uint32_t block_seal(const struct mem_io_block *b)
 
 static inline void seal(struct mem_io_block *b)
 {
-    b->magic = block_seal(b);
+    HSTORE(b->magic, block_seal(b));
 }
 
 static inline bool sealed(const struct mem_io_block *b)
 {
-    return b->magic == block_seal(b);
+    return HLOAD(b->magic) == block_seal(b);
 }
 
 static unsigned bin_index(size_t size)
@@ -135,19 +148,19 @@ static struct mem_io_block *arena_grow(size_t need)
                 uintptr_t new_end = ((uintptr_t)got + grow) & ~(uintptr_t)15;
                 struct mem_io_block *last = top->last;
                 struct mem_io_block *b;
-                if ((last->flags & MEM_IO_FLAG_FREE) && sealed(last)) {
+                if ((HLOAD(last->flags) & MEM_IO_FLAG_FREE) && sealed(last)) {
                     bin_remove(last);
                     b = last;
-                    b->size = new_end - (uintptr_t)b;
+                    HSTORE(b->size, new_end - (uintptr_t)b);
                 } else {
                     b = (struct mem_io_block *)top->end;
-                    b->size = new_end - top->end;
+                    HSTORE(b->size, new_end - top->end);
                     b->prev = last;
                     last->next = b;
                     top->last = b;
                 }
                 b->next = NULL;
-                b->flags = MEM_IO_FLAG_FREE;
+                HSTORE(b->flags, MEM_IO_FLAG_FREE);
                 seal(b);
                 top->end = new_end;
                 top->raw_end = (uintptr_t)got + grow;
@@ -178,9 +191,9 @@ static struct mem_io_block *arena_new_extent(char *got, size_t len, bool from_sb
         return NULL;  /* an sbrk'd piece we cannot track stays unused */
     }
     struct mem_io_block *b = (struct mem_io_block *)start;
-    b->size = end - start;
+    HSTORE(b->size, end - start);
     b->next = b->prev = NULL;
-    b->flags = MEM_IO_FLAG_FREE;
+    HSTORE(b->flags, MEM_IO_FLAG_FREE);
     seal(b);
     e->last = b;
     if (from_sbrk) {
@@ -202,11 +215,11 @@ static void block_split(struct mem_io_block *b, size_t need)
     if (b->size - need < MEDIUM_MIN_BLOCK)
         return;
     struct mem_io_block *rest = (struct mem_io_block *)((char *)b + need);
-    rest->size = b->size - need;
+    HSTORE(rest->size, b->size - need);
     rest->prev = b;
     rest->next = b->next;
-    rest->flags = MEM_IO_FLAG_FREE;
-    b->size = need;
+    HSTORE(rest->flags, MEM_IO_FLAG_FREE);
+    HSTORE(b->size, need);
     b->next = rest;
     seal(b);
     if (rest->next)
@@ -214,7 +227,7 @@ static void block_split(struct mem_io_block *b, size_t need)
     else
         arena_set_last(rest);
     struct mem_io_block *after = rest->next;
-    if (after && (after->flags & MEM_IO_FLAG_FREE) && sealed(after)) {
+    if (after && (HLOAD(after->flags) & MEM_IO_FLAG_FREE) && sealed(after)) {
         bin_remove(after);
         block_absorb_next(rest);
     }
@@ -234,13 +247,13 @@ static void arena_set_last(struct mem_io_block *b)
 static void block_absorb_next(struct mem_io_block *b)
 {
     struct mem_io_block *n = b->next;
-    b->size += n->size;
+    HSTORE(b->size, b->size + n->size);
     b->next = n->next;
     if (b->next)
         b->next->prev = b;
     else
         arena_set_last(b);
-    n->magic = block_seal(n) ^ SEAL_ABSORBED;
+    HSTORE(n->magic, block_seal(n) ^ SEAL_ABSORBED);
 }
 
 static size_t medium_need(size_t n)
@@ -284,12 +297,12 @@ static void *arena_alloc(size_t n, size_t alignment)
         uintptr_t aligned = ((uintptr_t)b + MEDIUM_MIN_BLOCK + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
         struct mem_io_block *front = b;
         struct mem_io_block *a = (struct mem_io_block *)(aligned - HEADER_SIZE);
-        a->size = front->size - ((uintptr_t)a - (uintptr_t)front);
+        HSTORE(a->size, front->size - ((uintptr_t)a - (uintptr_t)front));
         a->next = front->next;
         a->prev = front;
-        front->size = (uintptr_t)a - (uintptr_t)front;
+        HSTORE(front->size, (uintptr_t)a - (uintptr_t)front);
         front->next = a;
-        front->flags = MEM_IO_FLAG_FREE;
+        HSTORE(front->flags, MEM_IO_FLAG_FREE);
         seal(front);
         bin_insert(front);
         if (a->next)
@@ -298,7 +311,7 @@ static void *arena_alloc(size_t n, size_t alignment)
             arena_set_last(a);
         b = a;
     }
-    b->flags = MEM_IO_FLAG_USED;
+    HSTORE(b->flags, MEM_IO_FLAG_USED);
     block_split(b, need);
     seal(b);
     size_t usable = b->size - HEADER_SIZE;
@@ -335,20 +348,21 @@ static bool arena_quarantined(const struct mem_io_block *b)
 
 static void arena_quarantine(struct mem_io_block *b)
 {
-    b->flags |= MEM_IO_FLAG_CORRUPTED;
+    __atomic_fetch_or(&b->flags, MEM_IO_FLAG_CORRUPTED, __ATOMIC_RELAXED);
     if (!arena_quarantined(b))
         arena.quarantine[arena.quarantine_next++ % ARENA_QUARANTINE] = b;
 }
 
 /* Proves p is a live medium block before anything is written (arena lock held); reports and
- * returns NULL otherwise. Also checks the successor's header, which an overflow of p reaches. */
-static struct mem_io_block *arena_check(const void *p, const char *function, bool *ours)
+ * returns NULL otherwise. Also checks the successor's header, which an overflow of p reaches.
+ * *where: the extent holding p, NULL when p is in none (not ours). */
+static struct mem_io_block *arena_check(const void *p, const char *function, const struct extent **where)
 {
     long extent = extent_find((uintptr_t)p);
-    *ours = extent >= 0;
-    if (!*ours)
+    *where = extent >= 0 ? &arena.extents[extent] : NULL;
+    if (!*where)
         return NULL;
-    const struct extent *e = &arena.extents[extent];
+    const struct extent *e = *where;
     uintptr_t u = (uintptr_t)p;
     if ((u & 15) || u < e->start + HEADER_SIZE) {
         report_error(function, "invalid pointer", p);
@@ -356,7 +370,7 @@ static struct mem_io_block *arena_check(const void *p, const char *function, boo
     }
     struct mem_io_block *b = (struct mem_io_block *)(u - HEADER_SIZE);
     if (!sealed(b)) {
-        if (b->magic == (block_seal(b) ^ SEAL_ABSORBED)) {
+        if (HLOAD(b->magic) == (block_seal(b) ^ SEAL_ABSORBED)) {
             report_error(function, "double free detected", p);
         } else if (arena_is_block_start(e, b)) {
             arena_quarantine(b);
@@ -366,7 +380,7 @@ static struct mem_io_block *arena_check(const void *p, const char *function, boo
         }
         return NULL;
     }
-    if (b->flags & (MEM_IO_FLAG_FREE | FLAG_CACHED)) {
+    if (HLOAD(b->flags) & (MEM_IO_FLAG_FREE | FLAG_CACHED)) {
         report_error(function, "double free detected", p);
         return NULL;
     }
@@ -388,14 +402,14 @@ static struct mem_io_block *arena_check(const void *p, const char *function, boo
 /* Frees b into the bins, coalescing with free neighbours (arena lock held). */
 static void arena_release_locked(struct mem_io_block *b)
 {
-    b->flags = MEM_IO_FLAG_FREE;
+    HSTORE(b->flags, MEM_IO_FLAG_FREE);
     struct mem_io_block *n = b->next;
-    if (n && (n->flags & MEM_IO_FLAG_FREE) && sealed(n)) {
+    if (n && (HLOAD(n->flags) & MEM_IO_FLAG_FREE) && sealed(n)) {
         bin_remove(n);
         block_absorb_next(b);
     }
     struct mem_io_block *prev = b->prev;
-    if (prev && (prev->flags & MEM_IO_FLAG_FREE) && sealed(prev) && prev->next == b) {
+    if (prev && (HLOAD(prev->flags) & MEM_IO_FLAG_FREE) && sealed(prev) && prev->next == b) {
         bin_remove(prev);
         seal(b);
         block_absorb_next(prev);
@@ -422,24 +436,57 @@ static size_t medium_class_need(size_t need)
     return (need + step - 1) & ~(step - 1);
 }
 
+/* free's medium fast path, without the lock (the caller counts the call). p must lie in the extent this
+ * thread last proved a block in (extents never shrink or go away, so its memory is ours), and
+ * its header is keyed to its address: a sealed USED header is a live block (CACHED would be a
+ * double free). The successor's header must be intact and link back, as arena_check demands;
+ * a block whose successor may be beyond that extent takes the locked path. Anything unusual
+ * (including a successor changing under another thread's lock) goes there too, and that path
+ * decides and reports. The block stays USED to the bins, so they never touch it. */
+static bool medium_cache_put(struct heap *h, void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    struct medium_cache *c = &h->medium;
+    if ((u & 15) || u < c->extent_start + HEADER_SIZE || u >= c->extent_end)
+        return false;
+    struct mem_io_block *b = (struct mem_io_block *)(u - HEADER_SIZE);
+    size_t size = HLOAD(b->size);
+    if (HLOAD(b->flags) != MEM_IO_FLAG_USED || HLOAD(b->magic) != seal_of(b, size, MEM_IO_FLAG_USED))
+        return false;
+    int cls = medium_cache_class(size);
+    if (cls < 0 || c->count[cls] == MEDIUM_CACHE_DEPTH || c->bytes + size > MEDIUM_CACHE_MAX_BYTES)
+        return false;
+    struct mem_io_block *n = (struct mem_io_block *)((uintptr_t)b + size);
+    if ((uintptr_t)n + HEADER_SIZE > c->extent_end || b->next != n || !sealed(n) || n->prev != b)
+        return false;
+    HSTORE(b->flags, MEM_IO_FLAG_USED | FLAG_CACHED);
+    c->blocks[cls][c->count[cls]++] = b;
+    c->bytes += size;
+    BUMP(h->stats.live, -(int64_t)(size - HEADER_SIZE));
+    return true;
+}
+
 /* False when p lies in no extent (not a medium pointer); true when handled or reported.
  * A thread with a heap keeps the block in its medium cache when there is room. */
 static bool arena_free(void *p, const char *function)
 {
-    bool ours;
     struct heap *h = heap_acquire();  /* NULL for an exiting thread: no cache */
+    const struct extent *e;
     pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = arena_check(p, function, &ours);
+    struct mem_io_block *b = arena_check(p, function, &e);
     if (!b) {
         pthread_mutex_unlock(&arena.lock);
-        return ours;
+        return e != NULL;
     }
     size_t freed = b->size - HEADER_SIZE;
     int cls = h ? medium_cache_class(b->size) : -1;
+    if (h) {  /* the next free of a block in this extent can skip the lock */
+        h->medium.extent_start = e->start;
+        h->medium.extent_end = e->end;
+    }
     if (cls >= 0 && h->medium.count[cls] < MEDIUM_CACHE_DEPTH &&
         h->medium.bytes + b->size <= MEDIUM_CACHE_MAX_BYTES) {
-        b->flags = MEM_IO_FLAG_USED | FLAG_CACHED;
-        seal(b);
+        HSTORE(b->flags, MEM_IO_FLAG_USED | FLAG_CACHED);
         pthread_mutex_unlock(&arena.lock);
         h->medium.blocks[cls][h->medium.count[cls]++] = b;
         h->medium.bytes += b->size;
@@ -451,7 +498,9 @@ static bool arena_free(void *p, const char *function)
     return true;
 }
 
-/* A block from this thread's medium cache for a request of `need` bytes, or NULL. */
+/* A block from the cache of h (this thread's heap, or a shared one whose cache is empty) for a
+ * request of `need` bytes, or NULL. No lock: the bins saw the block as USED all along; only the
+ * CACHED mark goes. */
 static void *medium_cache_take(struct heap *h, size_t need)
 {
     int cls = medium_cache_class(need);
@@ -459,11 +508,8 @@ static void *medium_cache_take(struct heap *h, size_t need)
         return NULL;
     struct mem_io_block *b = h->medium.blocks[cls][--h->medium.count[cls]];
     h->medium.bytes -= b->size;
-    pthread_mutex_lock(&arena.lock);
-    b->flags = MEM_IO_FLAG_USED;
-    seal(b);
-    pthread_mutex_unlock(&arena.lock);
-    stat_live((int64_t)(b->size - HEADER_SIZE));
+    HSTORE(b->flags, MEM_IO_FLAG_USED);
+    BUMP(h->stats.live, (int64_t)(b->size - HEADER_SIZE));
     return b + 1;
 }
 
@@ -481,12 +527,12 @@ static void medium_cache_flush(struct heap *h)
 /* Usable bytes of a live medium block; 0 when reported; false when p is in no extent. */
 static bool arena_usable(const void *p, const char *function, size_t *usable)
 {
-    bool ours;
+    const struct extent *e;
     pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = arena_check(p, function, &ours);
+    struct mem_io_block *b = arena_check(p, function, &e);
     *usable = b ? b->size - HEADER_SIZE : 0;
     pthread_mutex_unlock(&arena.lock);
-    return ours;
+    return e != NULL;
 }
 
 /* Resizes in place when it fits or the next block is free. ARENA_MOVE: the caller must move
@@ -494,18 +540,18 @@ static bool arena_usable(const void *p, const char *function, size_t *usable)
 static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
 {
     size_t need = medium_need(n);
-    bool ours;
+    const struct extent *e;
     *old_usable = 0;
     pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = arena_check(p, "realloc", &ours);
+    struct mem_io_block *b = arena_check(p, "realloc", &e);
     if (!b) {
         pthread_mutex_unlock(&arena.lock);
-        return ours ? ARENA_MOVE : ARENA_ELSEWHERE;
+        return e ? ARENA_MOVE : ARENA_ELSEWHERE;
     }
     size_t before = b->size;
     *old_usable = before - HEADER_SIZE;
     struct mem_io_block *next = b->next;
-    if (need > b->size && next && (next->flags & MEM_IO_FLAG_FREE) && sealed(next) &&
+    if (need > b->size && next && (HLOAD(next->flags) & MEM_IO_FLAG_FREE) && sealed(next) &&
         b->size + next->size >= need) {
         bin_remove(next);
         block_absorb_next(b);

@@ -141,7 +141,7 @@ static void dump_arena(struct out_buf *out)
         uintptr_t walk = e->start;
         while (walk + HEADER_SIZE <= e->end) {
             const struct mem_io_block *b = (const struct mem_io_block *)walk;
-            dump_block(out, b + 1, b->size, b->flags, b);
+            dump_block(out, b + 1, b->size, HLOAD(b->flags), b);
             if (!sealed(b) || b->size < MEDIUM_MIN_BLOCK) {
                 out_str(out, "mem_io:   (walk stops: corrupted header)\n");
                 break;

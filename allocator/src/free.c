@@ -62,8 +62,14 @@ static __attribute__((noinline)) void free_slow(void *p)
 {
     if (!p)
         return;
-    if (!is_small(p))
-        stat_call(&tls_heap->stats.free_calls);
+    if (!is_small(p)) {
+        struct heap *h = tls_heap;
+        if (medium_cache_put(h, p)) {  /* only h's own extent passes: h is this thread's */
+            BUMP(h->stats.free_calls, 1);
+            return;
+        }
+        stat_call(&h->stats.free_calls);
+    }
     free_generic(p, "free");
 }
 

@@ -19,7 +19,8 @@
  *  medium (16 KiB .. 128 KiB, and anything a thread asks for after its heap is gone)
  *         The seed's design: blocks with a struct mem_io_block header on sbrk-grown extents,
  *         split on allocation, coalesced with free neighbours on free, kept in 64 segregated
- *         bins (4 per power of two) with a bitmap of non-empty bins; one mutex.
+ *         bins (4 per power of two) with a bitmap of non-empty bins; one mutex. In front, a
+ *         per-thread cache of freed blocks, taken and refilled without the mutex.
  *  large  (>= MEM_IO_MMAP_THRESHOLD) mmap'd with a header; a hash set of live mappings proves
  *         a pointer is ours before its header is read; realloc uses mremap; freed mappings wait
  *         in a small cache for MEM_IO_DECAY_MS before they are unmapped.
@@ -89,6 +90,7 @@ struct medium_cache {
     uint8_t count[MEDIUM_CACHE_CLASSES];
     size_t bytes;
     struct mem_io_block *blocks[MEDIUM_CACHE_CLASSES][MEDIUM_CACHE_DEPTH];
+    uintptr_t extent_start, extent_end;   /* the extent of this thread's last locked free */
 };
 
 

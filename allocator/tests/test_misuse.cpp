@@ -35,6 +35,7 @@ protected:
         mem_io_free(later);
         mem_io_set_error_mode(MEM_IO_ERRORS_ABORT);
     }
+public:
     // Runs the misuse, expects exactly one report line with `problem` about `ptr`.
     void expect_report(const std::function<void()> &misuse, const std::string &function,
                        const std::string &problem, const void *ptr)
@@ -145,9 +146,12 @@ TEST_F(Misuse, ReallocAndUsableSizeOfBadPointers)
                   "double free detected", freed);
 }
 
-TEST_F(Misuse, OverflowIntoTheNextHeaderIsCaughtOnFree)
+// Two adjacent medium blocks: the lower one overflows into the upper one's header. Freeing
+// the lower block reports it (its free checks the successor), so does freeing the upper one.
+// One other block is freed first, so that the thread's medium cache has a block and knows the
+// extent: the lower block's free then starts on the cache's lock-free path.
+static void overflow_into_the_next_header(Misuse *test)
 {
-    // two adjacent medium blocks: the upper header sits right after the lower block
     char *blocks[16];
     for (auto &b : blocks)
         b = static_cast<char *>(mem_io_malloc(20000));
@@ -162,10 +166,26 @@ TEST_F(Misuse, OverflowIntoTheNextHeaderIsCaughtOnFree)
             }
     ASSERT_NE(lower, nullptr);
     for (auto &b : blocks)
-        mem_io_free(b);
+        if (b) {
+            mem_io_free(b);
+            b = nullptr;
+            break;
+        }
     memset(opaque(lower), 'A', mem_io_usable_size(lower) + 8);
-    expect_report([&] { mem_io_free(lower); }, "free", "corrupted block header", upper);
-    expect_report([&] { mem_io_free(upper); }, "free", "corrupted block header", upper);
+    test->expect_report([&] { mem_io_free(lower); }, "free", "corrupted block header", upper);
+    test->expect_report([&] { mem_io_free(upper); }, "free", "corrupted block header", upper);
+    for (auto &b : blocks)
+        mem_io_free(b);
+}
+
+TEST_F(Misuse, OverflowIntoTheNextHeaderIsCaughtOnFree)
+{
+    overflow_into_the_next_header(this);
+}
+
+TEST_F(Misuse, OverflowIntoTheNextHeaderIsCaughtOnFreeByAFreshThread)
+{
+    std::thread([this] { overflow_into_the_next_header(this); }).join();
 }
 
 TEST_F(Misuse, HeaderForgedWithTheLiteralMagicIsCaught)
