@@ -2,8 +2,12 @@
  * the fork and thread-exit hooks registered right after it. */
 #include "internal.h"
 
-enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
-static _Atomic int init_state = INIT_NONE;
+/* INIT_NONE, INIT_DONE, or the pid of the process one of whose threads is initialising.
+ * The pid matters after fork(): a child forked while another thread was initialising
+ * inherits a "running" state whose thread does not exist there, and must take over. */
+enum { INIT_NONE = 0, INIT_DONE = -1 };
+static _Atomic long init_state = INIT_NONE;
+static bool atfork_registered;
 
 static void fork_prepare(void)
 {
@@ -25,6 +29,7 @@ static void fork_parent(void)
  * heap is abandoned so a later thread can adopt it. */
 static void fork_child(void)
 {
+    atfork_registered = true;  /* what a child that must finish the initialisation checks */
     pthread_mutex_init(&heaps.lock, NULL);
     pthread_mutex_init(&pool.lock, NULL);
     pthread_mutex_init(&arena.lock, NULL);
@@ -37,18 +42,25 @@ static void fork_child(void)
         }
 }
 
+/* Idempotent, so that a forked child can finish what its parent's thread began: blocks
+ * sealed with the secret may already exist, and the small range may be reserved. */
 static void init_once(void)
 {
-    mem_io_secret = os_random_secret();
+    if (!mem_io_secret)
+        mem_io_secret = os_random_secret();
     options_init();
-    small_range_init();
+    if (!atomic_load_explicit(&small_span, memory_order_acquire))
+        small_range_init();
 }
 
 /* Registered after the core is ready, because they may allocate (which then works). */
 static void init_hooks(void)
 {
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
-    if (pthread_key_create(&heap_key, heap_thread_exit) == 0) {
+    if (!atfork_registered) {
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        atfork_registered = true;
+    }
+    if (!atomic_load(&heap_key_ready) && pthread_key_create(&heap_key, heap_thread_exit) == 0) {
         atomic_store(&heap_key_ready, true);
         struct heap *h = tls_heap;
         if (h != &empty_heap && h != &dead_heap)
@@ -61,21 +73,33 @@ static void init_hooks(void)
  * that every heap is registered with the thread-exit key. */
 static __thread bool tls_initialising __attribute__((tls_model("initial-exec")));
 
+static void run_init(void)
+{
+    init_once();
+    tls_initialising = true;
+    init_hooks();
+    tls_initialising = false;
+    atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
+}
+
 static void ensure_init_slow(void)
 {
     if (tls_initialising)
         return;
-    int expected = INIT_NONE;
-    if (atomic_compare_exchange_strong(&init_state, &expected, INIT_RUNNING)) {
-        init_once();
-        tls_initialising = true;
-        init_hooks();
-        tls_initialising = false;
-        atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
+    long self = (long)getpid();
+    long seen = INIT_NONE;
+    if (atomic_compare_exchange_strong(&init_state, &seen, self)) {
+        run_init();
         return;
     }
-    while (atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE)
+    while ((seen = atomic_load_explicit(&init_state, memory_order_acquire)) != INIT_DONE) {
+        /* Initialised by a thread of another process: we are a child forked meanwhile. */
+        if (seen != self && atomic_compare_exchange_strong(&init_state, &seen, self)) {
+            run_init();
+            return;
+        }
         sched_yield();
+    }
 }
 
 static inline void ensure_init(void)
