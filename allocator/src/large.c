@@ -89,6 +89,18 @@ static void large_cache_decay_locked(uint64_t now)
     large.cache_count = kept;
 }
 
+/* Takes the first `len` bytes of cached range `r`, dropping the range when nothing is left. */
+static void large_cache_take_front_locked(struct large_cached *r, size_t len)
+{
+    large.cache_bytes -= len;
+    if (r->len == len) {
+        *r = large.cache[--large.cache_count];
+    } else {
+        r->base = (char *)r->base + len;
+        r->len -= len;
+    }
+}
+
 /* The front `len` bytes of the smallest cached range that holds them (the rest stays
  * cached), or NULL. Cached pages were touched before, so reusing them costs no faults. */
 static void *large_cache_take_locked(size_t *len_io, uintptr_t *origin)
@@ -106,13 +118,7 @@ static void *large_cache_take_locked(size_t *len_io, uintptr_t *origin)
     *origin = r->origin;
     if (r->len - len < LARGE_MIN_REMAINDER)
         len = *len_io = r->len;  /* no small fragment: it would only be unmapped later */
-    large.cache_bytes -= len;
-    if (r->len == len) {
-        *r = large.cache[--large.cache_count];
-    } else {
-        r->base = base + len;
-        r->len -= len;
-    }
+    large_cache_take_front_locked(r, len);
     return base;
 }
 
@@ -130,13 +136,7 @@ static bool large_cache_extend_locked(char *at, size_t len, uintptr_t origin)
     for (size_t i = 0; i < large.cache_count; i++) {
         struct large_cached *r = &large.cache[i];
         if (r->base == at && r->origin == origin && r->len >= len) {
-            large.cache_bytes -= len;
-            if (r->len == len) {
-                *r = large.cache[--large.cache_count];
-            } else {
-                r->base = at + len;
-                r->len -= len;
-            }
+            large_cache_take_front_locked(r, len);
             return true;
         }
     }
