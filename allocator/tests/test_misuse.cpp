@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 namespace {
 
@@ -146,6 +148,21 @@ TEST_F(Misuse, ReallocAndUsableSizeOfBadPointers)
                   "double free detected", freed);
 }
 
+// Takes out of `blocks` the first pair whose second block starts `gap(first)` bytes after the
+// first (physical neighbours), leaving nullptr in their places; {nullptr, nullptr} if none.
+template <size_t N, typename Gap>
+static std::pair<char *, char *> take_neighbours(char *(&blocks)[N], Gap gap)
+{
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++)
+            if (blocks[i] && blocks[j] && blocks[j] == blocks[i] + gap(blocks[i])) {
+                std::pair<char *, char *> pair{blocks[i], blocks[j]};
+                blocks[i] = blocks[j] = nullptr;
+                return pair;
+            }
+    return {nullptr, nullptr};
+}
+
 // Two adjacent medium blocks: the lower one overflows into the upper one's header. Freeing
 // the lower block reports it (its free checks the successor), so does freeing the upper one.
 // One other block is freed first, so that the thread's medium cache has a block and knows the
@@ -155,15 +172,10 @@ static void overflow_into_the_next_header(Misuse *test)
     char *blocks[16];
     for (auto &b : blocks)
         b = static_cast<char *>(mem_io_malloc(20000));
-    char *lower = nullptr, *upper = nullptr;
-    for (int i = 0; i < 16 && !lower; i++)
-        for (int j = 0; j < 16; j++)
-            if (blocks[j] == blocks[i] + mem_io_usable_size(blocks[i]) + sizeof(struct mem_io_block)) {
-                lower = blocks[i];
-                upper = blocks[j];
-                blocks[i] = blocks[j] = nullptr;
-                break;
-            }
+    char *lower, *upper;
+    std::tie(lower, upper) = take_neighbours(blocks, [](char *p) {
+        return mem_io_usable_size(p) + sizeof(struct mem_io_block);
+    });
     ASSERT_NE(lower, nullptr);
     for (auto &b : blocks)
         if (b) {
@@ -203,15 +215,8 @@ TEST_F(Misuse, OverflowIntoAFreeSmallNeighbourIsCaughtOnFreeOrReuse)
     char *blocks[64];
     for (auto &b : blocks)
         b = static_cast<char *>(mem_io_malloc(64));
-    char *lower = nullptr, *upper = nullptr;
-    for (int i = 0; i < 64 && !lower; i++)
-        for (int j = 0; j < 64; j++)
-            if (blocks[j] == blocks[i] + 64) {
-                lower = blocks[i];
-                upper = blocks[j];
-                blocks[i] = blocks[j] = nullptr;
-                break;
-            }
+    char *lower, *upper;
+    std::tie(lower, upper) = take_neighbours(blocks, [](char *) { return size_t(64); });
     ASSERT_NE(lower, nullptr);
     for (auto &b : blocks)
         mem_io_free(b);
