@@ -79,17 +79,23 @@ def mixed_size(rng):
     return rng.randrange(65537, 262145)
 
 
-def churn(rng):
-    t = Trace("""small-object churn: one thread, 8000 block slots, 16-128 byte blocks; each step frees
-the slot's block if it has one, else allocates one. Measures the malloc/free fast path.""")
-    slots = [False] * 8000
-    for _ in range(200_000):
-        i = rng.randrange(len(slots))
+def toggle_random_slots(t, rng, slot_count, steps, size):
+    """Thread 0, `steps` times: pick a random slot; free its block if it has one, else
+    allocate one of `size(rng)` bytes."""
+    slots = [False] * slot_count
+    for _ in range(steps):
+        i = rng.randrange(slot_count)
         if slots[i]:
             t.free(0, i)
         else:
-            t.malloc(0, i, small_size(rng))
+            t.malloc(0, i, size(rng))
         slots[i] = not slots[i]
+
+
+def churn(rng):
+    t = Trace("""small-object churn: one thread, 8000 block slots, 16-128 byte blocks; each step frees
+the slot's block if it has one, else allocates one. Measures the malloc/free fast path.""")
+    toggle_random_slots(t, rng, slot_count=8000, steps=200_000, size=small_size)
     return t
 
 
@@ -190,14 +196,8 @@ def realloc_growth(rng):
 def large_blocks(rng):
     t = Trace("""large blocks above glibc's 128 KiB mmap threshold: one thread keeps up to 12 blocks of
 128 KiB .. 2 MiB and replaces random ones; every page of every block is touched once.""")
-    slots = [False] * 12
-    for _ in range(500):
-        i = rng.randrange(len(slots))
-        if slots[i]:
-            t.free(0, i)
-        else:
-            t.malloc(0, i, rng.randrange(128 << 10, (2 << 20) + 1, 4096))
-        slots[i] = not slots[i]
+    toggle_random_slots(t, rng, slot_count=12, steps=500,
+                        size=lambda rng: rng.randrange(128 << 10, (2 << 20) + 1, 4096))
     return t
 
 
