@@ -194,7 +194,66 @@ static size_t large_round(size_t bytes)
     return (bytes + step - 1) & ~(step - 1);
 }
 
-/* *fresh says whether the memory is known to be zero (a new mapping). */
+/* Takes the largest cached range out of the cache (large lock held); false when it is empty. */
+static bool large_cache_take_largest_locked(struct large_cached *out)
+{
+    if (!large.cache_count)
+        return false;
+    size_t best = 0;
+    for (size_t i = 1; i < large.cache_count; i++)
+        if (large.cache[i].len > large.cache[best].len)
+            best = i;
+    *out = large.cache[best];
+    large.cache_bytes -= out->len;
+    large.cache[best] = large.cache[--large.cache_count];
+    return true;
+}
+
+/* A mapping of `len` bytes when no cached range holds it. The largest cached range is grown
+ * with mremap rather than a fresh mapping made beside the cache: its pages stay faulted in,
+ * only the added tail faults, and the process's footprint grows by the difference alone (the
+ * cache is spent before the footprint grows, so freed memory never adds to the peak). */
+static char *large_map(size_t len, uintptr_t *origin, bool *fresh)
+{
+    struct large_cached grown;
+    pthread_mutex_lock(&large.lock);
+    bool have = large_cache_take_largest_locked(&grown);
+    pthread_mutex_unlock(&large.lock);
+    if (have) {
+        void *moved = mremap(grown.base, grown.len, len, MREMAP_MAYMOVE);
+        if (moved != MAP_FAILED) {
+            *origin = moved == grown.base ? grown.origin : (uintptr_t)moved;
+            *fresh = false;
+            os_bytes_add(len - grown.len);
+            return moved;
+        }
+        os_unmap(grown.base, grown.len);
+        os_bytes_sub(grown.len);
+    }
+    char *base = os_map(len);
+    if (base) {
+        *origin = (uintptr_t)base;
+        *fresh = true;
+        os_bytes_add(len);
+    }
+    return base;
+}
+
+/* Writes the header of a large block in [base, base + len) and returns its user pointer. */
+static uintptr_t large_place(char *base, size_t len, uintptr_t origin, size_t alignment)
+{
+    uintptr_t user = ((uintptr_t)base + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    struct mem_io_block *h = (struct mem_io_block *)(user - HEADER_SIZE);
+    h->size = len;
+    h->prev = (struct mem_io_block *)base;
+    h->next = (struct mem_io_block *)origin;  /* mmap blocks have no neighbour: the origin */
+    h->flags = MEM_IO_FLAG_MMAP | MEM_IO_FLAG_USED;
+    seal(h);
+    return user;
+}
+
+/* *fresh says whether the memory is known to be zero (a new mapping). A cache hit takes the
+ * lock once; only a miss, which makes or grows a mapping, takes it again. */
 static void *large_alloc(size_t n, size_t alignment, bool *fresh)
 {
     size_t slack = HEADER_SIZE + (alignment > MEM_IO_ALIGNMENT ? alignment : 0);
@@ -203,39 +262,38 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
         return NULL;
     }
     size_t len = large_round(n + slack);
+    uintptr_t origin = 0, user = 0;
     pthread_mutex_lock(&large.lock);
     large_cache_decay_locked(os_now_ms());
-    uintptr_t origin = 0;
-    char *base = large_cache_take_locked(&len, &origin);
+    bool room = large_reserve_locked();  /* first: a rehash moves the slots */
+    char *base = room ? large_cache_take_locked(&len, &origin) : NULL;
+    if (base) {
+        user = large_place(base, len, origin, alignment);
+        large_insert_locked(user);  /* cannot fail: room was reserved above */
+    }
     pthread_mutex_unlock(&large.lock);
-    *fresh = base == NULL;
+    *fresh = false;
+    bool grew = !base;
     if (!base) {
-        base = os_map(len);
+        base = room ? large_map(len, &origin, fresh) : NULL;
         if (!base) {
             errno = ENOMEM;
             return NULL;
         }
-        origin = (uintptr_t)base;
-        os_bytes_add(len);
-    }
-    uintptr_t user = ((uintptr_t)base + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
-    struct mem_io_block *h = (struct mem_io_block *)(user - HEADER_SIZE);
-    h->size = len;
-    h->prev = (struct mem_io_block *)base;
-    h->next = (struct mem_io_block *)origin;  /* mmap blocks have no neighbour: the origin */
-    h->flags = MEM_IO_FLAG_MMAP | MEM_IO_FLAG_USED;
-    seal(h);
-    pthread_mutex_lock(&large.lock);
-    bool tracked = large_insert_locked(user);
-    pthread_mutex_unlock(&large.lock);
-    if (!tracked) {
-        os_unmap(base, len);
-        os_bytes_sub(len);
-        errno = ENOMEM;
-        return NULL;
+        user = large_place(base, len, origin, alignment);
+        pthread_mutex_lock(&large.lock);
+        bool tracked = large_insert_locked(user);
+        pthread_mutex_unlock(&large.lock);
+        if (!tracked) {
+            os_unmap(base, len);
+            os_bytes_sub(len);
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     stat_live((int64_t)((uintptr_t)base + len - user));
-    stats_fold(NULL);
+    if (grew)
+        stats_fold(NULL);  /* the footprint grew: a fold point for the live-bytes peak */
     return (void *)user;
 }
 
