@@ -119,6 +119,21 @@ static long extent_find(uintptr_t a)
     return (long)lo - 1;
 }
 
+/* Widens the span that holds every extent (arena lock held). Extents only grow and never go
+ * away, so a pointer outside the span is no medium block, known without taking the lock. */
+static void arena_span_include(uintptr_t start, uintptr_t end)
+{
+    if (!LOAD(arena.span_hi) || start < LOAD(arena.span_lo))
+        STORE(arena.span_lo, start);
+    if (end > LOAD(arena.span_hi))
+        STORE(arena.span_hi, end);
+}
+
+static inline bool arena_may_hold(const void *p)
+{
+    return (uintptr_t)p >= LOAD(arena.span_lo) && (uintptr_t)p < LOAD(arena.span_hi);
+}
+
 static struct extent *extent_add(uintptr_t start, uintptr_t end, uintptr_t raw_end, bool from_sbrk)
 {
     if (arena.extent_count == ARENA_MAX_EXTENTS)
@@ -130,6 +145,7 @@ static struct extent *extent_add(uintptr_t start, uintptr_t end, uintptr_t raw_e
     arena.extent_count++;
     arena.extents[at] = (struct extent){.start = start, .end = end, .raw_end = raw_end,
                                         .last = NULL, .from_sbrk = from_sbrk};
+    arena_span_include(start, end);
     return &arena.extents[at];
 }
 
@@ -163,6 +179,7 @@ static struct mem_io_block *arena_grow(size_t need)
                 HSTORE(b->flags, MEM_IO_FLAG_FREE);
                 seal(b);
                 top->end = new_end;
+                arena_span_include(top->start, new_end);
                 top->raw_end = (uintptr_t)got + grow;
                 arena.heap_bytes += grow;
                 os_bytes_add(grow);
@@ -470,6 +487,8 @@ static bool medium_cache_put(struct heap *h, void *p)
  * A thread with a heap keeps the block in its medium cache when there is room. */
 static bool arena_free(void *p, const char *function)
 {
+    if (!arena_may_hold(p))
+        return false;
     struct heap *h = heap_acquire();  /* NULL for an exiting thread: no cache */
     const struct extent *e;
     pthread_mutex_lock(&arena.lock);
@@ -527,6 +546,8 @@ static void medium_cache_flush(struct heap *h)
 /* Usable bytes of a live medium block; 0 when reported; false when p is in no extent. */
 static bool arena_usable(const void *p, const char *function, size_t *usable)
 {
+    if (!arena_may_hold(p))
+        return false;
     const struct extent *e;
     pthread_mutex_lock(&arena.lock);
     struct mem_io_block *b = arena_check(p, function, &e);
@@ -542,6 +563,8 @@ static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
     size_t need = medium_need(n);
     const struct extent *e;
     *old_usable = 0;
+    if (!arena_may_hold(p))
+        return ARENA_ELSEWHERE;
     pthread_mutex_lock(&arena.lock);
     struct mem_io_block *b = arena_check(p, "realloc", &e);
     if (!b) {

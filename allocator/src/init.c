@@ -30,10 +30,14 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     atfork_registered = true;  /* what a child that must finish the initialisation checks */
-    pthread_mutex_init(&heaps.lock, NULL);
-    pthread_mutex_init(&pool.lock, NULL);
-    pthread_mutex_init(&arena.lock, NULL);
-    pthread_mutex_init(&large.lock, NULL);
+    pthread_mutexattr_t spin_first;  /* as the static initialisers make them */
+    pthread_mutexattr_init(&spin_first);
+    pthread_mutexattr_settype(&spin_first, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&heaps.lock, &spin_first);
+    pthread_mutex_init(&pool.lock, &spin_first);
+    pthread_mutex_init(&arena.lock, &spin_first);
+    pthread_mutex_init(&large.lock, &spin_first);
+    pthread_mutexattr_destroy(&spin_first);
     for (struct heap *h = heaps.all; h; h = h->next_all)
         if (h != tls_heap && !h->abandoned) {
             h->abandoned = true;

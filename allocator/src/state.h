@@ -23,7 +23,7 @@ static struct {
     struct page_list purged;           /* empty pages whose memory went back to the OS */
     size_t bumped;                     /* pages ever carved from the range */
     size_t total;                      /* pages the range holds */
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} pool = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- heaps (heap.c) ---- */
 static struct heap empty_heap = {.current = {[0 ... NUM_CLASSES - 1] = &empty_page}};
@@ -33,7 +33,7 @@ static struct {
     struct heap *all;
     struct heap *abandoned;
     char *meta_next, *meta_end;
-} heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} heaps = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 /* This thread's heap; empty_heap until first use, dead_heap once the thread has exited. */
 static __thread struct heap *tls_heap __attribute__((tls_model("initial-exec"))) = &empty_heap;
 static pthread_key_t heap_key;
@@ -60,9 +60,10 @@ static struct {
     size_t top_index;
     struct mem_io_block *quarantine[ARENA_QUARANTINE];  /* headers reported as corrupted */
     size_t quarantine_next;
+    _Atomic uintptr_t span_lo, span_hi;  /* every extent lies in [span_lo, span_hi) */
     uintptr_t heap_start;              /* first sbrk extent, for the log trace */
     size_t heap_bytes;
-} arena = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} arena = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- large blocks (large.c) ---- */
 #define LARGE_CACHE_SLOTS 32
@@ -84,7 +85,7 @@ static struct {
     size_t capacity, occupied, live;
     struct large_cached cache[LARGE_CACHE_SLOTS];
     size_t cache_count, cache_bytes;
-} large = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} large = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- calls across files ---- */
 static inline void ensure_init(void);
