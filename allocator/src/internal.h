@@ -85,7 +85,7 @@ struct page_list { struct page *head, *tail; size_t count; };
 #define FLAG_CACHED 0x10u                      /* header flag: in a thread's medium cache */
 #define MEDIUM_CACHE_CLASSES 16
 #define MEDIUM_CACHE_DEPTH 8
-#define MEDIUM_CACHE_MAX_BYTES ((size_t)2 << 20)
+#define MEDIUM_CACHE_MAX_BYTES ((size_t)512 << 10)
 struct medium_cache {
     uint8_t count[MEDIUM_CACHE_CLASSES];
     size_t bytes;
