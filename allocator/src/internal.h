@@ -2,7 +2,7 @@
  *
  * Three kinds of blocks, chosen by size:
  *
- *  small  (<= 16 KiB, 36 size classes: 16-byte steps to 128, then 4 per power of two)
+ *  small  (<= 16 KiB, 64 size classes: 16-byte steps to 128, then 8 per power of two)
  *         Carved from 64 KiB "pages" inside ONE virtual range reserved at start-up. A pointer is
  *         small iff (ptr - small_base) < small_span: one subtraction and one compare. The page's
  *         descriptor is descs[(ptr - small_base) >> 16] and the block's state byte is
@@ -54,7 +54,7 @@
 #define STATES_PER_PAGE (PAGE_SIZE >> GRAIN_SHIFT)
 #define SMALL_MAX 16384
 #define SMALL_TABLE_MAX 1024                   /* sizes up to here find their class by table */
-#define NUM_CLASSES 36
+#define NUM_CLASSES 64
 #define EXTEND_BYTES 4096                      /* a page's free list grows ~one OS page at a time */
 #define PEAK_FOLD_PAGES 8                      /* new pages per heap between live-peak folds */
 
