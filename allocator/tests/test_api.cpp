@@ -248,6 +248,30 @@ TEST(Realloc, LargeBlockGrowsOverItsCachedNeighbour)
     mem_io_free(q);
 }
 
+// A large request that no cached range holds grows the largest cached range (mremap) instead
+// of mapping fresh memory beside the cache: the footprint grows by the difference only.
+// Sizes above any other test's, so that the 16 MiB range is the largest one cached.
+TEST(Malloc, LargeMissGrowsTheCachedRangeInsteadOfMappingBesideIt)
+{
+    const size_t first_size = size_t(16) << 20, bigger_size = size_t(48) << 20, edge = 1 << 20;
+    char *first = static_cast<char *>(mem_io_malloc(first_size));
+    ASSERT_NE(first, nullptr);
+    fill(first, edge, 3);
+    mem_io_free(first);
+    struct mem_io_stats before, after;
+    mem_io_get_stats(&before);
+    char *bigger = static_cast<char *>(mem_io_malloc(bigger_size));
+    ASSERT_NE(bigger, nullptr);
+    fill(bigger, edge, 4);
+    fill(bigger + bigger_size - edge, edge, 5);
+    EXPECT_TRUE(check(bigger, edge, 4));
+    EXPECT_TRUE(check(bigger + bigger_size - edge, edge, 5));
+    mem_io_get_stats(&after);
+    // 52 MiB mapped where 18 MiB was cached: 34 MiB more, not 52 MiB
+    EXPECT_LE(after.os_bytes, before.os_bytes + (size_t(40) << 20));
+    mem_io_free(bigger);
+}
+
 TEST(Realloc, TooLargeFailsAndKeepsTheBlock)
 {
     void *p = mem_io_malloc(64);
