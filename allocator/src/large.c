@@ -89,13 +89,22 @@ static void large_cache_decay_locked(uint64_t now)
     large.cache_count = kept;
 }
 
+/* Takes cached range i out of the cache (large lock held) and returns it. */
+static struct large_cached large_cache_remove_locked(size_t i)
+{
+    struct large_cached r = large.cache[i];
+    large.cache_bytes -= r.len;
+    large.cache[i] = large.cache[--large.cache_count];
+    return r;
+}
+
 /* Takes the first `len` bytes of cached range `r`, dropping the range when nothing is left. */
 static void large_cache_take_front_locked(struct large_cached *r, size_t len)
 {
-    large.cache_bytes -= len;
     if (r->len == len) {
-        *r = large.cache[--large.cache_count];
+        large_cache_remove_locked((size_t)(r - large.cache));
     } else {
+        large.cache_bytes -= len;
         r->base = (char *)r->base + len;
         r->len -= len;
     }
@@ -149,10 +158,9 @@ static void large_cache_drop_oldest_locked(void)
     for (size_t i = 1; i < large.cache_count; i++)
         if (large.cache[i].since_ms < large.cache[oldest].since_ms)
             oldest = i;
-    os_unmap(large.cache[oldest].base, large.cache[oldest].len);
-    os_bytes_sub(large.cache[oldest].len);
-    large.cache_bytes -= large.cache[oldest].len;
-    large.cache[oldest] = large.cache[--large.cache_count];
+    struct large_cached r = large_cache_remove_locked(oldest);
+    os_unmap(r.base, r.len);
+    os_bytes_sub(r.len);
 }
 
 /* Keeps a freed page range for reuse, merged with cached ranges it touches (the kernel
@@ -165,9 +173,7 @@ static void large_cache_put_locked(char *base, size_t len, uintptr_t origin)
         if (r->origin == origin && ((char *)r->base + r->len == base || base + len == (char *)r->base)) {
             if ((char *)r->base < base)
                 base = r->base;
-            len += r->len;
-            large.cache_bytes -= r->len;
-            *r = large.cache[--large.cache_count];
+            len += large_cache_remove_locked(i).len;
             continue;
         }
         i++;
@@ -194,32 +200,26 @@ static size_t large_round(size_t bytes)
     return (bytes + step - 1) & ~(step - 1);
 }
 
-/* Takes the largest cached range out of the cache (large lock held); false when it is empty. */
-static bool large_cache_take_largest_locked(struct large_cached *out)
+/* Takes the largest cached range out of the cache (large lock held); base NULL when empty. */
+static struct large_cached large_cache_take_largest_locked(void)
 {
     if (!large.cache_count)
-        return false;
+        return (struct large_cached){0};
     size_t best = 0;
     for (size_t i = 1; i < large.cache_count; i++)
         if (large.cache[i].len > large.cache[best].len)
             best = i;
-    *out = large.cache[best];
-    large.cache_bytes -= out->len;
-    large.cache[best] = large.cache[--large.cache_count];
-    return true;
+    return large_cache_remove_locked(best);
 }
 
-/* A mapping of `len` bytes when no cached range holds it. The largest cached range is grown
- * with mremap rather than a fresh mapping made beside the cache: its pages stay faulted in,
- * only the added tail faults, and the process's footprint grows by the difference alone (the
- * cache is spent before the footprint grows, so freed memory never adds to the peak). */
-static char *large_map(size_t len, uintptr_t *origin, bool *fresh)
+/* A mapping of `len` bytes when no cached range holds it: `grown`, the largest cached range
+ * (shorter than len; base NULL when the cache was empty), is grown with mremap rather than a
+ * fresh mapping made beside the cache. Its pages stay faulted in, only the added tail faults,
+ * and the footprint grows by the difference alone (the cache is spent before the footprint
+ * grows, so freed memory never adds to the peak). */
+static char *large_map(size_t len, struct large_cached grown, uintptr_t *origin, bool *fresh)
 {
-    struct large_cached grown;
-    pthread_mutex_lock(&large.lock);
-    bool have = large_cache_take_largest_locked(&grown);
-    pthread_mutex_unlock(&large.lock);
-    if (have) {
+    if (grown.base) {
         void *moved = mremap(grown.base, grown.len, len, MREMAP_MAYMOVE);
         if (moved != MAP_FAILED) {
             *origin = moved == grown.base ? grown.origin : (uintptr_t)moved;
@@ -263,6 +263,7 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
     }
     size_t len = large_round(n + slack);
     uintptr_t origin = 0, user = 0;
+    struct large_cached grown = {0};
     pthread_mutex_lock(&large.lock);
     large_cache_decay_locked(os_now_ms());
     bool room = large_reserve_locked();  /* first: a rehash moves the slots */
@@ -270,12 +271,14 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
     if (base) {
         user = large_place(base, len, origin, alignment);
         large_insert_locked(user);  /* cannot fail: room was reserved above */
+    } else if (room) {
+        grown = large_cache_take_largest_locked();  /* in the same hold: shorter than len */
     }
     pthread_mutex_unlock(&large.lock);
     *fresh = false;
     bool grew = !base;
     if (!base) {
-        base = room ? large_map(len, &origin, fresh) : NULL;
+        base = room ? large_map(len, grown, &origin, fresh) : NULL;
         if (!base) {
             errno = ENOMEM;
             return NULL;
@@ -313,15 +316,23 @@ static struct mem_io_block *large_check_locked(struct large_slot *s, const void 
     return h;
 }
 
-/* False when p is not a large block at all (the caller goes on checking). */
-static bool large_free(void *p, const char *function)
+/* Takes the large lock and finds p's slot. NULL, with the lock released again, when p is no
+ * large block; otherwise the caller holds the lock. */
+static struct large_slot *large_lock_slot(const void *p)
 {
     pthread_mutex_lock(&large.lock);
     struct large_slot *s = large_find_locked((uintptr_t)p);
-    if (!s) {
+    if (!s)
         pthread_mutex_unlock(&large.lock);
+    return s;
+}
+
+/* False when p is not a large block at all (the caller goes on checking). */
+static bool large_free(void *p, const char *function)
+{
+    struct large_slot *s = large_lock_slot(p);
+    if (!s)
         return false;
-    }
     struct mem_io_block *h = large_check_locked(s, p, function);
     if (h) {
         s->state = SLOT_FREED;
@@ -339,12 +350,9 @@ static bool large_free(void *p, const char *function)
 /* Usable size of a large block; false when p is not one. */
 static bool large_usable(const void *p, const char *function, size_t *usable)
 {
-    pthread_mutex_lock(&large.lock);
-    struct large_slot *s = large_find_locked((uintptr_t)p);
-    if (!s) {
-        pthread_mutex_unlock(&large.lock);
+    struct large_slot *s = large_lock_slot(p);
+    if (!s)
         return false;
-    }
     struct mem_io_block *h = large_check_locked(s, p, function);
     *usable = h ? (uintptr_t)h->prev + h->size - (uintptr_t)p : 0;
     pthread_mutex_unlock(&large.lock);
