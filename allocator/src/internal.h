@@ -65,20 +65,28 @@ struct free_block { uintptr_t next_encoded; };
 
 struct heap;
 struct page {
-    struct free_block *free;          /* owner only: blocks ready to hand out */
-    uint32_t used;                    /* owner only: blocks out (REMOTE ones included) */
-    uint32_t reserved;                /* blocks that fit in the page */
-    _Atomic uint32_t capacity;        /* blocks carved so far (read by the dumps) */
+    /* Set when the page is formatted for a class, read by every free, other threads' too. */
+    _Atomic(struct heap *) heap;      /* owner, NULL while in the global pool */
     _Atomic uint32_t block_size;
+    uint32_t reserved;                /* blocks that fit in the page */
     uint8_t class_id;
+    /* Written by the owner on every malloc and free: on a cache line of their own, so that
+     * a free from another thread reading the fields above does not wait for the owner's. */
+    _Alignas(64) struct free_block *free;  /* owner only: blocks ready to hand out */
+    uint32_t used;                    /* owner only: blocks out (REMOTE ones included) */
+    _Atomic uint32_t capacity;        /* blocks carved so far (read by the dumps) */
     uint8_t place;                    /* enum page_place */
     bool purged;                      /* pool only: memory given back with madvise */
-    _Atomic(struct heap *) heap;      /* owner, NULL while in the global pool */
     struct page *next, *prev;         /* links in a queue, the full list or the pool */
     uint64_t idle_since_ms;           /* pool only: when the page became empty */
 };
 
 struct page_list { struct page *head, *tail; size_t count; };
+
+/* Small blocks of other heaps' pages that this thread freed, on their way back to their
+ * owners in batches (heap.c says why). */
+struct outbox { struct free_block *head; uint32_t count; };
+#define OUTBOX_CLASS_BYTES 4096                /* per class: sent to the owners past this */
 
 /* Medium blocks of 16 KiB..160 KiB freed by a thread wait in its cache (per size class, up to
  * MEDIUM_CACHE_DEPTH each) and are handed out again without splitting or coalescing. */
