@@ -12,8 +12,9 @@
  *         Each thread owns a heap (initial-exec TLS) holding a queue of pages per class.
  *         malloc pops the current page's free list; free by the owning thread pushes it back.
  *         Neither takes a lock nor an atomic read-modify-write. A free from another thread
- *         flips the state USED -> REMOTE with one CAS and pushes the block on the owner heap's
- *         `remote` list with one CAS; the owner collects the list on its next slow path.
+ *         flips the state USED -> REMOTE and puts the block in the freeing heap's outbox for
+ *         its class; a full outbox goes to the owner heaps' `remote` lists, one CAS per run
+ *         of blocks with one owner, and each owner collects its list on its next slow path.
  *         Free-list links are stored XOR-ed with a per-process secret and the block address
  *         and checked (same page, state FREE) when popped.
  *  medium (16 KiB .. 128 KiB, and anything a thread asks for after its heap is gone)
@@ -119,6 +120,7 @@ struct heap {
     struct page_list queue[NUM_CLASSES];     /* pages with (maybe) free blocks */
     struct page_list full;                   /* pages with none: skipped until a block comes back */
     struct page_list empty;                  /* a few empty pages kept for quick reuse */
+    struct outbox outbox[NUM_CLASSES];       /* other heaps' blocks this thread freed */
     struct heap_stats stats;
     struct medium_cache medium;
     unsigned pages_acquired;                 /* every PEAK_FOLD_PAGES-th folds the stats */

@@ -105,6 +105,12 @@ TEST_F(Misuse, DoubleFreeFromAnotherThread)
     void *p = mem_io_malloc(64);
     std::thread([&] { mem_io_free(p); }).join();
     expect_report([&] { mem_io_free(opaque(p)); }, "free", "double free detected", p);
+    // freed twice by another thread: the first free left it in that thread's outbox
+    void *q = mem_io_malloc(64);
+    std::thread([&] {
+        mem_io_free(q);
+        expect_report([&] { mem_io_free(opaque(q)); }, "free", "double free detected", q);
+    }).join();
 }
 
 TEST_F(Misuse, FreeOfPointersNeverReturned)

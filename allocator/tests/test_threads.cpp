@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -176,6 +178,42 @@ TEST(Threads, ProducerConsumerMemoryIsReused)
     producer.join();
     // 2000 x 48 bytes is ~2 pages; forty rounds must reuse them, not grab 80 more
     EXPECT_LT(last.os_bytes, first.os_bytes + 1024 * 1024);
+}
+
+// The same with one consumer that lives throughout: it sends the blocks back in batches while
+// it runs (it may hold a few KiB per size class), so the producer keeps reusing the same
+// blocks instead of new ones every round.
+TEST(Threads, ALiveConsumerSendsBlocksBackWhileItRuns)
+{
+    const int kRounds = 40, kBatch = 2000;
+    std::vector<void *> batch(kBatch);
+    std::atomic<int> handed{0}, consumed{0};
+    std::thread consumer([&] {
+        for (int r = 1; r <= kRounds; r++) {
+            while (handed.load() < r)
+                std::this_thread::yield();
+            for (void *p : batch)
+                mem_io_free(p);
+            consumed.store(r);
+        }
+    });
+    std::set<void *> distinct;
+    std::thread producer([&] {
+        for (int r = 1; r <= kRounds; r++) {
+            for (auto &p : batch) {
+                p = mem_io_malloc(48);
+                static_cast<char *>(p)[0] = 1;
+                distinct.insert(p);
+            }
+            handed.store(r);
+            while (consumed.load() < r)
+                std::this_thread::yield();
+        }
+    });
+    producer.join();
+    consumer.join();
+    // kRounds * kBatch = 80000 if nothing came back before the consumer's exit
+    EXPECT_LT(distinct.size(), size_t(3 * kBatch));
 }
 
 }  // namespace
