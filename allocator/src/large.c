@@ -7,6 +7,7 @@
 
 #define LARGE_CACHE_MAX_BYTES ((size_t)64 << 20)
 #define LARGE_MIN_REMAINDER ((size_t)64 << 10)   /* smaller cache remainders go with the block */
+#define LARGE_COLOR_MASK ((uintptr_t)MEM_IO_PAGE - 64)  /* start offsets: cache lines of a page */
 
 static inline size_t large_hash(uintptr_t user, size_t capacity)
 {
@@ -239,10 +240,15 @@ static char *large_map(size_t len, struct large_cached grown, uintptr_t *origin,
     return base;
 }
 
-/* Writes the header of a large block in [base, base + len) and returns its user pointer. */
+/* Writes the header of a large block in [base, base + len) and returns its user pointer.
+ * Without an alignment request the block starts at a pseudo-random cache line of its first
+ * OS page (jemalloc's "cache-oblivious" placement): page-aligned blocks put the same offset
+ * of every block, and of each of their pages, in the same few cache sets, which evict each
+ * other. */
 static uintptr_t large_place(char *base, size_t len, uintptr_t origin, size_t alignment)
 {
-    uintptr_t user = ((uintptr_t)base + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    uintptr_t color = alignment > MEM_IO_ALIGNMENT ? 0 : mix64((uintptr_t)base) & LARGE_COLOR_MASK;
+    uintptr_t user = ((uintptr_t)base + color + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
     struct mem_io_block *h = (struct mem_io_block *)(user - HEADER_SIZE);
     h->size = len;
     h->prev = (struct mem_io_block *)base;
@@ -256,7 +262,7 @@ static uintptr_t large_place(char *base, size_t len, uintptr_t origin, size_t al
  * lock once; only a miss, which makes or grows a mapping, takes it again. */
 static void *large_alloc(size_t n, size_t alignment, bool *fresh)
 {
-    size_t slack = HEADER_SIZE + (alignment > MEM_IO_ALIGNMENT ? alignment : 0);
+    size_t slack = HEADER_SIZE + (alignment > MEM_IO_ALIGNMENT ? alignment : LARGE_COLOR_MASK);
     if (n > PTRDIFF_MAX - slack - MEM_IO_PAGE) {
         errno = ENOMEM;
         return NULL;

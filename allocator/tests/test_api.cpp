@@ -272,6 +272,29 @@ TEST(Malloc, LargeMissGrowsTheCachedRangeInsteadOfMappingBesideIt)
     mem_io_free(bigger);
 }
 
+// Large blocks start at varied cache lines of their first page, so the same offsets of
+// different blocks do not all fall in the same cache sets; aligned requests stay aligned.
+TEST(Malloc, LargeBlocksStartAtVariedCacheLines)
+{
+    std::vector<void *> blocks;
+    std::set<uintptr_t> offsets;
+    for (int i = 0; i < 16; i++) {
+        void *p = mem_io_malloc((size_t(256) << 10) + size_t(i) * 40000);
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u);
+        fill(p, mem_io_usable_size(p), 6);
+        offsets.insert(reinterpret_cast<uintptr_t>(p) & 4095);
+        blocks.push_back(p);
+    }
+    EXPECT_GE(offsets.size(), 4u);
+    void *aligned = mem_io_aligned_alloc(4096, size_t(1) << 20);
+    ASSERT_NE(aligned, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned) % 4096, 0u);
+    blocks.push_back(aligned);
+    for (void *p : blocks)
+        mem_io_free(p);
+}
+
 TEST(Realloc, TooLargeFailsAndKeepsTheBlock)
 {
     void *p = mem_io_malloc(64);
