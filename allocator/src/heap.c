@@ -127,8 +127,9 @@ static inline struct heap *owner_of(const struct free_block *b)
 /* Outboxes. A thread that frees blocks of another heap's pages gathers them per class and
  * hands them back in batches: one CAS per run of blocks with one owner (a hand-off between
  * two threads makes one run) instead of one CAS on the owner's contended list head per block.
- * The owner's page still counts them as out, so an outbox is bounded (OUTBOX_CLASS_BYTES per
- * class, 192 KiB per thread at most) and emptied when its thread exits. The blocks keep state
+ * The owner's page still counts them as out, and the owner cannot reuse them meanwhile, so
+ * outboxes are small (OUTBOX_CLASS_BYTES per class, OUTBOX_HEAP_BYTES in all) and emptied
+ * when their thread exits. The blocks keep state
  * REMOTE meanwhile, so a second free of one is still caught.
  * The freeing thread does not hand them out itself, as tcmalloc's and jemalloc's caches do:
  * measured, that made the stress larson 2.2x slower at 2 threads (its state bytes and the
@@ -138,8 +139,9 @@ static void outbox_flush(struct heap *h, unsigned cls)
 {
     struct outbox *box = &h->outbox[cls];
     struct free_block *b = box->head;
+    h->outbox_bytes -= box->bytes;
     box->head = NULL;
-    box->count = 0;
+    box->bytes = 0;
     while (b) {
         struct heap *owner = owner_of(b);
         struct free_block *first = b, *last;
@@ -151,11 +153,11 @@ static void outbox_flush(struct heap *h, unsigned cls)
     }
 }
 
-/* Blocks an outbox holds before it is sent; 0 for blocks bigger than an outbox, which go
- * back at once. */
-static inline uint32_t outbox_limit(unsigned cls)
+static void outbox_flush_all(struct heap *h)
 {
-    return OUTBOX_CLASS_BYTES / class_size[cls];
+    for (unsigned c = 0; c < NUM_CLASSES; c++)
+        if (h->outbox[c].head)
+            outbox_flush(h, c);
 }
 
 /* A free from a thread that does not own the page: USED -> REMOTE (so a later free of the
@@ -184,8 +186,12 @@ static void free_remote(void *p, uintptr_t off, struct page *pg, const char *fun
     struct outbox *box = &h->outbox[cls];
     b->next_encoded = link_encode((uintptr_t)box->head, b);
     box->head = b;
-    if (++box->count > outbox_limit(cls))
+    box->bytes += class_size[cls];
+    h->outbox_bytes += class_size[cls];
+    if (box->bytes > OUTBOX_CLASS_BYTES)  /* blocks bigger than an outbox go back at once */
         outbox_flush(h, cls);
+    else if (h->outbox_bytes > OUTBOX_HEAP_BYTES)
+        outbox_flush_all(h);
 }
 
 /* The corrupted free list of a page is dropped (its blocks are leaked, never handed out). */
@@ -257,8 +263,7 @@ static void heap_thread_exit(void *arg)
 {
     struct heap *h = arg;
     tls_heap = &dead_heap;
-    for (unsigned c = 0; c < NUM_CLASSES; c++)
-        outbox_flush(h, c);
+    outbox_flush_all(h);
     heap_collect_remote(h);
     for (unsigned c = 0; c < NUM_CLASSES; c++) {
         struct page *pg = h->queue[c].head;

@@ -86,8 +86,9 @@ struct page_list { struct page *head, *tail; size_t count; };
 
 /* Small blocks of other heaps' pages that this thread freed, on their way back to their
  * owners in batches (heap.c says why). */
-struct outbox { struct free_block *head; uint32_t count; };
+struct outbox { struct free_block *head; uint32_t bytes; };
 #define OUTBOX_CLASS_BYTES 4096                /* per class: sent to the owners past this */
+#define OUTBOX_HEAP_BYTES 16384                /* all classes of one heap: all sent past this */
 
 /* Medium blocks of 16 KiB..160 KiB freed by a thread wait in its cache (per size class, up to
  * MEDIUM_CACHE_DEPTH each) and are handed out again without splitting or coalescing. */
@@ -121,6 +122,7 @@ struct heap {
     struct page_list full;                   /* pages with none: skipped until a block comes back */
     struct page_list empty;                  /* a few empty pages kept for quick reuse */
     struct outbox outbox[NUM_CLASSES];       /* other heaps' blocks this thread freed */
+    size_t outbox_bytes;                     /* in all outboxes */
     struct heap_stats stats;
     struct medium_cache medium;
     unsigned pages_acquired;                 /* every PEAK_FOLD_PAGES-th folds the stats */
