@@ -1,4 +1,4 @@
-/* Initialisation, lazily from the first call (which may come before any constructor), and
+/* Initialisation, at load time or from the first call if that comes earlier, and
  * the fork and thread-exit hooks registered right after it. */
 #include "internal.h"
 
@@ -110,4 +110,13 @@ static inline void ensure_init(void)
 {
     if (unlikely(atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE))
         ensure_init_slow();
+}
+
+/* Also at load time, while the process normally has one thread. Otherwise the first call could
+ * come from a thread racing a fork() in another: glibc skips atfork handlers registered while
+ * a fork is under way, and that child inherited our locks as the parent's threads held them
+ * (TSan's slow fork made it 1 run in 120 in fork_while_threads_allocate). */
+__attribute__((constructor)) static void init_at_load(void)
+{
+    ensure_init();
 }
