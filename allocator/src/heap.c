@@ -129,8 +129,8 @@ static inline struct heap *owner_of(const struct free_block *b)
  * two threads makes one run) instead of one CAS on the owner's contended list head per block.
  * The owner's page still counts them as out, and the owner cannot reuse them meanwhile, so
  * outboxes are small (OUTBOX_CLASS_BYTES per class, OUTBOX_HEAP_BYTES in all) and emptied
- * when their thread exits. The blocks keep state
- * REMOTE meanwhile, so a second free of one is still caught.
+ * when their thread exits. The blocks keep state REMOTE meanwhile, so a second free of one is
+ * still caught.
  * The freeing thread does not hand them out itself, as tcmalloc's and jemalloc's caches do:
  * measured, that made the stress larson 2.2x slower at 2 threads (its state bytes and the
  * blocks' cache lines then take writes from two threads) and cache-scratch 4x (blocks under
@@ -180,7 +180,7 @@ static void free_remote(void *p, uintptr_t off, struct page *pg, const char *fun
     stat_add(&tls_heap->stats.small_frees[cls], 1);
     struct free_block *b = p;
     if (!h) {
-        remote_push(atomic_load_explicit(&pg->heap, relaxed), b, b);
+        remote_push(owner_of(b), b, b);
         return;
     }
     struct outbox *box = &h->outbox[cls];
