@@ -1,8 +1,10 @@
-/* Medium blocks: the seed's design. Blocks with a struct mem_io_block header tile extents of
- * memory grown with sbrk (or mmap where the break cannot move); `next`/`prev` link physical
- * neighbours. Free blocks sit in segregated bins, are split on allocation and coalesced with
- * free neighbours on free. One mutex guards it all; a per-thread cache of freed blocks in front
- * of it is used without the mutex (medium_cache_put, medium_cache_take). */
+/* Medium blocks: the seed's design, once per arena. Blocks with a struct mem_io_block header
+ * tile extents of memory; `next`/`prev` link physical neighbours. Free blocks sit in
+ * segregated bins, are split on allocation and coalesced with free neighbours on free. Arena 0
+ * grows with sbrk (or mmap where the break cannot move); arenas 1.. bump through their slice
+ * of one reserved range. Each arena has a mutex; a thread allocates from its heap's arena, and
+ * frees into the arena the pointer lies in. A per-thread cache of freed blocks in front of
+ * them is used without a mutex (medium_cache_put, medium_cache_take). */
 #include "internal.h"
 
 #define ARENA_GROW_MIN ((size_t)256 * 1024)
@@ -58,154 +60,206 @@ static unsigned bin_index(size_t size)
     return index < ARENA_BINS ? index : ARENA_BINS - 1;
 }
 
-static void bin_insert(struct mem_io_block *b)
+static void bin_insert(struct arena *a, struct mem_io_block *b)
 {
     unsigned i = bin_index(b->size);
     struct bin_links *l = links_of(b);
     l->prev = NULL;
-    l->next = arena.bins[i];
+    l->next = a->bins[i];
     if (l->next)
         links_of(l->next)->prev = b;
-    arena.bins[i] = b;
-    arena.nonempty |= (uint64_t)1 << i;
+    a->bins[i] = b;
+    a->nonempty |= (uint64_t)1 << i;
 }
 
-static void bin_remove(struct mem_io_block *b)
+static void bin_remove(struct arena *a, struct mem_io_block *b)
 {
     unsigned i = bin_index(b->size);
     struct bin_links *l = links_of(b);
     if (l->prev)
         links_of(l->prev)->next = l->next;
     else
-        arena.bins[i] = l->next;
+        a->bins[i] = l->next;
     if (l->next)
         links_of(l->next)->prev = l->prev;
-    if (!arena.bins[i])
-        arena.nonempty &= ~((uint64_t)1 << i);
+    if (!a->bins[i])
+        a->nonempty &= ~((uint64_t)1 << i);
 }
 
-static struct mem_io_block *bin_find(size_t need)
+static struct mem_io_block *bin_find(struct arena *a, size_t need)
 {
     unsigned i = bin_index(need);
     int scanned = 0;
-    for (struct mem_io_block *b = arena.bins[i]; b && scanned < BIN_SCAN_LIMIT; b = links_of(b)->next, scanned++)
+    for (struct mem_io_block *b = a->bins[i]; b && scanned < BIN_SCAN_LIMIT; b = links_of(b)->next, scanned++)
         if (b->size >= need)
             return b;
     /* any block of a higher bin fits: bins are floors of 4-per-power-of-two classes */
-    uint64_t higher = i + 1 < ARENA_BINS ? arena.nonempty & (~(uint64_t)0 << (i + 1)) : 0;
+    uint64_t higher = i + 1 < ARENA_BINS ? a->nonempty & (~(uint64_t)0 << (i + 1)) : 0;
     if (!higher)
         return NULL;
     unsigned j = (unsigned)__builtin_ctzll(higher);
-    struct mem_io_block *b = arena.bins[j];
+    struct mem_io_block *b = a->bins[j];
     if (j == ARENA_BINS - 1)
         while (b && b->size < need)
             b = links_of(b)->next;
     return b;
 }
 
-/* Index of the extent holding address a, or -1 (binary search: extents are sorted). */
-static long extent_find(uintptr_t a)
+/* Index of the extent holding address `at`, or -1 (binary search: extents are sorted). */
+static long extent_find(const struct arena *a, uintptr_t at)
 {
-    size_t lo = 0, hi = arena.extent_count;
+    size_t lo = 0, hi = a->extent_count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (arena.extents[mid].start <= a)
+        if (a->extents[mid].start <= at)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == 0 || a >= arena.extents[lo - 1].end)
+    if (lo == 0 || at >= a->extents[lo - 1].end)
         return -1;
     return (long)lo - 1;
 }
 
 /* Widens the span that holds every extent (arena lock held). Extents only grow and never go
  * away, so a pointer outside the span is no medium block, known without taking the lock. */
-static void arena_span_include(uintptr_t start, uintptr_t end)
+static void arena_span_include(struct arena *a, uintptr_t start, uintptr_t end)
 {
-    if (!LOAD(arena.span_hi) || start < LOAD(arena.span_lo))
-        STORE(arena.span_lo, start);
-    if (end > LOAD(arena.span_hi))
-        STORE(arena.span_hi, end);
+    if (!LOAD(a->span_hi) || start < LOAD(a->span_lo))
+        STORE(a->span_lo, start);
+    if (end > LOAD(a->span_hi))
+        STORE(a->span_hi, end);
 }
 
-static inline bool arena_may_hold(const void *p)
+static inline bool arena_may_hold(const struct arena *a, const void *p)
 {
-    return (uintptr_t)p >= LOAD(arena.span_lo) && (uintptr_t)p < LOAD(arena.span_hi);
+    return (uintptr_t)p >= LOAD(a->span_lo) && (uintptr_t)p < LOAD(a->span_hi);
 }
 
-static struct extent *extent_add(uintptr_t start, uintptr_t end, uintptr_t raw_end, bool from_sbrk)
+/* Reserves the range the slices of arenas 1.. come from, smaller where address space is
+ * limited; without it every thread uses arena 0. */
+static void arena_slices_init(void)
 {
-    if (arena.extent_count == ARENA_MAX_EXTENTS)
+    for (unsigned shift = ARENA_SLICE_SHIFT_MAX; shift >= ARENA_SLICE_SHIFT_MIN; shift--) {
+        size_t span = (size_t)(ARENA_COUNT - 1) << shift;
+        char *raw = os_reserve(span);
+        if (!raw)
+            continue;
+        for (unsigned i = 1; i < ARENA_COUNT; i++) {
+            arenas[i].slice_next = (uintptr_t)raw + ((size_t)(i - 1) << shift);
+            arenas[i].slice_end = arenas[i].slice_next + ((size_t)1 << shift);
+        }
+        slice_shift = shift;
+        STORE(slices_base, (uintptr_t)raw);
+        atomic_store_explicit(&slices_span, span, memory_order_release);
+        return;
+    }
+}
+
+/* The arena whose memory p would be in, or NULL when p is in none (no medium block). */
+static inline struct arena *arena_of(const void *p)
+{
+    uintptr_t off = (uintptr_t)p - LOAD(slices_base);
+    if (off < LOAD(slices_span))
+        return &arenas[1 + (off >> slice_shift)];
+    return arena_may_hold(&arenas[0], p) ? &arenas[0] : NULL;
+}
+
+static struct extent *extent_add(struct arena *a, uintptr_t start, uintptr_t end, uintptr_t raw_end,
+                                 enum extent_source source)
+{
+    if (a->extent_count == ARENA_MAX_EXTENTS)
         return NULL;
-    size_t at = arena.extent_count;
-    while (at > 0 && arena.extents[at - 1].start > start)
+    size_t at = a->extent_count;
+    while (at > 0 && a->extents[at - 1].start > start)
         at--;
-    memmove(&arena.extents[at + 1], &arena.extents[at], (arena.extent_count - at) * sizeof(struct extent));
-    arena.extent_count++;
-    arena.extents[at] = (struct extent){.start = start, .end = end, .raw_end = raw_end,
-                                        .last = NULL, .from_sbrk = from_sbrk};
-    arena_span_include(start, end);
-    return &arena.extents[at];
+    memmove(&a->extents[at + 1], &a->extents[at], (a->extent_count - at) * sizeof(struct extent));
+    a->extent_count++;
+    a->extents[at] = (struct extent){.start = start, .end = end, .raw_end = raw_end,
+                                        .last = NULL, .source = (uint8_t)source};
+    arena_span_include(a, start, end);
+    return &a->extents[at];
 }
 
-/* Makes a new free block of at least `need` bytes at the end of the heap (arena lock held).
- * The break is extended in place only when it still ends where our last extent ends. */
-static struct mem_io_block *arena_grow(size_t need)
+/* The top extent grows by `len` bytes that were just obtained at its raw end; returns the
+ * free block that ends it (merged with a free last block). */
+static struct mem_io_block *arena_extend_top(struct arena *a, size_t len)
+{
+    struct extent *top = &a->extents[a->top_index];
+    uintptr_t new_end = (top->raw_end + len) & ~(uintptr_t)15;
+    struct mem_io_block *last = top->last;
+    struct mem_io_block *b;
+    if ((HLOAD(last->flags) & MEM_IO_FLAG_FREE) && sealed(last)) {
+        bin_remove(a, last);
+        b = last;
+        HSTORE(b->size, new_end - (uintptr_t)b);
+    } else {
+        b = (struct mem_io_block *)top->end;
+        HSTORE(b->size, new_end - top->end);
+        b->prev = last;
+        last->next = b;
+        top->last = b;
+    }
+    b->next = NULL;
+    HSTORE(b->flags, MEM_IO_FLAG_FREE);
+    seal(b);
+    top->end = new_end;
+    arena_span_include(a, top->start, new_end);
+    top->raw_end += len;
+    a->heap_bytes += len;
+    os_bytes_add(len);
+    return b;
+}
+
+/* Arena 0: the break is extended in place only when it still ends where our top extent ends;
+ * when it cannot move (rlimit, valgrind, a mapping in the way) mmap serves. */
+static struct mem_io_block *arena_grow_sbrk(struct arena *a, size_t grow)
+{
+    if (a->top && os_current_break() == (void *)a->extents[a->top_index].raw_end) {
+        char *got = os_sbrk(grow);
+        if (got == (char *)a->extents[a->top_index].raw_end)
+            return arena_extend_top(a, grow);
+        if (got)  /* someone else moved the break in between: a separate extent */
+            return arena_new_extent(a, got, grow, EXTENT_SBRK);
+    }
+    char *got = os_sbrk(grow);
+    if (got)
+        return arena_new_extent(a, got, grow, EXTENT_SBRK);
+    got = os_map(grow);
+    return got ? arena_new_extent(a, got, grow, EXTENT_MMAP) : NULL;
+}
+
+/* Arenas 1..: the next piece of the slice (reserved, so no system call); NULL when the slice
+ * is used up. */
+static struct mem_io_block *arena_grow_slice(struct arena *a, size_t grow)
+{
+    if (grow > a->slice_end - a->slice_next)
+        return NULL;
+    char *got = (char *)a->slice_next;
+    a->slice_next += grow;
+    if (a->top)
+        return arena_extend_top(a, grow);
+    return arena_new_extent(a, got, grow, EXTENT_SLICE);
+}
+
+/* Makes a new free block of at least `need` bytes at the end of the arena (its lock held). */
+static struct mem_io_block *arena_grow(struct arena *a, size_t need)
 {
     size_t grow = (need + HEADER_SIZE + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
     if (grow < ARENA_GROW_MIN)
         grow = ARENA_GROW_MIN;
-    if (arena.top) {
-        struct extent *top = &arena.extents[arena.top_index];
-        if (os_current_break() == (void *)top->raw_end) {
-            char *got = os_sbrk(grow);
-            if (got == (char *)top->raw_end) {
-                uintptr_t new_end = ((uintptr_t)got + grow) & ~(uintptr_t)15;
-                struct mem_io_block *last = top->last;
-                struct mem_io_block *b;
-                if ((HLOAD(last->flags) & MEM_IO_FLAG_FREE) && sealed(last)) {
-                    bin_remove(last);
-                    b = last;
-                    HSTORE(b->size, new_end - (uintptr_t)b);
-                } else {
-                    b = (struct mem_io_block *)top->end;
-                    HSTORE(b->size, new_end - top->end);
-                    b->prev = last;
-                    last->next = b;
-                    top->last = b;
-                }
-                b->next = NULL;
-                HSTORE(b->flags, MEM_IO_FLAG_FREE);
-                seal(b);
-                top->end = new_end;
-                arena_span_include(top->start, new_end);
-                top->raw_end = (uintptr_t)got + grow;
-                arena.heap_bytes += grow;
-                os_bytes_add(grow);
-                return b;
-            }
-            if (got)  /* someone else moved the break in between: a separate extent */
-                return arena_new_extent(got, grow, true);
-        }
-    }
-    char *got = os_sbrk(grow);
-    if (got)
-        return arena_new_extent(got, grow, true);
-    /* the break cannot move (rlimit, valgrind, a mapping in the way): use mmap */
-    got = os_map(grow);
-    return got ? arena_new_extent(got, grow, false) : NULL;
+    return a == &arenas[0] ? arena_grow_sbrk(a, grow) : arena_grow_slice(a, grow);
 }
 
-static struct mem_io_block *arena_new_extent(char *got, size_t len, bool from_sbrk)
+static struct mem_io_block *arena_new_extent(struct arena *a, char *got, size_t len, enum extent_source source)
 {
     uintptr_t start = ((uintptr_t)got + 15) & ~(uintptr_t)15;
     uintptr_t end = ((uintptr_t)got + len) & ~(uintptr_t)15;
-    struct extent *e = extent_add(start, end, (uintptr_t)got + len, from_sbrk);
+    struct extent *e = extent_add(a, start, end, (uintptr_t)got + len, source);
     if (!e) {
-        if (!from_sbrk)
+        if (source == EXTENT_MMAP)
             os_unmap(got, len);
-        return NULL;  /* an sbrk'd piece we cannot track stays unused */
+        return NULL;  /* an sbrk'd piece or slice we cannot track stays unused */
     }
     struct mem_io_block *b = (struct mem_io_block *)start;
     HSTORE(b->size, end - start);
@@ -213,21 +267,21 @@ static struct mem_io_block *arena_new_extent(char *got, size_t len, bool from_sb
     HSTORE(b->flags, MEM_IO_FLAG_FREE);
     seal(b);
     e->last = b;
-    if (from_sbrk) {
-        arena.top = true;
-        arena.top_index = (size_t)(e - arena.extents);
-    } else if (arena.top && arena.top_index >= (size_t)(e - arena.extents)) {
-        arena.top_index++;  /* the insertion shifted the top extent */
+    if (source != EXTENT_MMAP) {  /* where the arena grows next */
+        a->top = true;
+        a->top_index = (size_t)(e - a->extents);
+    } else if (a->top && a->top_index >= (size_t)(e - a->extents)) {
+        a->top_index++;  /* the insertion shifted the top extent */
     }
-    if (from_sbrk && arena.heap_start == 0)
-        arena.heap_start = start;
-    arena.heap_bytes += len;
+    if (source == EXTENT_SBRK && a->heap_start == 0)
+        a->heap_start = start;
+    a->heap_bytes += len;
     os_bytes_add(len);
     return b;
 }
 
 /* Keeps `need` bytes of b and turns the rest, if big enough, into a free block. */
-static void block_split(struct mem_io_block *b, size_t need)
+static void block_split(struct arena *a, struct mem_io_block *b, size_t need)
 {
     if (b->size - need < MEDIUM_MIN_BLOCK)
         return;
@@ -242,26 +296,26 @@ static void block_split(struct mem_io_block *b, size_t need)
     if (rest->next)
         rest->next->prev = rest;
     else
-        arena_set_last(rest);
+        arena_set_last(a, rest);
     struct mem_io_block *after = rest->next;
     if (after && (HLOAD(after->flags) & MEM_IO_FLAG_FREE) && sealed(after)) {
-        bin_remove(after);
-        block_absorb_next(rest);
+        bin_remove(a, after);
+        block_absorb_next(a, rest);
     }
     seal(rest);
-    bin_insert(rest);
+    bin_insert(a, rest);
 }
 
 /* The extent whose last block was just replaced by b. */
-static void arena_set_last(struct mem_io_block *b)
+static void arena_set_last(struct arena *a, struct mem_io_block *b)
 {
-    long i = extent_find((uintptr_t)b);
+    long i = extent_find(a, (uintptr_t)b);
     if (i >= 0)
-        arena.extents[i].last = b;
+        a->extents[i].last = b;
 }
 
 /* b swallows its free physical successor (already out of its bin). */
-static void block_absorb_next(struct mem_io_block *b)
+static void block_absorb_next(struct arena *a, struct mem_io_block *b)
 {
     struct mem_io_block *n = b->next;
     HSTORE(b->size, b->size + n->size);
@@ -269,7 +323,7 @@ static void block_absorb_next(struct mem_io_block *b)
     if (b->next)
         b->next->prev = b;
     else
-        arena_set_last(b);
+        arena_set_last(a, b);
     HSTORE(n->magic, block_seal(n) ^ SEAL_ABSORBED);
 }
 
@@ -280,32 +334,19 @@ static size_t medium_need(size_t n)
 }
 
 /* A block of at least n usable bytes whose user pointer is aligned to `alignment`. */
-static void *arena_alloc(size_t n, size_t alignment)
+/* A block of `need` bytes from arena a whose user pointer is aligned to `alignment`, or NULL
+ * when the arena cannot grow. */
+static struct mem_io_block *arena_take(struct arena *a, size_t need, size_t alignment)
 {
-    if (n > PTRDIFF_MAX - 2 * alignment - MEDIUM_MIN_BLOCK) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    size_t need = medium_need(n);
-    if (alignment <= MEM_IO_ALIGNMENT && medium_cache_class(need) >= 0) {
-        need = medium_class_need(need);
-        struct heap *h = heap_acquire();
-        if (h) {
-            void *cached = medium_cache_take(h, need);
-            if (cached)
-                return cached;
-        }
-    }
     size_t search = alignment > MEM_IO_ALIGNMENT ? need + alignment + MEDIUM_MIN_BLOCK : need;
-    pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = bin_find(search);
+    pthread_mutex_lock(&a->lock);
+    struct mem_io_block *b = bin_find(a, search);
     if (b)
-        bin_remove(b);
+        bin_remove(a, b);
     else
-        b = arena_grow(search);
+        b = arena_grow(a, search);
     if (!b) {
-        pthread_mutex_unlock(&arena.lock);
-        errno = ENOMEM;
+        pthread_mutex_unlock(&a->lock);
         return NULL;
     }
     uintptr_t user = (uintptr_t)(b + 1);
@@ -313,27 +354,52 @@ static void *arena_alloc(size_t n, size_t alignment)
         /* cut a free front block off so that the user pointer lands on the alignment */
         uintptr_t aligned = ((uintptr_t)b + MEDIUM_MIN_BLOCK + HEADER_SIZE + alignment - 1) & ~(uintptr_t)(alignment - 1);
         struct mem_io_block *front = b;
-        struct mem_io_block *a = (struct mem_io_block *)(aligned - HEADER_SIZE);
-        HSTORE(a->size, front->size - ((uintptr_t)a - (uintptr_t)front));
-        a->next = front->next;
-        a->prev = front;
-        HSTORE(front->size, (uintptr_t)a - (uintptr_t)front);
-        front->next = a;
+        b = (struct mem_io_block *)(aligned - HEADER_SIZE);
+        HSTORE(b->size, front->size - ((uintptr_t)b - (uintptr_t)front));
+        b->next = front->next;
+        b->prev = front;
+        HSTORE(front->size, (uintptr_t)b - (uintptr_t)front);
+        front->next = b;
         HSTORE(front->flags, MEM_IO_FLAG_FREE);
         seal(front);
-        bin_insert(front);
-        if (a->next)
-            a->next->prev = a;
+        bin_insert(a, front);
+        if (b->next)
+            b->next->prev = b;
         else
-            arena_set_last(a);
-        b = a;
+            arena_set_last(a, b);
     }
     HSTORE(b->flags, MEM_IO_FLAG_USED);
-    block_split(b, need);
+    block_split(a, b, need);
     seal(b);
-    size_t usable = b->size - HEADER_SIZE;
-    pthread_mutex_unlock(&arena.lock);
-    stat_live((int64_t)usable);
+    pthread_mutex_unlock(&a->lock);
+    return b;
+}
+
+/* A block of at least n usable bytes whose user pointer is aligned to `alignment`: from this
+ * thread's medium cache, else from its arena, else (its slice is used up) from arena 0. */
+static void *arena_alloc(size_t n, size_t alignment)
+{
+    if (n > PTRDIFF_MAX - 2 * alignment - MEDIUM_MIN_BLOCK) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t need = medium_need(n);
+    struct heap *h = heap_acquire();  /* NULL for an exiting thread */
+    if (h && alignment <= MEM_IO_ALIGNMENT && medium_cache_class(need) >= 0) {
+        need = medium_class_need(need);
+        void *cached = medium_cache_take(h, need);
+        if (cached)
+            return cached;
+    }
+    struct arena *a = h ? h->arena : &arenas[0];
+    struct mem_io_block *b = arena_take(a, need, alignment);
+    if (!b && a != &arenas[0])
+        b = arena_take(&arenas[0], need, alignment);
+    if (!b) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    stat_live((int64_t)(b->size - HEADER_SIZE));
     return b + 1;
 }
 
@@ -355,28 +421,28 @@ static bool arena_is_block_start(const struct extent *e, const struct mem_io_blo
 
 /* Headers already reported as corrupted: they are never coalesced into (their size cannot
  * be trusted) and not reported again when a neighbour is freed (arena lock held). */
-static bool arena_quarantined(const struct mem_io_block *b)
+static bool arena_quarantined(const struct arena *a, const struct mem_io_block *b)
 {
     for (size_t i = 0; i < ARENA_QUARANTINE; i++)
-        if (arena.quarantine[i] == b)
+        if (a->quarantine[i] == b)
             return true;
     return false;
 }
 
-static void arena_quarantine(struct mem_io_block *b)
+static void arena_quarantine(struct arena *a, struct mem_io_block *b)
 {
     __atomic_fetch_or(&b->flags, MEM_IO_FLAG_CORRUPTED, __ATOMIC_RELAXED);
-    if (!arena_quarantined(b))
-        arena.quarantine[arena.quarantine_next++ % ARENA_QUARANTINE] = b;
+    if (!arena_quarantined(a, b))
+        a->quarantine[a->quarantine_next++ % ARENA_QUARANTINE] = b;
 }
 
 /* Proves p is a live medium block before anything is written (arena lock held); reports and
  * returns NULL otherwise. Also checks the successor's header, which an overflow of p reaches.
  * *where: the extent holding p, NULL when p is in none (not ours). */
-static struct mem_io_block *arena_check(const void *p, const char *function, const struct extent **where)
+static struct mem_io_block *arena_check(struct arena *a, const void *p, const char *function, const struct extent **where)
 {
-    long extent = extent_find((uintptr_t)p);
-    *where = extent >= 0 ? &arena.extents[extent] : NULL;
+    long extent = extent_find(a, (uintptr_t)p);
+    *where = extent >= 0 ? &a->extents[extent] : NULL;
     if (!*where)
         return NULL;
     const struct extent *e = *where;
@@ -390,7 +456,7 @@ static struct mem_io_block *arena_check(const void *p, const char *function, con
         if (HLOAD(b->magic) == (block_seal(b) ^ SEAL_ABSORBED)) {
             report_error(function, "double free detected", p);
         } else if (arena_is_block_start(e, b)) {
-            arena_quarantine(b);
+            arena_quarantine(a, b);
             report_error(function, "corrupted block header", p);
         } else {
             report_error(function, "invalid pointer", p);
@@ -407,9 +473,9 @@ static struct mem_io_block *arena_check(const void *p, const char *function, con
             report_error(function, "corrupted block header", p);  /* b's own links are bad */
             return NULL;
         }
-        if (arena_quarantined(n))
+        if (arena_quarantined(a, n))
             return b;  /* reported before; b is freed, never merged with n */
-        arena_quarantine(n);
+        arena_quarantine(a, n);
         report_error(function, "corrupted block header (overflow from the previous block)", n + 1);
         return NULL;
     }
@@ -417,23 +483,23 @@ static struct mem_io_block *arena_check(const void *p, const char *function, con
 }
 
 /* Frees b into the bins, coalescing with free neighbours (arena lock held). */
-static void arena_release_locked(struct mem_io_block *b)
+static void arena_release_locked(struct arena *a, struct mem_io_block *b)
 {
     HSTORE(b->flags, MEM_IO_FLAG_FREE);
     struct mem_io_block *n = b->next;
     if (n && (HLOAD(n->flags) & MEM_IO_FLAG_FREE) && sealed(n)) {
-        bin_remove(n);
-        block_absorb_next(b);
+        bin_remove(a, n);
+        block_absorb_next(a, b);
     }
     struct mem_io_block *prev = b->prev;
     if (prev && (HLOAD(prev->flags) & MEM_IO_FLAG_FREE) && sealed(prev) && prev->next == b) {
-        bin_remove(prev);
+        bin_remove(a, prev);
         seal(b);
-        block_absorb_next(prev);
+        block_absorb_next(a, prev);
         b = prev;
     }
     seal(b);
-    bin_insert(b);
+    bin_insert(a, b);
 }
 
 /* Medium cache class of a block of `size` bytes, or -1 when it is not cached. */
@@ -487,14 +553,15 @@ static bool medium_cache_put(struct heap *h, void *p)
  * A thread with a heap keeps the block in its medium cache when there is room. */
 static bool arena_free(void *p, const char *function)
 {
-    if (!arena_may_hold(p))
+    struct arena *a = arena_of(p);
+    if (!a)
         return false;
     struct heap *h = heap_acquire();  /* NULL for an exiting thread: no cache */
     const struct extent *e;
-    pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = arena_check(p, function, &e);
+    pthread_mutex_lock(&a->lock);
+    struct mem_io_block *b = arena_check(a, p, function, &e);
     if (!b) {
-        pthread_mutex_unlock(&arena.lock);
+        pthread_mutex_unlock(&a->lock);
         return e != NULL;
     }
     size_t freed = b->size - HEADER_SIZE;
@@ -506,12 +573,12 @@ static bool arena_free(void *p, const char *function)
     if (cls >= 0 && h->medium.count[cls] < MEDIUM_CACHE_DEPTH &&
         h->medium.bytes + b->size <= MEDIUM_CACHE_MAX_BYTES) {
         HSTORE(b->flags, MEM_IO_FLAG_USED | FLAG_CACHED);
-        pthread_mutex_unlock(&arena.lock);
+        pthread_mutex_unlock(&a->lock);
         h->medium.blocks[cls][h->medium.count[cls]++] = b;
         h->medium.bytes += b->size;
     } else {
-        arena_release_locked(b);
-        pthread_mutex_unlock(&arena.lock);
+        arena_release_locked(a, b);
+        pthread_mutex_unlock(&a->lock);
     }
     stat_live(-(int64_t)freed);
     return true;
@@ -532,27 +599,31 @@ static void *medium_cache_take(struct heap *h, size_t need)
     return b + 1;
 }
 
-/* Thread exit: cached blocks go back to the bins. */
+/* Thread exit: cached blocks go back to the bins of their arenas. */
 static void medium_cache_flush(struct heap *h)
 {
-    pthread_mutex_lock(&arena.lock);
     for (int cls = 0; cls < MEDIUM_CACHE_CLASSES; cls++)
-        while (h->medium.count[cls])
-            arena_release_locked(h->medium.blocks[cls][--h->medium.count[cls]]);
-    pthread_mutex_unlock(&arena.lock);
+        while (h->medium.count[cls]) {
+            struct mem_io_block *b = h->medium.blocks[cls][--h->medium.count[cls]];
+            struct arena *a = arena_of(b);
+            pthread_mutex_lock(&a->lock);
+            arena_release_locked(a, b);
+            pthread_mutex_unlock(&a->lock);
+        }
     h->medium.bytes = 0;
 }
 
 /* Usable bytes of a live medium block; 0 when reported; false when p is in no extent. */
 static bool arena_usable(const void *p, const char *function, size_t *usable)
 {
-    if (!arena_may_hold(p))
+    struct arena *a = arena_of(p);
+    if (!a)
         return false;
     const struct extent *e;
-    pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = arena_check(p, function, &e);
+    pthread_mutex_lock(&a->lock);
+    struct mem_io_block *b = arena_check(a, p, function, &e);
     *usable = b ? b->size - HEADER_SIZE : 0;
-    pthread_mutex_unlock(&arena.lock);
+    pthread_mutex_unlock(&a->lock);
     return e != NULL;
 }
 
@@ -563,12 +634,13 @@ static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
     size_t need = medium_need(n);
     const struct extent *e;
     *old_usable = 0;
-    if (!arena_may_hold(p))
+    struct arena *a = arena_of(p);
+    if (!a)
         return ARENA_ELSEWHERE;
-    pthread_mutex_lock(&arena.lock);
-    struct mem_io_block *b = arena_check(p, "realloc", &e);
+    pthread_mutex_lock(&a->lock);
+    struct mem_io_block *b = arena_check(a, p, "realloc", &e);
     if (!b) {
-        pthread_mutex_unlock(&arena.lock);
+        pthread_mutex_unlock(&a->lock);
         return e ? ARENA_MOVE : ARENA_ELSEWHERE;
     }
     size_t before = b->size;
@@ -576,15 +648,15 @@ static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
     struct mem_io_block *next = b->next;
     if (need > b->size && next && (HLOAD(next->flags) & MEM_IO_FLAG_FREE) && sealed(next) &&
         b->size + next->size >= need) {
-        bin_remove(next);
-        block_absorb_next(b);
+        bin_remove(a, next);
+        block_absorb_next(a, b);
     }
     bool fits = need <= b->size;
     if (fits)
-        block_split(b, need);
+        block_split(a, b, need);
     seal(b);
     size_t after = b->size;
-    pthread_mutex_unlock(&arena.lock);
+    pthread_mutex_unlock(&a->lock);
     if (!fits)
         return ARENA_MOVE;
     stat_live((int64_t)after - (int64_t)before);

@@ -47,11 +47,19 @@ void mem_io_log_trace(void)
     struct mem_io_stats s;
     stats_fold(&s);
     struct out_buf out = {.fd = 2};
-    pthread_mutex_lock(&arena.lock);
-    uintptr_t heap_start = arena.heap_start;
-    uintptr_t heap_end = arena.top ? arena.extents[arena.top_index].raw_end : heap_start;
-    size_t extents = arena.extent_count, heap_bytes = arena.heap_bytes;
-    pthread_mutex_unlock(&arena.lock);
+    uintptr_t heap_start = 0, heap_end = 0;
+    size_t extents = 0, heap_bytes = 0;
+    for (unsigned i = 0; i < ARENA_COUNT; i++) {
+        struct arena *a = &arenas[i];
+        pthread_mutex_lock(&a->lock);
+        if (i == 0) {  /* the sbrk heap */
+            heap_start = a->heap_start;
+            heap_end = a->top ? a->extents[a->top_index].raw_end : heap_start;
+        }
+        extents += a->extent_count;
+        heap_bytes += a->heap_bytes;
+        pthread_mutex_unlock(&a->lock);
+    }
     pthread_mutex_lock(&pool.lock);
     size_t pages = pool.bumped;
     pthread_mutex_unlock(&pool.lock);
@@ -128,16 +136,23 @@ static void dump_small_pages(struct out_buf *out)
     }
 }
 
-static void dump_arena(struct out_buf *out)
+static void dump_arena(struct out_buf *out, unsigned index)
 {
-    pthread_mutex_lock(&arena.lock);
-    for (size_t i = 0; i < arena.extent_count; i++) {
-        const struct extent *e = &arena.extents[i];
+    static const char *const source_names[] = {
+        [EXTENT_SBRK] = "sbrk", [EXTENT_MMAP] = "mmap", [EXTENT_SLICE] = "slice"};
+    struct arena *a = &arenas[index];
+    pthread_mutex_lock(&a->lock);
+    for (size_t i = 0; i < a->extent_count; i++) {
+        const struct extent *e = &a->extents[i];
         out_str(out, "mem_io: arena extent ");
         out_hex(out, e->start);
         out_str(out, "-");
         out_hex(out, e->end);
-        out_str(out, e->from_sbrk ? " (sbrk)\n" : " (mmap)\n");
+        out_str(out, " (arena ");
+        out_dec(out, index);
+        out_str(out, ", ");
+        out_str(out, source_names[e->source]);
+        out_str(out, ")\n");
         uintptr_t walk = e->start;
         while (walk + HEADER_SIZE <= e->end) {
             const struct mem_io_block *b = (const struct mem_io_block *)walk;
@@ -149,7 +164,7 @@ static void dump_arena(struct out_buf *out)
             walk += b->size;
         }
     }
-    pthread_mutex_unlock(&arena.lock);
+    pthread_mutex_unlock(&a->lock);
 }
 
 static void dump_large(struct out_buf *out)
@@ -171,7 +186,8 @@ void mem_io_stack_trace(void)
     struct out_buf out = {.fd = 2};
     out_str(&out, "mem_io: stack trace (every block)\n");
     dump_small_pages(&out);
-    dump_arena(&out);
+    for (unsigned i = 0; i < ARENA_COUNT; i++)
+        dump_arena(&out, i);
     dump_large(&out);
     out_str(&out, "mem_io: end of stack trace\n");
     out_flush(&out);

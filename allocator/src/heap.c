@@ -22,6 +22,8 @@ static struct heap *heap_new_locked(void)
     heaps.meta_next += size;
     for (unsigned c = 0; c < NUM_CLASSES; c++)
         h->current[c] = &empty_page;
+    /* in turn, from arena 0 (the first heap is usually the main thread's: it keeps sbrk) */
+    h->arena = &arenas[LOAD(slices_span) ? heaps.created++ % ARENA_COUNT : 0];
     h->next_all = heaps.all;
     heaps.all = h;
     return h;

@@ -13,14 +13,16 @@ static void fork_prepare(void)
 {
     pthread_mutex_lock(&heaps.lock);
     pthread_mutex_lock(&pool.lock);
-    pthread_mutex_lock(&arena.lock);
+    for (unsigned i = 0; i < ARENA_COUNT; i++)
+        pthread_mutex_lock(&arenas[i].lock);
     pthread_mutex_lock(&large.lock);
 }
 
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&large.lock);
-    pthread_mutex_unlock(&arena.lock);
+    for (unsigned i = ARENA_COUNT; i-- > 0;)
+        pthread_mutex_unlock(&arenas[i].lock);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&heaps.lock);
 }
@@ -35,7 +37,8 @@ static void fork_child(void)
     pthread_mutexattr_settype(&spin_first, PTHREAD_MUTEX_ADAPTIVE_NP);
     pthread_mutex_init(&heaps.lock, &spin_first);
     pthread_mutex_init(&pool.lock, &spin_first);
-    pthread_mutex_init(&arena.lock, &spin_first);
+    for (unsigned i = 0; i < ARENA_COUNT; i++)
+        pthread_mutex_init(&arenas[i].lock, &spin_first);
     pthread_mutex_init(&large.lock, &spin_first);
     pthread_mutexattr_destroy(&spin_first);
     for (struct heap *h = heaps.all; h; h = h->next_all)
@@ -55,6 +58,8 @@ static void init_once(void)
     options_init();
     if (!atomic_load_explicit(&small_span, memory_order_acquire))
         small_range_init();
+    if (!atomic_load_explicit(&slices_span, memory_order_acquire))
+        arena_slices_init();
 }
 
 /* Registered after the core is ready, because they may allocate (which then works). */

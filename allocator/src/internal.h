@@ -20,8 +20,11 @@
  *  medium (16 KiB .. 128 KiB, and anything a thread asks for after its heap is gone)
  *         The seed's design: blocks with a struct mem_io_block header on sbrk-grown extents,
  *         split on allocation, coalesced with free neighbours on free, kept in 64 segregated
- *         bins (4 per power of two) with a bitmap of non-empty bins; one mutex. In front, a
- *         per-thread cache of freed blocks, taken and refilled without the mutex.
+ *         bins (4 per power of two) with a bitmap of non-empty bins, under a mutex. Arena 0
+ *         grows with sbrk; arenas 1..7 each bump through a slice of one reserved range, so
+ *         a pointer's arena is found with a subtraction and a shift. Heaps take the arenas in
+ *         turn. In front, a per-thread cache of freed blocks, taken and refilled without the
+ *         mutex.
  *  large  (>= MEM_IO_MMAP_THRESHOLD) mmap'd with a header; a hash set of live mappings proves
  *         a pointer is ours before its header is read; realloc uses mremap; freed mappings wait
  *         in a small cache for MEM_IO_DECAY_MS before they are unmapped.
@@ -65,6 +68,7 @@ enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_
 struct free_block { uintptr_t next_encoded; };
 
 struct heap;
+struct arena;
 struct page {
     /* Set when the page is formatted for a class, read by every free, other threads' too. */
     _Atomic(struct heap *) heap;      /* owner, NULL while in the global pool */
@@ -125,6 +129,7 @@ struct heap {
     size_t outbox_bytes;                     /* in all outboxes */
     struct heap_stats stats;
     struct medium_cache medium;
+    struct arena *arena;                     /* where this thread's medium blocks come from */
     unsigned pages_acquired;                 /* every PEAK_FOLD_PAGES-th folds the stats */
     struct heap *next_all;                   /* every heap ever made, for stats and dumps */
     struct heap *next_abandoned;

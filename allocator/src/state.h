@@ -33,6 +33,7 @@ static struct {
     struct heap *all;
     struct heap *abandoned;
     char *meta_next, *meta_end;
+    unsigned created;                  /* heaps made so far: the next one's arena */
 } heaps = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 /* This thread's heap; empty_heap until first use, dead_heap once the thread has exited. */
 static __thread struct heap *tls_heap __attribute__((tls_model("initial-exec"))) = &empty_heap;
@@ -43,27 +44,40 @@ static _Atomic bool heap_key_ready;
 #define ARENA_BINS 64
 #define ARENA_MAX_EXTENTS 4096
 #define ARENA_QUARANTINE 64
+/* Arena 0 grows with sbrk (the seed's heap). Arenas 1.. each own a slice of one reserved
+ * range, so a pointer's arena is one subtraction and a shift away; heaps take arenas in turn,
+ * and threads that allocate medium blocks at once do not share a lock. */
+#define ARENA_COUNT 8
+#define ARENA_SLICE_SHIFT_MAX 32               /* 4 GiB of address space per arena */
+#define ARENA_SLICE_SHIFT_MIN 26               /* 64 MiB: below this, everyone shares arena 0 */
+enum extent_source { EXTENT_SBRK, EXTENT_MMAP, EXTENT_SLICE };
 struct extent {
     uintptr_t start, end;              /* 16-byte aligned bounds of the blocks */
-    uintptr_t raw_end;                 /* where the break (or mapping) really ends */
+    uintptr_t raw_end;                 /* where the break (or mapping, or slice use) really ends */
     struct mem_io_block *last;         /* the block that ends the extent */
-    bool from_sbrk;
+    uint8_t source;                    /* enum extent_source */
 };
 enum arena_answer { ARENA_DONE, ARENA_MOVE, ARENA_ELSEWHERE };
-static struct {
+struct arena {
     pthread_mutex_t lock;
     struct mem_io_block *bins[ARENA_BINS];
     uint64_t nonempty;                 /* bit i: bins[i] has a block */
-    struct extent extents[ARENA_MAX_EXTENTS];  /* sorted by address */
     size_t extent_count;
-    bool top;                          /* extents[top_index] ends at our last sbrk */
+    bool top;                          /* extents[top_index] ends where the arena grows next */
     size_t top_index;
-    struct mem_io_block *quarantine[ARENA_QUARANTINE];  /* headers reported as corrupted */
-    size_t quarantine_next;
     _Atomic uintptr_t span_lo, span_hi;  /* every extent lies in [span_lo, span_hi) */
+    uintptr_t slice_next, slice_end;   /* arenas 1..: the unused rest of their slice */
     uintptr_t heap_start;              /* first sbrk extent, for the log trace */
     size_t heap_bytes;
-} arena = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
+    size_t quarantine_next;
+    struct mem_io_block *quarantine[ARENA_QUARANTINE];  /* headers reported as corrupted */
+    struct extent extents[ARENA_MAX_EXTENTS];  /* sorted by address */
+};
+static struct arena arenas[ARENA_COUNT] = {
+    [0 ... ARENA_COUNT - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+static _Atomic uintptr_t slices_base;  /* arena i >= 1 owns slice i - 1 of the range here */
+static _Atomic uintptr_t slices_span;  /* 0 until reserved: then only arena 0 is used */
+static unsigned slice_shift;
 
 /* ---- large blocks (large.c) ---- */
 #define LARGE_CACHE_SLOTS 32
@@ -104,9 +118,9 @@ static void *medium_cache_take(struct heap *h, size_t need);
 static void pool_put(struct page *pg);
 static struct heap *heap_acquire(void);
 static void heap_thread_exit(void *arg);
-static struct mem_io_block *arena_new_extent(char *got, size_t len, bool from_sbrk);
-static void arena_set_last(struct mem_io_block *b);
-static void block_absorb_next(struct mem_io_block *b);
+static struct mem_io_block *arena_new_extent(struct arena *a, char *got, size_t len, enum extent_source source);
+static void arena_set_last(struct arena *a, struct mem_io_block *b);
+static void block_absorb_next(struct arena *a, struct mem_io_block *b);
 static bool large_usable(const void *p, const char *function, size_t *usable);
 static void free_generic(void *p, const char *function);
 static size_t small_usable(const void *p, const char *function);

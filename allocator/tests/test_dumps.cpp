@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 namespace {
 
 TEST(Dumps, LogTracePrintsHeapBoundsCountsAndErrors)
@@ -76,6 +79,50 @@ TEST(Dumps, StackTraceShowsAFreedMediumBlockAsFree)
     // freed into the bins, or kept in this thread's medium cache
     EXPECT_TRUE(line.find("flags=FREE") != std::string::npos || line.find("CACHED") != std::string::npos) << line;
     mem_io_free(guard);
+}
+
+
+// The arena named by the extent line the dump lists a block under ("arena extent ... (arena N,"),
+// or -1 when the block is not listed.
+int arena_listing(const std::string &text, const void *p)
+{
+    size_t at = text.find("block " + hex(p) + " ");
+    size_t extent = at == std::string::npos ? at : text.rfind("arena extent", at);
+    if (extent == std::string::npos)
+        return -1;
+    size_t number = text.find("(arena ", extent) + 7;
+    return std::stoi(text.substr(number, text.find(',', number) - number));
+}
+
+TEST(Dumps, ThreadsAllocatingAtOnceUseTheirOwnArenas)
+{
+    void *mine = mem_io_malloc(40000);
+    void *theirs[2];
+    std::atomic<int> ready{0};
+    std::atomic<bool> done{false};
+    std::thread threads[2];
+    for (int i = 0; i < 2; i++)
+        threads[i] = std::thread([&, i] {
+            theirs[i] = mem_io_malloc(40000);
+            ready++;
+            while (!done)
+                std::this_thread::yield();
+        });
+    while (ready < 2)
+        std::this_thread::yield();
+    std::string text = capture_stderr([] { mem_io_stack_trace(); });
+    done = true;
+    for (auto &t : threads)
+        t.join();
+    int arena_main = arena_listing(text, mine), arena_0 = arena_listing(text, theirs[0]),
+        arena_1 = arena_listing(text, theirs[1]);
+    EXPECT_GE(arena_main, 0);
+    EXPECT_GE(arena_0, 0);
+    EXPECT_GE(arena_1, 0);
+    EXPECT_NE(arena_0, arena_1) << "two live threads share a medium arena";
+    mem_io_free(theirs[0]);  // freed into their own arenas by this thread
+    mem_io_free(theirs[1]);
+    mem_io_free(mine);
 }
 
 }  // namespace

@@ -134,6 +134,19 @@ TEST_F(Misuse, FreeOfPointersNeverReturned)
     munmap(foreign, 1 << 16);
 }
 
+// Another thread's medium block lies in that thread's arena: pointers into it, or past what
+// that arena has carved, are reported like any other bad pointer; the block itself is freed.
+TEST_F(Misuse, BadPointersIntoAnotherThreadsArena)
+{
+    char *medium = nullptr;
+    std::thread([&] { medium = static_cast<char *>(mem_io_malloc(30000)); }).join();
+    for (void *bad : {static_cast<void *>(medium + 64), static_cast<void *>(medium + (8 << 20))})
+        expect_report([&] { mem_io_free(opaque(bad)); }, "free", "invalid pointer", bad);
+    EXPECT_EQ(mem_io_usable_size(medium) >= 30000, true);
+    mem_io_free(medium);
+    expect_report([&] { mem_io_free(opaque(medium)); }, "free", "double free detected", medium);
+}
+
 TEST_F(Misuse, ReallocAndUsableSizeOfBadPointers)
 {
     int on_stack = 0;

@@ -63,7 +63,7 @@ size_t random_size(std::mt19937 &rng)
     if (kind < 88)
         return 1025 + rng() % (16384 - 1024);     // small, computed classes
     if (kind < 98)
-        return 16385 + rng() % (131072 - 16385);  // medium: sbrk arena
+        return 16385 + rng() % (131072 - 16385);  // medium: the thread's arena
     return 131072 + rng() % (1 << 20);            // large: mmap
 }
 
