@@ -99,12 +99,17 @@ static struct free_block *cross_page_next(struct free_block *b)
     return (struct free_block *)next;
 }
 
+/* The walk reads each returned block once, and most are in another core's cache: one miss
+ * per block, each waiting for the last when the links are followed. The blocks' `ahead`
+ * hints let REMOTE_PREFETCH_DISTANCE of those misses be in flight at once (a prefetch of a
+ * bad address is harmless, so the hints need no check). */
 static void heap_collect_remote(struct heap *h)
 {
     if (!atomic_load_explicit(&h->remote, relaxed))
         return;
     struct free_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
     while (b) {
+        __builtin_prefetch((void *)link_decode(b->ahead_encoded, &b->ahead_encoded), 1);
         struct free_block *next = cross_page_next(b);
         free_collected(h, b);
         b = next;
@@ -124,6 +129,18 @@ static void remote_push(struct heap *owner, struct free_block *first, struct fre
 static inline struct heap *owner_of(const struct free_block *b)
 {
     return atomic_load_explicit(&page_of(small_offset(b))->heap, relaxed);
+}
+
+/* Block number i of a run being sent back: its `ahead` hint is NULL for now, and the block
+ * REMOTE_PREFETCH_DISTANCE before it (kept in `behind`) gets it as its hint. The blocks are
+ * this thread's recent frees, still in its cache; hints are set before the run is published. */
+static inline void hint_chain(struct free_block **behind, unsigned i, struct free_block *b)
+{
+    struct free_block **slot = &behind[i % REMOTE_PREFETCH_DISTANCE];
+    if (*slot)
+        (*slot)->ahead_encoded = link_encode((uintptr_t)b, &(*slot)->ahead_encoded);
+    b->ahead_encoded = link_encode(0, &b->ahead_encoded);
+    *slot = b;
 }
 
 /* Outboxes. A thread that frees blocks of another heap's pages gathers them per class and
@@ -147,7 +164,10 @@ static void outbox_flush(struct heap *h, unsigned cls)
     while (b) {
         struct heap *owner = owner_of(b);
         struct free_block *first = b, *last;
+        struct free_block *behind[REMOTE_PREFETCH_DISTANCE] = {0};
+        unsigned i = 0;
         do {
+            hint_chain(behind, i++, b);
             last = b;
             b = cross_page_next(b);
         } while (b && owner_of(b) == owner);
@@ -182,6 +202,7 @@ static void free_remote(void *p, uintptr_t off, struct page *pg, const char *fun
     stat_add(&tls_heap->stats.small_frees[cls], 1);
     struct free_block *b = p;
     if (!h) {
+        b->ahead_encoded = link_encode(0, &b->ahead_encoded);
         remote_push(owner_of(b), b, b);
         return;
     }

@@ -65,7 +65,9 @@
 enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };
 enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_POOL };
 
-struct free_block { uintptr_t next_encoded; };
+/* A free small block. `ahead` is set only on blocks sent back to their owner (outboxes): it
+ * names a block further down the same list, a prefetch hint for the owner's walk (heap.c). */
+struct free_block { uintptr_t next_encoded, ahead_encoded; };
 
 struct heap;
 struct arena;
@@ -93,6 +95,7 @@ struct page_list { struct page *head, *tail; size_t count; };
 struct outbox { struct free_block *head; uint32_t bytes; };
 #define OUTBOX_CLASS_BYTES 4096                /* per class: sent to the owners past this */
 #define OUTBOX_HEAP_BYTES 16384                /* all classes of one heap: all sent past this */
+#define REMOTE_PREFETCH_DISTANCE 4             /* blocks between a returned block and its hint */
 
 /* Medium blocks of 16 KiB..160 KiB freed by a thread wait in its cache (per size class, up to
  * MEDIUM_CACHE_DEPTH each) and are handed out again without splitting or coalescing. */
