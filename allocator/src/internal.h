@@ -102,7 +102,7 @@ struct outbox { struct free_block *head; uint32_t bytes; };
 #define FLAG_CACHED 0x10u                      /* header flag: in a thread's medium cache */
 #define MEDIUM_CACHE_CLASSES 16
 #define MEDIUM_CACHE_DEPTH 8
-#define MEDIUM_CACHE_MAX_BYTES ((size_t)512 << 10)
+#define MEDIUM_CACHE_MAX_BYTES ((size_t)160 << 10)  /* one block of the largest class */
 struct medium_cache {
     uint8_t count[MEDIUM_CACHE_CLASSES];
     size_t bytes;
