@@ -78,7 +78,7 @@ void mem_io_log_trace(void)
     out_hex(&out, LOAD(small_base));
     out_str(&out, " end=");
     out_hex(&out, LOAD(small_base) + pages * PAGE_SIZE);
-    out_str(&out, " (pages carved=");
+    out_str(&out, " (pages handed to heaps=");
     out_dec(&out, pages);
     out_str(&out, ")\nmem_io: mmap blocks=");
     out_dec(&out, mappings);

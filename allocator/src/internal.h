@@ -86,6 +86,7 @@ struct page {
     bool purged;                      /* pool only: memory given back with madvise */
     struct page *next, *prev;         /* links in a queue, the full list or the pool */
     uint64_t idle_since_ms;           /* pool only: when the page became empty */
+    struct heap *last_owner;          /* pool only: the heap that emptied it */
 };
 
 struct page_list { struct page *head, *tail; size_t count; };
@@ -134,6 +135,7 @@ struct heap {
     struct medium_cache medium;
     struct arena *arena;                     /* where this thread's medium blocks come from */
     unsigned pages_acquired;                 /* every PEAK_FOLD_PAGES-th folds the stats */
+    size_t run_next, run_end;                /* page indices of this heap's run not used yet */
     struct heap *next_all;                   /* every heap ever made, for stats and dumps */
     struct heap *next_abandoned;
     bool abandoned;

@@ -4,6 +4,8 @@
 
 #define POOL_PAGE_COUNT_MIN ((size_t)256 << 20)   /* smallest range worth reserving */
 #define SMALL_RANGE_BYTES ((size_t)16 << 30)
+#define HEAP_RUN_PAGES 16                        /* fresh pages a heap takes from the range at once */
+#define POOL_OWNER_SCAN 8                        /* pool pages looked at for the caller's own */
 
 static inline uintptr_t small_offset(const void *p)
 {
@@ -130,18 +132,51 @@ static void pool_decay_locked(uint64_t now)
     }
 }
 
-/* An empty page formatted for `cls`, owned by `h`; NULL when the range is exhausted. */
+/* Two threads each running a 1 KiB x 400 alloc/free batch loop used 3-4x the CPU time of one
+ * thread running both loops (1x when both threads were pinned to one CPU), while their heaps'
+ * pages lay side by side in the range; with each heap's pages 16 apart it was ~1.1x. We
+ * measured the effect, not its mechanism (a hardware prefetcher reaching into the neighbour's
+ * page is a guess). So a heap takes fresh pages in runs of its own and takes back from the
+ * pool the pages it emptied itself; stress glibc-simple at 2 threads went 1.52 -> 0.92 x
+ * mimalloc with these runs and 8 kept empty pages. */
+
+/* A warm pool page for h, preferably one h emptied itself (pool lock held). */
+static struct page *pool_take_warm_locked(struct heap *h)
+{
+    unsigned scanned = 0;
+    for (struct page *pg = pool.warm.head; pg && scanned < POOL_OWNER_SCAN; pg = pg->next, scanned++)
+        if (pg->last_owner == h) {
+            list_remove(&pool.warm, pg);
+            return pg;
+        }
+    return list_pop_head(&pool.warm);
+}
+
+/* The next never-used page of h's run, starting a new run when it is used up (pool lock held);
+ * NULL when the range is exhausted. */
+static struct page *heap_run_take_locked(struct heap *h)
+{
+    if (h->run_next == h->run_end) {
+        size_t n = pool.total - pool.bumped < HEAP_RUN_PAGES ? pool.total - pool.bumped : HEAP_RUN_PAGES;
+        h->run_next = pool.bumped;
+        h->run_end = pool.bumped += n;
+    }
+    return h->run_next < h->run_end ? &descs[h->run_next++] : NULL;
+}
+
+/* An empty page formatted for `cls`, owned by `h`; NULL when the range is exhausted. Pages
+ * whose memory is still resident come first (a fresh one costs a page fault per 4 KiB). */
 static struct page *page_acquire(struct heap *h, unsigned cls)
 {
     struct page *pg = list_pop_head(&h->empty);
     if (!pg) {
         pthread_mutex_lock(&pool.lock);
         pool_decay_locked(os_now_ms());
-        pg = list_pop_head(&pool.warm);
+        pg = pool_take_warm_locked(h);
         if (!pg)
             pg = list_pop_head(&pool.purged);
-        if (!pg && pool.bumped < pool.total)
-            pg = &descs[pool.bumped++];
+        if (!pg)
+            pg = heap_run_take_locked(h);
         pthread_mutex_unlock(&pool.lock);
         if (!pg)
             return NULL;
@@ -200,6 +235,7 @@ static void page_retire(struct heap *h, struct page *pg)
 static void pool_put(struct page *pg)
 {
     pg->place = PAGE_IN_POOL;
+    pg->last_owner = atomic_load_explicit(&pg->heap, memory_order_relaxed);
     atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
     uint64_t now = os_now_ms();
     pg->idle_since_ms = now;
