@@ -5,7 +5,7 @@
 #define POOL_PAGE_COUNT_MIN ((size_t)256 << 20)   /* smallest range worth reserving */
 #define SMALL_RANGE_BYTES ((size_t)16 << 30)
 #define HEAP_RUN_PAGES 16                        /* fresh pages a heap takes from the range at once */
-#define POOL_OWNER_SCAN 8                        /* pool pages looked at for the caller's own */
+#define POOL_OWNER_SCAN 64                        /* pool pages looked at for the caller's own */
 
 static inline uintptr_t small_offset(const void *p)
 {
