@@ -154,13 +154,9 @@ static inline void hint_chain(struct free_block **behind, unsigned i, struct fre
  * measured, that made the stress larson 2.2x slower at 2 threads (its state bytes and the
  * blocks' cache lines then take writes from two threads) and cache-scratch 4x (blocks under
  * 64 bytes share lines with the owner's). */
-static void outbox_flush(struct heap *h, unsigned cls)
+/* Sends a list of other heaps' blocks back: one CAS per run of blocks with one owner. */
+static void outbox_send(struct free_block *b)
 {
-    struct outbox *box = &h->outbox[cls];
-    struct free_block *b = box->head;
-    h->outbox_bytes -= box->bytes;
-    box->head = NULL;
-    box->bytes = 0;
     while (b) {
         struct heap *owner = owner_of(b);
         struct free_block *first = b, *last;
@@ -175,11 +171,35 @@ static void outbox_flush(struct heap *h, unsigned cls)
     }
 }
 
+/* Empties the outbox of class cls, returning its list (its tail's link still NULL). */
+static struct free_block *outbox_take(struct heap *h, unsigned cls)
+{
+    struct outbox *box = &h->outbox[cls];
+    struct free_block *list = box->head;
+    h->outbox_bytes -= box->bytes;
+    box->head = box->tail = NULL;
+    box->bytes = 0;
+    return list;
+}
+
+static void outbox_flush(struct heap *h, unsigned cls)
+{
+    outbox_send(outbox_take(h, cls));
+}
+
+/* All classes go back as one list, so that blocks of many classes with one owner (a
+ * hand-off of mixed sizes) make one run: one CAS, and prefetch hints along all of it. */
 static void outbox_flush_all(struct heap *h)
 {
-    for (unsigned c = 0; c < NUM_CLASSES; c++)
-        if (h->outbox[c].head)
-            outbox_flush(h, c);
+    struct free_block *all = NULL;
+    for (unsigned c = 0; c < NUM_CLASSES; c++) {
+        struct free_block *tail = h->outbox[c].tail;
+        if (!tail)
+            continue;
+        tail->next_encoded = link_encode((uintptr_t)all, tail);
+        all = outbox_take(h, c);
+    }
+    outbox_send(all);
 }
 
 /* A free from a thread that does not own the page: USED -> REMOTE (so a later free of the
@@ -208,6 +228,8 @@ static void free_remote(void *p, uintptr_t off, struct page *pg, const char *fun
     }
     struct outbox *box = &h->outbox[cls];
     b->next_encoded = link_encode((uintptr_t)box->head, b);
+    if (!box->head)
+        box->tail = b;
     box->head = b;
     box->bytes += class_size[cls];
     h->outbox_bytes += class_size[cls];

@@ -93,7 +93,7 @@ struct page_list { struct page *head, *tail; size_t count; };
 
 /* Small blocks of other heaps' pages that this thread freed, on their way back to their
  * owners in batches (heap.c says why). */
-struct outbox { struct free_block *head; uint32_t bytes; };
+struct outbox { struct free_block *head, *tail; uint32_t bytes; };
 #define OUTBOX_CLASS_BYTES 4096                /* per class: sent to the owners past this */
 #define OUTBOX_HEAP_BYTES 16384                /* all classes of one heap: all sent past this */
 #define REMOTE_PREFETCH_DISTANCE 4             /* blocks between a returned block and its hint */
