@@ -154,6 +154,7 @@ static inline void hint_chain(struct free_block **behind, unsigned i, struct fre
  * measured, that made the stress larson 2.2x slower at 2 threads (its state bytes and the
  * blocks' cache lines then take writes from two threads) and cache-scratch 4x (blocks under
  * 64 bytes share lines with the owner's). */
+
 /* Sends a list of other heaps' blocks back: one CAS per run of blocks with one owner. */
 static void outbox_send(struct free_block *b)
 {
