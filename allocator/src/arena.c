@@ -176,7 +176,7 @@ static struct extent *extent_add(struct arena *a, uintptr_t start, uintptr_t end
     memmove(&a->extents[at + 1], &a->extents[at], (a->extent_count - at) * sizeof(struct extent));
     a->extent_count++;
     a->extents[at] = (struct extent){.start = start, .end = end, .raw_end = raw_end,
-                                        .last = NULL, .source = (uint8_t)source};
+                                     .last = NULL, .source = (uint8_t)source};
     arena_span_include(a, start, end);
     return &a->extents[at];
 }
@@ -333,7 +333,6 @@ static size_t medium_need(size_t n)
     return need < MEDIUM_MIN_BLOCK ? MEDIUM_MIN_BLOCK : need;
 }
 
-/* A block of at least n usable bytes whose user pointer is aligned to `alignment`. */
 /* A block of `need` bytes from arena a whose user pointer is aligned to `alignment`, or NULL
  * when the arena cannot grow. */
 static struct mem_io_block *arena_take(struct arena *a, size_t need, size_t alignment)

@@ -77,7 +77,8 @@ struct arena {
 static struct arena arenas[ARENA_COUNT] = {
     [0 ... ARENA_COUNT - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
 static _Atomic uintptr_t slices_base;  /* arena i >= 1 owns slice i - 1 of the range here */
-static _Atomic uintptr_t slices_span;  /* 0 until reserved: then only arena 0 is used */
+static _Atomic uintptr_t slices_span;  /* 0 while not reserved (or not reservable): then
+                                          every heap uses arena 0 */
 static unsigned slice_shift;
 
 /* ---- large blocks (large.c) ---- */

@@ -81,7 +81,6 @@ TEST(Dumps, StackTraceShowsAFreedMediumBlockAsFree)
     mem_io_free(guard);
 }
 
-
 // The arena named by the extent line the dump lists a block under ("arena extent ... (arena N,"),
 // or -1 when the block is not listed.
 int arena_listing(const std::string &text, const void *p)
