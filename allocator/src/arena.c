@@ -148,6 +148,7 @@ static void arena_slices_init(void)
         for (unsigned i = 1; i < ARENA_COUNT; i++) {
             arenas[i].slice_next = (uintptr_t)raw + ((size_t)(i - 1) << shift);
             arenas[i].slice_end = arenas[i].slice_next + ((size_t)1 << shift);
+            range_prefer_huge_pages(arenas[i].slice_next, (size_t)1 << shift);
         }
         slice_shift = shift;
         STORE(slices_base, (uintptr_t)raw);

@@ -60,6 +60,8 @@
 #define SMALL_TABLE_MAX 1024                   /* sizes up to here find their class by table */
 #define NUM_CLASSES 64
 #define EXTEND_BYTES 4096                      /* a page's free list grows ~one OS page at a time */
+#define OS_HUGE_PAGE ((size_t)2 << 20)         /* transparent huge page on x86-64 */
+#define HUGE_AFTER_BYTES ((size_t)16 << 20)    /* a range's first bytes stay in 4 KiB pages */
 #define PEAK_FOLD_PAGES 8                      /* new pages per heap between live-peak folds */
 
 enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };

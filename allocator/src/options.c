@@ -1,10 +1,12 @@
 /* Run-time options, read from the environment once at initialisation (getenv does not
  * allocate). MEM_IO_ON_ERROR=abort|continue picks what a detected misuse does;
- * MEM_IO_DECAY_MS is how long freed memory waits before it goes back to the OS. */
+ * MEM_IO_DECAY_MS is how long freed memory waits before it goes back to the OS;
+ * MEM_IO_HUGE_PAGES=0 keeps every range in 4 KiB pages. */
 #include "internal.h"
 
 static _Atomic int error_mode = MEM_IO_ERRORS_ABORT;
 static uint64_t decay_ms = 1000;
+static bool huge_pages = true;
 
 static void options_init(void)
 {
@@ -18,6 +20,19 @@ static void options_init(void)
             v = v * 10 + (uint64_t)(*decay - '0');
         decay_ms = v;
     }
+    const char *huge = getenv("MEM_IO_HUGE_PAGES");
+    if (huge && strcmp(huge, "0") == 0)
+        huge_pages = false;
+}
+
+/* Huge pages for a reserved range that is filled front to back, past its first
+ * HUGE_AFTER_BYTES: a fault then maps 2 MiB for ~0.25 us per 4 KiB instead of ~12 us on the
+ * development VM. A program that stays small keeps 4 KiB pages; a big one wastes at most the
+ * unfilled part of one 2 MiB page per range. */
+static void range_prefer_huge_pages(uintptr_t start, size_t len)
+{
+    if (huge_pages && len > HUGE_AFTER_BYTES)
+        os_hugepages((void *)(start + HUGE_AFTER_BYTES), len - HUGE_AFTER_BYTES);
 }
 
 void mem_io_set_error_mode(enum mem_io_error_mode mode)

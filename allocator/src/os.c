@@ -26,6 +26,19 @@ static void os_unmap(void *p, size_t len)
     errno = saved;
 }
 
+/* Asks for transparent huge pages in [p, p + len), trimmed inward to whole 2 MiB units: one
+ * fault then maps 2 MiB. */
+static void os_hugepages(void *p, size_t len)
+{
+    uintptr_t start = ((uintptr_t)p + OS_HUGE_PAGE - 1) & ~(uintptr_t)(OS_HUGE_PAGE - 1);
+    uintptr_t end = ((uintptr_t)p + len) & ~(uintptr_t)(OS_HUGE_PAGE - 1);
+    if (start < end) {
+        int saved = errno;
+        madvise((void *)start, end - start, MADV_HUGEPAGE);
+        errno = saved;
+    }
+}
+
 /* Gives the physical pages back but keeps the range; the next touch faults in zeroes. */
 static void os_decommit(void *p, size_t len)
 {

@@ -65,6 +65,7 @@ static void small_range_init(void)
         states = (_Atomic uint8_t *)(raw + desc_bytes);
         uintptr_t base = ((uintptr_t)raw + desc_bytes + state_bytes + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
         pool.total = pages;
+        range_prefer_huge_pages(base, span);
         STORE(small_base, base);
         atomic_store_explicit(&small_span, span, memory_order_release);
         return;

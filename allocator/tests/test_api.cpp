@@ -5,7 +5,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <set>
 #include <thread>
 #include <vector>
@@ -293,6 +297,68 @@ TEST(Malloc, LargeBlocksStartAtVariedCacheLines)
     blocks.push_back(aligned);
     for (void *p : blocks)
         mem_io_free(p);
+}
+
+// Whether the mapping that holds `addr` asks for transparent huge pages ("hg" among the
+// VmFlags of /proc/self/smaps).
+bool asks_for_huge_pages(uintptr_t addr)
+{
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    bool inside = false;
+    while (std::getline(smaps, line)) {
+        unsigned long start, end;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &start, &end) == 2 && line.find(':') > line.find(' ')) {
+            inside = start <= addr && addr < end;
+        } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+            std::istringstream flags(line.substr(8));
+            std::string flag;
+            while (flags >> flag)
+                if (flag == "hg")
+                    return true;
+            return false;
+        }
+    }
+    return false;
+}
+
+// In a fresh process, so that the first small and medium blocks lie at the fronts of their
+// ranges: exits 0 when huge pages are asked for exactly past the first 16 MiB of the small
+// range and of a thread's medium arena (or nowhere when `wanted` is false).
+[[noreturn]] void check_huge_page_ranges(bool wanted)
+{
+    const uintptr_t small = reinterpret_cast<uintptr_t>(mem_io_malloc(64));
+    uintptr_t medium = 0;
+    std::thread([&] { medium = reinterpret_cast<uintptr_t>(mem_io_malloc(20000)); }).join();
+    bool ok = true;
+    for (uintptr_t front : {small, medium}) {
+        ok &= !asks_for_huge_pages(front) && !asks_for_huge_pages(front + (size_t(15) << 20));
+        ok &= asks_for_huge_pages(front + (size_t(19) << 20)) == wanted;
+    }
+    std::exit(ok ? 0 : 1);
+}
+
+bool kernel_has_huge_pages()
+{
+    return std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good();
+}
+
+TEST(HugePages, AskedForPastTheFirst16MiBOfARange)
+{
+    if (!kernel_has_huge_pages())
+        GTEST_SKIP() << "this kernel has no transparent huge pages";
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(check_huge_page_ranges(true), ::testing::ExitedWithCode(0), "");
+}
+
+TEST(HugePages, NeverAskedForWithMemIoHugePages0)
+{
+    if (!kernel_has_huge_pages())
+        GTEST_SKIP() << "this kernel has no transparent huge pages";
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    setenv("MEM_IO_HUGE_PAGES", "0", 1);
+    EXPECT_EXIT(check_huge_page_ranges(false), ::testing::ExitedWithCode(0), "");
+    unsetenv("MEM_IO_HUGE_PAGES");
 }
 
 TEST(Realloc, TooLargeFailsAndKeepsTheBlock)
