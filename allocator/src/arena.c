@@ -148,7 +148,8 @@ static void arena_slices_init(void)
         for (unsigned i = 1; i < ARENA_COUNT; i++) {
             arenas[i].slice_next = (uintptr_t)raw + ((size_t)(i - 1) << shift);
             arenas[i].slice_end = arenas[i].slice_next + ((size_t)1 << shift);
-            range_prefer_huge_pages(arenas[i].slice_next, (size_t)1 << shift);
+            if (huge_pages)  /* the arena fills its slice front to back */
+                os_hugepages((void *)(arenas[i].slice_next + HUGE_AFTER_BYTES), ((size_t)1 << shift) - HUGE_AFTER_BYTES);
         }
         slice_shift = shift;
         STORE(slices_base, (uintptr_t)raw);

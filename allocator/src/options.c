@@ -25,16 +25,6 @@ static void options_init(void)
         huge_pages = false;
 }
 
-/* Huge pages for a reserved range that is filled front to back, past its first
- * HUGE_AFTER_BYTES: a fault then maps 2 MiB for ~0.25 us per 4 KiB instead of ~12 us on the
- * development VM. A program that stays small keeps 4 KiB pages; a big one wastes at most the
- * unfilled part of one 2 MiB page per range. */
-static void range_prefer_huge_pages(uintptr_t start, size_t len)
-{
-    if (huge_pages && len > HUGE_AFTER_BYTES)
-        os_hugepages((void *)(start + HUGE_AFTER_BYTES), len - HUGE_AFTER_BYTES);
-}
-
 void mem_io_set_error_mode(enum mem_io_error_mode mode)
 {
     atomic_store(&error_mode, mode == MEM_IO_ERRORS_CONTINUE ? MEM_IO_ERRORS_CONTINUE

@@ -5,6 +5,7 @@
 #define POOL_PAGE_COUNT_MIN ((size_t)256 << 20)   /* smallest range worth reserving */
 #define SMALL_RANGE_BYTES ((size_t)16 << 30)
 #define HEAP_RUN_PAGES 16                        /* fresh pages a heap takes from the range at once */
+#define HUGE_RUN_PAGES (OS_HUGE_PAGE / PAGE_SIZE) /* a run that is one huge page */
 #define POOL_OWNER_SCAN 64                        /* pool pages looked at for the caller's own */
 
 static inline uintptr_t small_offset(const void *p)
@@ -65,7 +66,6 @@ static void small_range_init(void)
         states = (_Atomic uint8_t *)(raw + desc_bytes);
         uintptr_t base = ((uintptr_t)raw + desc_bytes + state_bytes + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
         pool.total = pages;
-        range_prefer_huge_pages(base, span);
         STORE(small_base, base);
         atomic_store_explicit(&small_span, span, memory_order_release);
         return;
@@ -153,16 +153,41 @@ static struct page *pool_take_warm_locked(struct heap *h)
     return list_pop_head(&pool.warm);
 }
 
+/* The index of the first page at or after page i that starts a huge page. */
+static size_t huge_aligned_index(size_t i)
+{
+    uintptr_t at = page_start(&descs[i]);
+    uintptr_t aligned = (at + OS_HUGE_PAGE - 1) & ~(uintptr_t)(OS_HUGE_PAGE - 1);
+    return i + ((aligned - at) >> PAGE_SHIFT);
+}
+
 /* The next never-used page of h's run, starting a new run when it is used up (pool lock held);
- * NULL when the range is exhausted. */
+ * NULL when the range is exhausted. Once a heap has taken HUGE_AFTER_BYTES of fresh pages, each
+ * run is one aligned 2 MiB huge page (the pages skipped to align it go to the pool, unused):
+ * the heap fills its own runs front to back, so it wastes at most one part-filled huge page.
+ * The range as a whole is no such thing: with 16 threads, each heap's first page of a huge page
+ * it shared with others made all 2 MiB resident (stress glibc-thread: 15 -> 58 MB). */
 static struct page *heap_run_take_locked(struct heap *h)
 {
     if (h->run_next == h->run_end) {
-        size_t n = pool.total - pool.bumped < HEAP_RUN_PAGES ? pool.total - pool.bumped : HEAP_RUN_PAGES;
-        h->run_next = pool.bumped;
-        h->run_end = pool.bumped += n;
+        size_t start = pool.bumped, n = HEAP_RUN_PAGES;
+        bool huge = huge_pages && h->fresh_pages >= HUGE_AFTER_BYTES / PAGE_SIZE;
+        if (huge && huge_aligned_index(start) + HUGE_RUN_PAGES <= pool.total) {
+            for (n = HUGE_RUN_PAGES, start = huge_aligned_index(start); pool.bumped < start; pool.bumped++) {
+                descs[pool.bumped].purged = true;  /* never touched: costs faults, like a purged page */
+                list_push_tail(&pool.purged, &descs[pool.bumped]);
+            }
+            os_hugepages((void *)page_start(&descs[start]), OS_HUGE_PAGE);
+        }
+        if (n > pool.total - start)
+            n = pool.total - start;
+        h->run_next = start;
+        h->run_end = pool.bumped = start + n;
     }
-    return h->run_next < h->run_end ? &descs[h->run_next++] : NULL;
+    if (h->run_next == h->run_end)
+        return NULL;
+    h->fresh_pages++;
+    return &descs[h->run_next++];
 }
 
 /* An empty page formatted for `cls`, owned by `h`; NULL when the range is exhausted. Pages

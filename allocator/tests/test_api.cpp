@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -322,20 +323,46 @@ bool asks_for_huge_pages(uintptr_t addr)
     return false;
 }
 
-// In a fresh process, so that the first small and medium blocks lie at the fronts of their
-// ranges: exits 0 when huge pages are asked for exactly past the first 16 MiB of the small
-// range and of a thread's medium arena (or nowhere when `wanted` is false).
-[[noreturn]] void check_huge_page_ranges(bool wanted)
+// Small blocks filled in by one thread, `bytes` in all, 16 KiB each; returns them.
+std::vector<void *> fill_small_blocks(size_t bytes)
 {
-    const uintptr_t small = reinterpret_cast<uintptr_t>(mem_io_malloc(64));
+    std::vector<void *> blocks;
+    for (size_t done = 0; done < bytes; done += 16384) {
+        blocks.push_back(mem_io_malloc(16384));
+        std::memset(blocks.back(), 1, 16384);
+    }
+    return blocks;
+}
+
+// In a fresh process, exits 0 when huge pages are asked for exactly where an owner fills its
+// memory past its first 16 MiB (or nowhere when `wanted` is false): the small pages of a heap
+// that took 24 MiB, the slice of a thread's medium arena. Heaps that each take 2 MiB ask for
+// none, though together they take 32 MiB of the small range.
+[[noreturn]] void check_huge_page_owners(bool wanted)
+{
+    std::atomic<bool> ok{true};
+    std::atomic<int> filled{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 16; i++)
+        threads.emplace_back([&] {
+            std::vector<void *> blocks = fill_small_blocks(size_t(2) << 20);
+            filled++;
+            while (filled < 16)  // no thread exits early, so none adopts another's heap
+                std::this_thread::yield();
+            for (void *p : blocks)
+                if (asks_for_huge_pages(reinterpret_cast<uintptr_t>(p)))
+                    ok = false;
+        });
+    for (auto &t : threads)
+        t.join();
+    std::vector<void *> big_heap = fill_small_blocks(size_t(24) << 20);
+    bool owners_ok = ok && !asks_for_huge_pages(reinterpret_cast<uintptr_t>(big_heap.front())) &&
+                     asks_for_huge_pages(reinterpret_cast<uintptr_t>(big_heap.back())) == wanted;
     uintptr_t medium = 0;
     std::thread([&] { medium = reinterpret_cast<uintptr_t>(mem_io_malloc(20000)); }).join();
-    bool ok = true;
-    for (uintptr_t front : {small, medium}) {
-        ok &= !asks_for_huge_pages(front) && !asks_for_huge_pages(front + (size_t(15) << 20));
-        ok &= asks_for_huge_pages(front + (size_t(19) << 20)) == wanted;
-    }
-    std::exit(ok ? 0 : 1);
+    owners_ok = owners_ok && !asks_for_huge_pages(medium) && !asks_for_huge_pages(medium + (size_t(15) << 20)) &&
+                asks_for_huge_pages(medium + (size_t(19) << 20)) == wanted;
+    std::exit(owners_ok ? 0 : 1);
 }
 
 bool kernel_has_huge_pages()
@@ -343,12 +370,12 @@ bool kernel_has_huge_pages()
     return std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good();
 }
 
-TEST(HugePages, AskedForPastTheFirst16MiBOfARange)
+TEST(HugePages, AskedForPastTheFirst16MiBAnOwnerFills)
 {
     if (!kernel_has_huge_pages())
         GTEST_SKIP() << "this kernel has no transparent huge pages";
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_EXIT(check_huge_page_ranges(true), ::testing::ExitedWithCode(0), "");
+    EXPECT_EXIT(check_huge_page_owners(true), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(HugePages, NeverAskedForWithMemIoHugePages0)
@@ -357,7 +384,7 @@ TEST(HugePages, NeverAskedForWithMemIoHugePages0)
         GTEST_SKIP() << "this kernel has no transparent huge pages";
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     setenv("MEM_IO_HUGE_PAGES", "0", 1);
-    EXPECT_EXIT(check_huge_page_ranges(false), ::testing::ExitedWithCode(0), "");
+    EXPECT_EXIT(check_huge_page_owners(false), ::testing::ExitedWithCode(0), "");
     unsetenv("MEM_IO_HUGE_PAGES");
 }
 
