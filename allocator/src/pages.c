@@ -173,7 +173,9 @@ static struct page *heap_run_take_locked(struct heap *h)
         size_t start = pool.bumped, n = HEAP_RUN_PAGES;
         bool huge = huge_pages && h->fresh_pages >= HUGE_AFTER_BYTES / PAGE_SIZE;
         if (huge && huge_aligned_index(start) + HUGE_RUN_PAGES <= pool.total) {
-            for (n = HUGE_RUN_PAGES, start = huge_aligned_index(start); pool.bumped < start; pool.bumped++) {
+            start = huge_aligned_index(start);
+            n = HUGE_RUN_PAGES;
+            for (; pool.bumped < start; pool.bumped++) {
                 descs[pool.bumped].purged = true;  /* never touched: costs faults, like a purged page */
                 list_push_tail(&pool.purged, &descs[pool.bumped]);
             }

@@ -335,11 +335,17 @@ std::vector<void *> fill_small_blocks(size_t bytes)
 }
 
 // In a fresh process, exits 0 when huge pages are asked for exactly where an owner fills its
-// memory past its first 16 MiB (or nowhere when `wanted` is false): the small pages of a heap
-// that took 24 MiB, the slice of a thread's medium arena. Heaps that each take 2 MiB ask for
-// none, though together they take 32 MiB of the small range.
+// memory past its first 16 MiB (or nowhere when `wanted` is false): the slice of the second
+// heap's medium arena (the first heap, this thread's, has the sbrk arena), the small pages of
+// a heap that took 24 MiB. Heaps that each take 2 MiB ask for none, though together they take
+// 32 MiB of the small range.
 [[noreturn]] void check_huge_page_owners(bool wanted)
 {
+    std::vector<void *> big_heap = fill_small_blocks(16384);  // this thread's heap: arena 0
+    uintptr_t medium = 0;
+    std::thread([&] { medium = reinterpret_cast<uintptr_t>(mem_io_malloc(20000)); }).join();
+    bool owners_ok = !asks_for_huge_pages(medium) && !asks_for_huge_pages(medium + (size_t(15) << 20)) &&
+                     asks_for_huge_pages(medium + (size_t(19) << 20)) == wanted;
     std::atomic<bool> ok{true};
     std::atomic<int> filled{0};
     std::vector<std::thread> threads;
@@ -355,13 +361,9 @@ std::vector<void *> fill_small_blocks(size_t bytes)
         });
     for (auto &t : threads)
         t.join();
-    std::vector<void *> big_heap = fill_small_blocks(size_t(24) << 20);
-    bool owners_ok = ok && !asks_for_huge_pages(reinterpret_cast<uintptr_t>(big_heap.front())) &&
-                     asks_for_huge_pages(reinterpret_cast<uintptr_t>(big_heap.back())) == wanted;
-    uintptr_t medium = 0;
-    std::thread([&] { medium = reinterpret_cast<uintptr_t>(mem_io_malloc(20000)); }).join();
-    owners_ok = owners_ok && !asks_for_huge_pages(medium) && !asks_for_huge_pages(medium + (size_t(15) << 20)) &&
-                asks_for_huge_pages(medium + (size_t(19) << 20)) == wanted;
+    std::vector<void *> more = fill_small_blocks(size_t(24) << 20);
+    owners_ok = owners_ok && ok && !asks_for_huge_pages(reinterpret_cast<uintptr_t>(big_heap.front())) &&
+                asks_for_huge_pages(reinterpret_cast<uintptr_t>(more.back())) == wanted;
     std::exit(owners_ok ? 0 : 1);
 }
 
