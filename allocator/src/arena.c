@@ -213,19 +213,14 @@ static struct mem_io_block *arena_extend_top(struct arena *a, size_t len)
     return b;
 }
 
-/* Arena 0: the break is extended in place only when it still ends where our top extent ends;
- * when it cannot move (rlimit, valgrind, a mapping in the way) mmap serves. */
+/* Arena 0: the top extent grows in place when the new memory starts where it ends; when the
+ * break cannot move (rlimit, valgrind, a mapping in the way) mmap serves. */
 static struct mem_io_block *arena_grow_sbrk(struct arena *a, size_t grow)
 {
-    if (a->top && os_current_break() == (void *)a->extents[a->top_index].raw_end) {
-        char *got = os_sbrk(grow);
-        if (got == (char *)a->extents[a->top_index].raw_end)
-            return arena_extend_top(a, grow);
-        if (got)  /* someone else moved the break in between: a separate extent */
-            return arena_new_extent(a, got, grow, EXTENT_SBRK);
-    }
     char *got = os_sbrk(grow);
-    if (got)
+    if (got && a->top && got == (char *)a->extents[a->top_index].raw_end)
+        return arena_extend_top(a, grow);
+    if (got)  /* the first extent, or someone else moved the break: a separate extent */
         return arena_new_extent(a, got, grow, EXTENT_SBRK);
     got = os_map(grow);
     return got ? arena_new_extent(a, got, grow, EXTENT_MMAP) : NULL;

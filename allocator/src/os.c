@@ -57,11 +57,6 @@ static void *os_sbrk(size_t grow)
     return p == (void *)-1 ? NULL : p;
 }
 
-static void *os_current_break(void)
-{
-    return sbrk(0);
-}
-
 static uint64_t os_now_ms(void)
 {
     struct timespec ts;
