@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -341,7 +341,7 @@ std::vector<void *> fill_small_blocks(size_t bytes)
 // 32 MiB of the small range.
 [[noreturn]] void check_huge_page_owners(bool wanted)
 {
-    std::vector<void *> big_heap = fill_small_blocks(16384);  // this thread's heap: arena 0
+    void *first_small = fill_small_blocks(16384).front();  // makes this thread's heap: arena 0
     uintptr_t medium = 0;
     std::thread([&] { medium = reinterpret_cast<uintptr_t>(mem_io_malloc(20000)); }).join();
     bool owners_ok = !asks_for_huge_pages(medium) && !asks_for_huge_pages(medium + (size_t(15) << 20)) &&
@@ -361,9 +361,9 @@ std::vector<void *> fill_small_blocks(size_t bytes)
         });
     for (auto &t : threads)
         t.join();
-    std::vector<void *> more = fill_small_blocks(size_t(24) << 20);
-    owners_ok = owners_ok && ok && !asks_for_huge_pages(reinterpret_cast<uintptr_t>(big_heap.front())) &&
-                asks_for_huge_pages(reinterpret_cast<uintptr_t>(more.back())) == wanted;
+    std::vector<void *> big_fill = fill_small_blocks(size_t(24) << 20);
+    owners_ok = owners_ok && ok && !asks_for_huge_pages(reinterpret_cast<uintptr_t>(first_small)) &&
+                asks_for_huge_pages(reinterpret_cast<uintptr_t>(big_fill.back())) == wanted;
     std::exit(owners_ok ? 0 : 1);
 }
 
