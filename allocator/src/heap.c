@@ -287,9 +287,8 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
                 return NULL;
             pg->place = PAGE_IN_QUEUE;
             list_push_head(queue, pg);
-            page_extend(pg);
-            if (++h->pages_acquired % PEAK_FOLD_PAGES == 0)
-                stats_fold(NULL);  /* a fold point for the live-bytes peak */
+            if (!pg->free)
+                page_extend(pg);
         } else if (pg != queue->head) {
             list_remove(queue, pg);
             list_push_head(queue, pg);

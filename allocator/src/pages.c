@@ -192,12 +192,42 @@ static struct page *heap_run_take_locked(struct heap *h)
     return &descs[h->run_next++];
 }
 
-/* An empty page formatted for `cls`, owned by `h`; NULL when the range is exhausted. Pages
- * whose memory is still resident come first (a fresh one costs a page fault per 4 KiB). */
+/* Clears what a class left in a page: its state bytes, so that stale pointers into it read as
+ * invalid, and its carved blocks. */
+static void page_unformat(struct page *pg)
+{
+    uintptr_t index = (uintptr_t)(pg - descs);
+    size_t carved = ((size_t)LOAD(pg->capacity) * LOAD(pg->block_size)) >> GRAIN_SHIFT;
+    memset((void *)&states[index * STATES_PER_PAGE], 0, carved);
+    STORE(pg->capacity, 0);
+    pg->free = NULL;
+}
+
+/* An empty page of h's still formatted for `cls`, or NULL. */
+static struct page *heap_take_empty(struct heap *h, unsigned cls)
+{
+    for (struct page *pg = h->empty.head; pg; pg = pg->next)
+        if (pg->class_id == cls) {
+            list_remove(&h->empty, pg);
+            return pg;
+        }
+    return NULL;
+}
+
+/* An empty page for `cls`, owned by `h`; NULL when the range is exhausted. One of h's empty
+ * pages still formatted for the class comes back as it was, blocks carved; then another of
+ * h's empty pages, then pool pages whose memory is still resident (a fresh one costs a page
+ * fault per 4 KiB). */
 static struct page *page_acquire(struct heap *h, unsigned cls)
 {
-    struct page *pg = list_pop_head(&h->empty);
-    if (!pg) {
+    struct page *pg = heap_take_empty(h, cls);
+    if (pg)
+        return pg;
+    pg = h->empty.tail;  /* the least recently emptied: the least likely to be asked for */
+    if (pg) {
+        list_remove(&h->empty, pg);
+        page_unformat(pg);
+    } else {
         pthread_mutex_lock(&pool.lock);
         pool_decay_locked(os_now_ms());
         pg = pool_take_warm_locked(h);
@@ -212,13 +242,13 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
             os_bytes_add(PAGE_SIZE);
         pg->purged = false;
         atomic_store_explicit(&pg->heap, h, memory_order_relaxed);
+        if (++h->pages_acquired % PEAK_FOLD_PAGES == 0)
+            stats_fold(NULL);  /* the footprint grew: a fold point for the live-bytes peak */
     }
     STORE(pg->block_size, class_size[cls]);
-    STORE(pg->capacity, 0);
     pg->reserved = (uint32_t)(PAGE_SIZE / class_size[cls]);
     pg->class_id = (uint8_t)cls;
     pg->used = 0;
-    pg->free = NULL;
     return pg;
 }
 
@@ -243,25 +273,24 @@ static void page_extend(struct page *pg)
     STORE(pg->capacity, capacity + count);
 }
 
-/* A page with no block out leaves its class: its state bytes are cleared so stale pointers
- * into it read as invalid, and it goes to the heap's small cache or the global pool. */
+/* A page with no block out leaves its class's queue. The heap keeps the HEAP_EMPTY_PAGES
+ * most recently emptied, still formatted: a batch of one size that comes back finds its blocks
+ * carved (stress glibc-simple re-carved and cleared ~6 pages per batch before). Older ones go
+ * to the global pool. */
 static void page_retire(struct heap *h, struct page *pg)
 {
-    uintptr_t index = (uintptr_t)(pg - descs);
-    size_t carved = ((size_t)LOAD(pg->capacity) * LOAD(pg->block_size)) >> GRAIN_SHIFT;
-    memset((void *)&states[index * STATES_PER_PAGE], 0, carved);
-    STORE(pg->capacity, 0);
-    pg->free = NULL;
-    if (h->empty.count < HEAP_EMPTY_PAGES) {
-        pg->place = PAGE_IN_EMPTY;
-        list_push_head(&h->empty, pg);
-        return;
+    if (h->empty.count == HEAP_EMPTY_PAGES) {
+        struct page *oldest = h->empty.tail;
+        list_remove(&h->empty, oldest);
+        pool_put(oldest);
     }
-    pool_put(pg);
+    pg->place = PAGE_IN_EMPTY;
+    list_push_head(&h->empty, pg);
 }
 
 static void pool_put(struct page *pg)
 {
+    page_unformat(pg);
     pg->place = PAGE_IN_POOL;
     pg->last_owner = atomic_load_explicit(&pg->heap, memory_order_relaxed);
     atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
