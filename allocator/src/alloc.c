@@ -51,9 +51,10 @@ static void *alloc_generic(size_t n, size_t alignment, bool zero)
 
 static inline void *alloc_small_fast(struct heap *h, size_t n)
 {
-    struct page *pg = h->current[class_of(n)];
+    size_t cls = class_of(n);
+    struct page *pg = h->current[cls];
     if (likely(pg->free != NULL))
-        return page_pop(h, pg);
+        return page_pop(h, pg, cls);
     return NULL;
 }
 

@@ -248,7 +248,7 @@ static void free_list_corrupted(struct page *pg)
     report_error("malloc", "corrupted free list", bad);
 }
 
-static inline void *page_pop(struct heap *h, struct page *pg)
+static inline void *page_pop(struct heap *h, struct page *pg, size_t cls)
 {
     struct free_block *b = pg->free;
     uintptr_t next = link_decode(b->next_encoded, b);
@@ -258,7 +258,7 @@ static inline void *page_pop(struct heap *h, struct page *pg)
     pg->free = (struct free_block *)next;
     STORE(*state, STATE_USED);
     pg->used++;
-    BUMP(h->stats.small_allocs[pg->class_id], 1);
+    BUMP(h->stats.small_allocs[cls], 1);
     return b;
 }
 
@@ -294,7 +294,7 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
             list_push_head(queue, pg);
         }
         h->current[cls] = pg;
-        void *b = page_pop(h, pg);
+        void *b = page_pop(h, pg, cls);
         if (b)
             return b;
         free_list_corrupted(pg);

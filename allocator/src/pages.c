@@ -45,10 +45,13 @@ static inline uintptr_t link_decode(uintptr_t stored, const void *at)
     return stored ^ mem_io_secret ^ (uintptr_t)at;
 }
 
-/* A decoded link is plausible when it is NULL or a 16-byte aligned block of the same page. */
+/* A decoded link is plausible when it is a 16-byte aligned block of the same page (next and
+ * the aligned `at` then differ only in the bits of a grain index: one test of the common
+ * case), or NULL. */
 static inline bool link_plausible(uintptr_t next, const void *at)
 {
-    return next == 0 || ((((next ^ (uintptr_t)at) >> PAGE_SHIFT) | (next & 15)) == 0);
+    uintptr_t differ = next ^ (uintptr_t)at;
+    return (differ & ~(uintptr_t)(PAGE_SIZE - (1u << GRAIN_SHIFT))) == 0 || next == 0;
 }
 
 /* Reserves the range that holds descriptors, state bytes and pages, falling back to smaller
