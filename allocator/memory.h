@@ -50,7 +50,7 @@ void mem_io_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
 struct mem_io_stats {
     size_t live_bytes;       /* bytes in live blocks (usable size of each block, >= the request) */
-    size_t peak_live_bytes;  /* exact at fold points: stats reads, every 8th new page, mmaps */
+    size_t peak_live_bytes;  /* exact at fold points: stats reads, new mmaps, new pages (README) */
     size_t os_bytes;         /* bytes currently held from the OS (sbrk + mmap) */
     size_t peak_os_bytes;
     uint64_t malloc_calls, calloc_calls, realloc_calls, aligned_calls, free_calls;

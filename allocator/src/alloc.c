@@ -51,10 +51,9 @@ static void *alloc_generic(size_t n, size_t alignment, bool zero)
 
 static inline void *alloc_small_fast(struct heap *h, size_t n)
 {
-    size_t cls = class_of(n);
-    struct page *pg = h->current[cls];
+    struct page *pg = h->current[class_of(n)];
     if (likely(pg->free != NULL))
-        return page_pop(h, pg, cls);
+        return page_pop(pg);
     return NULL;
 }
 

@@ -35,8 +35,9 @@ static void free_small(void *p, uintptr_t off, const char *function)
     struct free_block *b = p;
     b->next_encoded = link_encode((uintptr_t)pg->free, b);
     pg->free = b;
-    BUMP(h->stats.small_frees[pg->class_id], 1);
-    if (--pg->used == 0 || pg->place != PAGE_IN_QUEUE)
+    uint32_t used = LOAD(pg->used) - 1;  /* no count: stats.c derives owner frees from the page */
+    STORE(pg->used, used);
+    if (used == 0 || pg->place != PAGE_IN_QUEUE)
         page_after_free(h, pg);
 }
 
@@ -86,8 +87,8 @@ void mem_io_free(void *p)
             struct free_block *b = p;
             b->next_encoded = link_encode((uintptr_t)pg->free, b);
             pg->free = b;
-            BUMP(h->stats.small_frees[pg->class_id], 1);
-            uint32_t used = --pg->used;
+            uint32_t used = LOAD(pg->used) - 1;  /* no count: stats.c derives it */
+            STORE(pg->used, used);
             /* slow only to leave the full list or to retire an empty page that is not the
              * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
             if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))

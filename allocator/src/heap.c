@@ -59,7 +59,7 @@ static void page_after_free(struct heap *h, struct page *pg)
 {
     unsigned cls = pg->class_id;
     struct page_list *queue = &h->queue[cls];
-    if (pg->used == 0) {
+    if (LOAD(pg->used) == 0) {
         if (pg->place == PAGE_IN_QUEUE && queue->count == 1)
             return;  /* keep one page per class to avoid thrashing */
         list_remove(pg->place == PAGE_IN_QUEUE ? queue : &h->full, pg);
@@ -82,7 +82,10 @@ static void free_collected(struct heap *h, struct free_block *b)
     struct page *pg = page_of(off);
     b->next_encoded = link_encode((uintptr_t)pg->free, b);
     pg->free = b;
-    if (--pg->used == 0 || pg->place != PAGE_IN_QUEUE)
+    BUMP(pg->collected, 1);
+    uint32_t used = LOAD(pg->used) - 1;
+    STORE(pg->used, used);
+    if (used == 0 || pg->place != PAGE_IN_QUEUE)
         page_after_free(h, pg);
 }
 
@@ -220,7 +223,8 @@ static void free_remote(void *p, uintptr_t off, struct page *pg, const char *fun
     STORE(*state, STATE_REMOTE);
     unsigned cls = pg->class_id;
     struct heap *h = heap_acquire();
-    stat_add(&tls_heap->stats.small_frees[cls], 1);
+    stat_add(&tls_heap->stats.remote_frees, 1);
+    stat_add(&tls_heap->stats.remote_free_bytes, class_size[cls]);
     struct free_block *b = p;
     if (!h) {
         b->ahead_encoded = link_encode(0, &b->ahead_encoded);
@@ -248,7 +252,7 @@ static void free_list_corrupted(struct page *pg)
     report_error("malloc", "corrupted free list", bad);
 }
 
-static inline void *page_pop(struct heap *h, struct page *pg, size_t cls)
+static inline void *page_pop(struct page *pg)
 {
     struct free_block *b = pg->free;
     uintptr_t next = link_decode(b->next_encoded, b);
@@ -257,8 +261,8 @@ static inline void *page_pop(struct heap *h, struct page *pg, size_t cls)
         return NULL;
     pg->free = (struct free_block *)next;
     STORE(*state, STATE_USED);
-    pg->used++;
-    BUMP(h->stats.small_allocs[cls], 1);
+    BUMP(pg->used, 1);
+    BUMP(pg->allocs, 1);
     return b;
 }
 
@@ -294,7 +298,7 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
             list_push_head(queue, pg);
         }
         h->current[cls] = pg;
-        void *b = page_pop(h, pg, cls);
+        void *b = page_pop(pg);
         if (b)
             return b;
         free_list_corrupted(pg);
@@ -314,7 +318,7 @@ static void heap_thread_exit(void *arg)
         struct page *pg = h->queue[c].head;
         while (pg) {
             struct page *next = pg->next;
-            if (pg->used == 0) {
+            if (LOAD(pg->used) == 0) {
                 list_remove(&h->queue[c], pg);
                 page_retire(h, pg);
             }

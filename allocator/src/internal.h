@@ -67,7 +67,8 @@
  * at most the unfilled part of one huge page per owner. */
 #define OS_HUGE_PAGE ((size_t)2 << 20)
 #define HUGE_AFTER_BYTES ((size_t)16 << 20)
-#define PEAK_FOLD_PAGES 8                      /* new pages per heap between live-peak folds */
+#define PEAK_FOLD_PAGES 8                      /* least pool pages a heap takes between
+                                                  live-peak folds (a fold walks every page) */
 
 enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };
 enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_POOL };
@@ -84,16 +85,19 @@ struct page {
     _Atomic uint32_t block_size;
     uint32_t reserved;                /* blocks that fit in the page */
     uint8_t class_id;
-    /* Written by the owner on every malloc and free: on a cache line of their own, so that
-     * a free from another thread reading the fields above does not wait for the owner's. */
-    _Alignas(64) struct free_block *free;  /* owner only: blocks ready to hand out */
-    uint32_t used;                    /* owner only: blocks out (REMOTE ones included) */
-    _Atomic uint32_t capacity;        /* blocks carved so far (read by the dumps) */
-    uint8_t place;                    /* enum page_place */
     bool purged;                      /* pool only: memory given back with madvise */
-    struct page *next, *prev;         /* links in a queue, the full list or the pool */
     uint64_t idle_since_ms;           /* pool only: when the page became empty */
     struct heap *last_owner;          /* pool only: the heap that emptied it */
+    /* Written by the owner on every malloc and free: on a cache line of their own, so that
+     * a free from another thread reading the fields above does not wait for the owner's. The
+     * counts are read by stats folds (stats.c says how they make the call counts). */
+    _Alignas(64) struct free_block *free;  /* owner only: blocks ready to hand out */
+    _Atomic uint32_t used;            /* blocks out (REMOTE ones included) */
+    _Atomic uint32_t capacity;        /* blocks carved so far (read by the dumps) */
+    uint8_t place;                    /* enum page_place */
+    struct page *next, *prev;         /* links in a queue, the full list or the pool */
+    _Atomic uint64_t allocs;          /* blocks handed out since the page took its class */
+    _Atomic uint64_t collected;       /* of those, freed by other threads and taken back */
 };
 
 struct page_list { struct page *head, *tail; size_t count; };
@@ -119,11 +123,16 @@ struct medium_cache {
 };
 
 
-/* Small blocks are counted once per operation, per class: live small bytes are
- * sum((allocs - frees) * class size) and the call counts are derived at fold time. The other
- * fields count what the slow paths do. Per-heap values may go negative (cross-thread frees). */
+/* Call counts and live bytes. Small blocks are counted by their pages (struct page: allocs,
+ * collected, used), whose counts move here when a page leaves its class; a free by the owner
+ * is not counted at all, it is what the page's counts leave over (stats.c). The other fields
+ * count what the slow paths do. Per-heap values may go negative (cross-thread frees). */
 struct heap_stats {
-    _Atomic uint64_t small_allocs[NUM_CLASSES], small_frees[NUM_CLASSES];
+    _Atomic uint64_t small_allocs;          /* from pages that left their class */
+    _Atomic uint64_t small_frees;           /* by the owner, from pages that left their class */
+    _Atomic uint64_t collected_bytes;       /* other threads' frees taken back, from those pages */
+    _Atomic uint64_t remote_frees;          /* blocks of other heaps' pages this thread freed */
+    _Atomic uint64_t remote_free_bytes;
     _Atomic uint64_t small_other_allocs;   /* small blocks made by calloc, realloc, aligned */
     _Atomic uint64_t small_other_frees;    /* small blocks freed by realloc */
     _Atomic int64_t live;                  /* medium and large bytes */
@@ -141,7 +150,8 @@ struct heap {
     struct heap_stats stats;
     struct medium_cache medium;
     struct arena *arena;                     /* where this thread's medium blocks come from */
-    unsigned pages_acquired;                 /* every PEAK_FOLD_PAGES-th folds the stats */
+    size_t pages_acquired;                   /* pool pages taken so far */
+    size_t next_fold;                        /* pages_acquired at which the stats fold next */
     size_t run_next, run_end;                /* page indices of this heap's run not used yet */
     size_t fresh_pages;                      /* never-used pages taken from the range so far */
     struct heap *next_all;                   /* every heap ever made, for stats and dumps */

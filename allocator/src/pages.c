@@ -238,6 +238,7 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
             pg = list_pop_head(&pool.purged);
         if (!pg)
             pg = heap_run_take_locked(h);
+        size_t pages = pool.bumped;
         pthread_mutex_unlock(&pool.lock);
         if (!pg)
             return NULL;
@@ -245,13 +246,15 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
             os_bytes_add(PAGE_SIZE);
         pg->purged = false;
         atomic_store_explicit(&pg->heap, h, memory_order_relaxed);
-        if (++h->pages_acquired % PEAK_FOLD_PAGES == 0)
-            stats_fold(NULL);  /* the footprint grew: a fold point for the live-bytes peak */
+        if (++h->pages_acquired >= h->next_fold) {  /* the footprint grew: a live-peak fold */
+            stats_fold(NULL);  /* it walks every page: at most once per 1/16 of them */
+            h->next_fold = h->pages_acquired + (pages / 16 > PEAK_FOLD_PAGES ? pages / 16 : PEAK_FOLD_PAGES);
+        }
     }
     STORE(pg->block_size, class_size[cls]);
     pg->reserved = (uint32_t)(PAGE_SIZE / class_size[cls]);
     pg->class_id = (uint8_t)cls;
-    pg->used = 0;
+    STORE(pg->used, 0);
     return pg;
 }
 
@@ -282,6 +285,7 @@ static void page_extend(struct page *pg)
  * to the global pool. */
 static void page_retire(struct heap *h, struct page *pg)
 {
+    stats_take_page_counts(h, pg);
     if (h->empty.count == HEAP_EMPTY_PAGES) {
         struct page *oldest = h->empty.tail;
         list_remove(&h->empty, oldest);

@@ -48,35 +48,81 @@ static void stat_live(int64_t delta)
         BUMP(h->stats.live, delta);
 }
 
-static void stats_add_heap(struct mem_io_stats *sum, int64_t *live, struct heap *h)
+/* Small blocks are counted where the fast paths pay nothing new for it: malloc bumps its page's
+ * `allocs` on the cache line it writes anyway, a free by the owner only lowers `used` (as it
+ * did before), and the slow paths count the rest. A page's frees by its owner are then
+ *     allocs - used - collected
+ * (collected: its blocks that other threads freed and the owner took back). Those threads
+ * count their frees and the bytes when they free; until the owner takes such a block back it
+ * is still in its page's `used`, so the live small bytes are
+ *     sum over pages of (used + collected) * block size - (remote_free_bytes - collected_bytes).
+ * A page that leaves its class (used is 0 then) hands its counts to its heap. The per-class
+ * heap counters this replaced cost 9 instructions per malloc/free pair (these cost 3) and two
+ * more cache lines. */
+static void stats_take_page_counts(struct heap *h, struct page *pg)
+{
+    uint64_t allocs = LOAD(pg->allocs), collected = LOAD(pg->collected);
+    BUMP(h->stats.small_allocs, allocs);
+    BUMP(h->stats.small_frees, allocs - collected);
+    BUMP(h->stats.collected_bytes, collected * LOAD(pg->block_size));
+    STORE(pg->allocs, 0);
+    STORE(pg->collected, 0);
+}
+
+/* Running sums of a fold: signed, since counts read while their owners run may be a step
+ * apart (a page's `used` bumped before its `allocs`). */
+struct fold { int64_t mallocs, frees, live; };
+
+static void stats_add_heap(struct fold *f, struct mem_io_stats *sum, struct heap *h)
 {
     const struct heap_stats *st = &h->stats;
-    for (unsigned c = 0; c < NUM_CLASSES; c++) {
-        uint64_t allocs = LOAD(st->small_allocs[c]), frees = LOAD(st->small_frees[c]);
-        *live += (int64_t)(allocs - frees) * (int64_t)class_size[c];
-        sum->malloc_calls += allocs;
-        sum->free_calls += frees;
-    }
-    sum->malloc_calls += LOAD(st->malloc_calls) - LOAD(st->small_other_allocs);
-    sum->free_calls += LOAD(st->free_calls) - LOAD(st->small_other_frees);
-    *live += LOAD(st->live);
+    f->mallocs += (int64_t)(LOAD(st->small_allocs) + LOAD(st->malloc_calls) - LOAD(st->small_other_allocs));
+    f->frees += (int64_t)(LOAD(st->small_frees) + LOAD(st->remote_frees) + LOAD(st->free_calls) -
+                          LOAD(st->small_other_frees));
+    f->live += LOAD(st->live) + (int64_t)(LOAD(st->collected_bytes) - LOAD(st->remote_free_bytes));
     sum->calloc_calls += LOAD(st->calloc_calls);
     sum->realloc_calls += LOAD(st->realloc_calls);
     sum->aligned_calls += LOAD(st->aligned_calls);
+}
+
+/* Every page that has an owner: the counts its owner has not handed to the heap yet. */
+static void stats_add_pages(struct fold *f)
+{
+    pthread_mutex_lock(&pool.lock);
+    size_t pages = pool.bumped;
+    pthread_mutex_unlock(&pool.lock);
+    for (size_t i = 0; i < pages; i++) {
+        struct page *pg = &descs[i];
+        if (!atomic_load_explicit(&pg->heap, relaxed))
+            continue;
+        int64_t allocs = (int64_t)LOAD(pg->allocs), collected = (int64_t)LOAD(pg->collected);
+        int64_t used = LOAD(pg->used);
+        f->mallocs += allocs;
+        f->frees += allocs - used - collected;
+        f->live += (used + collected) * (int64_t)LOAD(pg->block_size);
+    }
+}
+
+static uint64_t at_least_zero(int64_t v)
+{
+    return v > 0 ? (uint64_t)v : 0;
 }
 
 /* Adds up every heap's counters and raises the live-bytes peak: the fold point. */
 static void stats_fold(struct mem_io_stats *out)
 {
     struct mem_io_stats sum = {0};
-    int64_t live = 0;
-    stats_add_heap(&sum, &live, &empty_heap);
-    stats_add_heap(&sum, &live, &dead_heap);
+    struct fold f = {0};
+    stats_add_heap(&f, &sum, &empty_heap);
+    stats_add_heap(&f, &sum, &dead_heap);
     pthread_mutex_lock(&heaps.lock);
     for (struct heap *h = heaps.all; h; h = h->next_all)
-        stats_add_heap(&sum, &live, h);
+        stats_add_heap(&f, &sum, h);
     pthread_mutex_unlock(&heaps.lock);
-    sum.live_bytes = live > 0 ? (size_t)live : 0;
+    stats_add_pages(&f);
+    sum.malloc_calls = at_least_zero(f.mallocs);
+    sum.free_calls = at_least_zero(f.frees);
+    sum.live_bytes = at_least_zero(f.live);
     size_t peak = atomic_load(&peak_live_bytes);
     while (sum.live_bytes > peak &&
            !atomic_compare_exchange_weak(&peak_live_bytes, &peak, sum.live_bytes)) {

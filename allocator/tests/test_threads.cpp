@@ -181,6 +181,46 @@ TEST(Threads, ProducerConsumerMemoryIsReused)
     EXPECT_LT(last.os_bytes, first.os_bytes + 1024 * 1024);
 }
 
+// Small blocks are counted by their pages (stats.c): a free by another thread counts, and
+// leaves the live bytes, the moment it happens, although the owner takes the block back only on
+// a later slow path; taking it back, and the page leaving its class, count nothing twice.
+TEST(Threads, CrossThreadFreesCountOnceWhenTheyHappen)
+{
+    const size_t kBlocks = 3000, kSize = 48;  // 48 B is a class size: usable == requested
+    std::vector<void *> blocks(kBlocks);
+    struct mem_io_stats start, allocated, freed, again, end;
+    mem_io_get_stats(&start);
+    for (auto &p : blocks)
+        p = mem_io_malloc(kSize);
+    mem_io_get_stats(&allocated);
+    EXPECT_EQ(allocated.malloc_calls - start.malloc_calls, kBlocks);
+    EXPECT_EQ(allocated.live_bytes - start.live_bytes, kBlocks * kSize);
+
+    std::thread other([&] {
+        for (void *p : blocks)
+            mem_io_free(p);
+    });
+    other.join();
+    mem_io_get_stats(&freed);  // not taken back yet: this thread has not allocated since
+    EXPECT_EQ(freed.free_calls - allocated.free_calls, kBlocks);
+    EXPECT_EQ(freed.live_bytes, start.live_bytes);
+
+    for (auto &p : blocks)  // runs the slow path, which takes the blocks back and reuses them
+        p = mem_io_malloc(kSize);
+    mem_io_get_stats(&again);
+    EXPECT_EQ(again.malloc_calls - freed.malloc_calls, kBlocks);
+    EXPECT_EQ(again.free_calls, freed.free_calls);
+    EXPECT_EQ(again.live_bytes - freed.live_bytes, kBlocks * kSize);
+
+    for (void *p : blocks)  // the owner's own frees: the pages empty and leave their class
+        mem_io_free(p);
+    mem_io_get_stats(&end);
+    EXPECT_EQ(end.free_calls - again.free_calls, kBlocks);
+    EXPECT_EQ(end.malloc_calls, again.malloc_calls);
+    EXPECT_EQ(end.live_bytes, start.live_bytes);
+    EXPECT_EQ(end.errors, start.errors);
+}
+
 // The same with one consumer that lives throughout: it sends the blocks back in batches while
 // it runs (it may hold a few KiB per size class), so the producer keeps reusing the same
 // blocks instead of new ones every round.
