@@ -60,9 +60,7 @@ void mem_io_log_trace(void)
         heap_bytes += a->heap_bytes;
         pthread_mutex_unlock(&a->lock);
     }
-    pthread_mutex_lock(&pool.lock);
-    size_t pages = pool.bumped;
-    pthread_mutex_unlock(&pool.lock);
+    size_t pages = pool_pages_carved();
     pthread_mutex_lock(&large.lock);
     size_t mappings = large.live;
     pthread_mutex_unlock(&large.lock);
@@ -108,9 +106,7 @@ void mem_io_log_trace(void)
 
 static void dump_small_pages(struct out_buf *out)
 {
-    pthread_mutex_lock(&pool.lock);
-    size_t pages = pool.bumped;
-    pthread_mutex_unlock(&pool.lock);
+    size_t pages = pool_pages_carved();
     for (size_t i = 0; i < pages; i++) {
         struct page *pg = &descs[i];
         struct heap *owner = atomic_load_explicit(&pg->heap, relaxed);

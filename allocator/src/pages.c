@@ -295,6 +295,15 @@ static void page_retire(struct heap *h, struct page *pg)
     list_push_head(&h->empty, pg);
 }
 
+/* Pages ever carved from the range: descs[0 .. this) is every page that may have an owner. */
+static size_t pool_pages_carved(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    size_t pages = pool.bumped;
+    pthread_mutex_unlock(&pool.lock);
+    return pages;
+}
+
 static void pool_put(struct page *pg)
 {
     page_unformat(pg);

@@ -118,6 +118,7 @@ static int medium_cache_class(size_t size);
 static size_t medium_class_need(size_t need);
 static void *medium_cache_take(struct heap *h, size_t need);
 static void pool_put(struct page *pg);
+static size_t pool_pages_carved(void);
 static struct heap *heap_acquire(void);
 static void heap_thread_exit(void *arg);
 static struct mem_io_block *arena_new_extent(struct arena *a, char *got, size_t len, enum extent_source source);

@@ -88,9 +88,7 @@ static void stats_add_heap(struct fold *f, struct mem_io_stats *sum, struct heap
 /* Every page that has an owner: the counts its owner has not handed to the heap yet. */
 static void stats_add_pages(struct fold *f)
 {
-    pthread_mutex_lock(&pool.lock);
-    size_t pages = pool.bumped;
-    pthread_mutex_unlock(&pool.lock);
+    size_t pages = pool_pages_carved();
     for (size_t i = 0; i < pages; i++) {
         struct page *pg = &descs[i];
         if (!atomic_load_explicit(&pg->heap, relaxed))
