@@ -35,9 +35,7 @@ static void free_small(void *p, uintptr_t off, const char *function)
     struct free_block *b = p;
     b->next_encoded = link_encode((uintptr_t)pg->free, b);
     pg->free = b;
-    uint32_t used = LOAD(pg->used) - 1;  /* no count: stats.c derives owner frees from the page */
-    STORE(pg->used, used);
-    if (used == 0 || pg->place != PAGE_IN_QUEUE)
+    if (page_used_drop(pg) == 0 || pg->place != PAGE_IN_QUEUE)
         page_after_free(h, pg);
 }
 
@@ -87,8 +85,7 @@ void mem_io_free(void *p)
             struct free_block *b = p;
             b->next_encoded = link_encode((uintptr_t)pg->free, b);
             pg->free = b;
-            uint32_t used = LOAD(pg->used) - 1;  /* no count: stats.c derives it */
-            STORE(pg->used, used);
+            uint32_t used = page_used_drop(pg);
             /* slow only to leave the full list or to retire an empty page that is not the
              * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
             if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))

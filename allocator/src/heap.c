@@ -83,9 +83,7 @@ static void free_collected(struct heap *h, struct free_block *b)
     b->next_encoded = link_encode((uintptr_t)pg->free, b);
     pg->free = b;
     BUMP(pg->collected, 1);
-    uint32_t used = LOAD(pg->used) - 1;
-    STORE(pg->used, used);
-    if (used == 0 || pg->place != PAGE_IN_QUEUE)
+    if (page_used_drop(pg) == 0 || pg->place != PAGE_IN_QUEUE)
         page_after_free(h, pg);
 }
 

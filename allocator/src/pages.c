@@ -54,6 +54,15 @@ static inline bool link_plausible(uintptr_t next, const void *at)
     return (differ & ~(uintptr_t)(PAGE_SIZE - (1u << GRAIN_SHIFT))) == 0 || next == 0;
 }
 
+/* One block of the page came back: its `used` drops by one (owner only; folds read it). A free
+ * is not counted anywhere else: stats.c derives the owner's frees from the page's counts. */
+static inline uint32_t page_used_drop(struct page *pg)
+{
+    uint32_t used = LOAD(pg->used) - 1;
+    STORE(pg->used, used);
+    return used;
+}
+
 /* Reserves the range that holds descriptors, state bytes and pages, falling back to smaller
  * sizes where the address space is limited. Without it every size is served as medium. */
 static void small_range_init(void)
@@ -175,8 +184,9 @@ static struct page *heap_run_take_locked(struct heap *h)
     if (h->run_next == h->run_end) {
         size_t start = pool.bumped, n = HEAP_RUN_PAGES;
         bool huge = huge_pages && h->fresh_pages >= HUGE_AFTER_BYTES / PAGE_SIZE;
-        if (huge && huge_aligned_index(start) + HUGE_RUN_PAGES <= pool.total) {
-            start = huge_aligned_index(start);
+        size_t aligned = huge ? huge_aligned_index(start) : start;
+        if (huge && aligned + HUGE_RUN_PAGES <= pool.total) {
+            start = aligned;
             n = HUGE_RUN_PAGES;
             for (; pool.bumped < start; pool.bumped++) {
                 descs[pool.bumped].purged = true;  /* never touched: costs faults, like a purged page */
