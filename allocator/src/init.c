@@ -27,20 +27,31 @@ static void fork_parent(void)
     pthread_mutex_unlock(&heaps.lock);
 }
 
+/* A lock that spins a little before it sleeps, as PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP makes. */
+static void mutex_init_adaptive(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t spin_first;
+    pthread_mutexattr_init(&spin_first);
+    pthread_mutexattr_settype(&spin_first, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(lock, &spin_first);
+    pthread_mutexattr_destroy(&spin_first);
+}
+
+static void arena_locks_init(void)
+{
+    for (unsigned i = 0; i < ARENA_COUNT; i++)
+        mutex_init_adaptive(&arenas[i].lock);
+}
+
 /* In the child only this thread exists: the locks are made anew and every other thread's
  * heap is abandoned so a later thread can adopt it. */
 static void fork_child(void)
 {
     atfork_registered = true;  /* what a child that must finish the initialisation checks */
-    pthread_mutexattr_t spin_first;  /* as the static initialisers make them */
-    pthread_mutexattr_init(&spin_first);
-    pthread_mutexattr_settype(&spin_first, PTHREAD_MUTEX_ADAPTIVE_NP);
-    pthread_mutex_init(&heaps.lock, &spin_first);
-    pthread_mutex_init(&pool.lock, &spin_first);
-    for (unsigned i = 0; i < ARENA_COUNT; i++)
-        pthread_mutex_init(&arenas[i].lock, &spin_first);
-    pthread_mutex_init(&large.lock, &spin_first);
-    pthread_mutexattr_destroy(&spin_first);
+    mutex_init_adaptive(&heaps.lock);
+    mutex_init_adaptive(&pool.lock);
+    arena_locks_init();
+    mutex_init_adaptive(&large.lock);
     for (struct heap *h = heaps.all; h; h = h->next_all)
         if (h != tls_heap && !h->abandoned) {
             h->abandoned = true;
@@ -56,6 +67,7 @@ static void init_once(void)
     if (!mem_io_secret)
         mem_io_secret = os_random_secret();
     options_init();
+    arena_locks_init();  /* before any arena is used: nothing can hold one yet */
     if (!atomic_load_explicit(&small_span, memory_order_acquire))
         small_range_init();
     if (!atomic_load_explicit(&slices_span, memory_order_acquire))

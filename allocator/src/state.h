@@ -74,8 +74,10 @@ struct arena {
     struct mem_io_block *quarantine[ARENA_QUARANTINE];  /* headers reported as corrupted */
     struct extent extents[ARENA_MAX_EXTENTS];  /* sorted by address */
 };
-static struct arena arenas[ARENA_COUNT] = {
-    [0 ... ARENA_COUNT - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+/* Zero-initialised, so the 1.3 MB array lies in .bss: a page of it costs memory only once an
+ * arena writes it. With a static lock initialiser it was file-backed .data, and the kernel
+ * mapped in 64 KiB of it around each first read. The locks are made by init_once. */
+static struct arena arenas[ARENA_COUNT];
 static _Atomic uintptr_t slices_base;  /* arena i >= 1 owns slice i - 1 of the range here */
 static _Atomic uintptr_t slices_span;  /* 0 while not reserved (or not reservable): then
                                           every heap uses arena 0 */
