@@ -74,13 +74,12 @@ static __attribute__((noinline)) void free_slow(void *p)
 
 void mem_io_free(void *p)
 {
-    uintptr_t off = small_offset(p);
+    uintptr_t grain = small_grain(p);
     struct heap *h = tls_heap;
-    if (likely(off < LOAD(small_span))) {
-        struct page *pg = page_of(off);
-        _Atomic uint8_t *state = state_of(off);
-        if (likely(atomic_load_explicit(&pg->heap, relaxed) == h && !(off & 15) &&
-                   LOAD(*state) == STATE_USED)) {
+    if (likely(grain < LOAD(small_grains))) {  /* small, 16-byte aligned */
+        struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
+        _Atomic uint8_t *state = &states[grain];
+        if (likely(atomic_load_explicit(&pg->heap, relaxed) == h && LOAD(*state) == STATE_USED)) {
             STORE(*state, STATE_FREE);
             struct free_block *b = p;
             b->next_encoded = link_encode((uintptr_t)pg->free, b);

@@ -254,7 +254,7 @@ static inline void *page_pop(struct page *pg)
 {
     struct free_block *b = pg->free;
     uintptr_t next = link_decode(b->next_encoded, b);
-    _Atomic uint8_t *state = state_of(small_offset(b));
+    _Atomic uint8_t *state = block_state(b);
     if (unlikely((LOAD(*state) & STATE_FREE) == 0 || !link_plausible(next, b)))  /* FREE or REMOTE */
         return NULL;
     pg->free = (struct free_block *)next;
