@@ -57,7 +57,6 @@
 #define GRAIN_SHIFT 4                          /* one state byte per 16 bytes */
 #define STATES_PER_PAGE (PAGE_SIZE >> GRAIN_SHIFT)
 #define SMALL_MAX 16384
-#define SMALL_TABLE_MAX 1024                   /* sizes up to here find their class by table */
 #define NUM_CLASSES 64
 #define EXTEND_BYTES 4096                      /* a page's free list grows ~one OS page at a time */
 /* A page fault costs ~12 us per 4 KiB on the development VM; a transparent huge page maps

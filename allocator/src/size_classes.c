@@ -15,20 +15,28 @@ static const uint32_t class_size[NUM_CLASSES] = {
      9216, 10240, 11264, 12288, 13312, 14336, 15360, 16384,
 };
 
-/* class_of_small[(size + 15) / 16] for size <= SMALL_TABLE_MAX */
-static const uint8_t class_of_small[SMALL_TABLE_MAX / 16 + 1] = {
-     0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,
-    16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 21, 21, 22, 22, 23, 23, 24,
-    24, 24, 24, 25, 25, 25, 25, 26, 26, 26, 26, 27, 27, 27, 27, 28, 28,
-    28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 31, 31, 31, 31,
+/* The class of n bytes as a constant expression. With w = n - 1: 16-byte steps up to w = 127,
+ * then the top bit of w and the three bits below it pick one of 8 classes per power of two.
+ * Both arms stay in range for any w (a compiler checks the arm it does not take, too). */
+#define CLASS_TOP(w) (63 - __builtin_clzll((w) | 128))  /* top bit of w, at least 7 */
+#define CLASS_OF_W(w)                                                                         \
+    ((w) < 128 ? ((w) & 127) / 16 : 8 + (CLASS_TOP(w) - 7) * 8 + (((w) >> (CLASS_TOP(w) - 3)) & 7))
+#define CLASS_OF(n) CLASS_OF_W((size_t)(n) - ((n) != 0))
+
+/* class_of_size16[(n + 15) / 16] is CLASS_OF(n) for every n up to SMALL_MAX (classes change
+ * only at multiples of 16), built from the formula at compile time: malloc's fast path finds
+ * any small class with one load, no branch on the size. */
+#define CLASS_ROW1(i) CLASS_OF((i) * 16)
+#define CLASS_ROW4(i) CLASS_ROW1(i), CLASS_ROW1((i) + 1), CLASS_ROW1((i) + 2), CLASS_ROW1((i) + 3)
+#define CLASS_ROW16(i) CLASS_ROW4(i), CLASS_ROW4((i) + 4), CLASS_ROW4((i) + 8), CLASS_ROW4((i) + 12)
+#define CLASS_ROW64(i) CLASS_ROW16(i), CLASS_ROW16((i) + 16), CLASS_ROW16((i) + 32), CLASS_ROW16((i) + 48)
+#define CLASS_ROW256(i) CLASS_ROW64(i), CLASS_ROW64((i) + 64), CLASS_ROW64((i) + 128), CLASS_ROW64((i) + 192)
+static const uint8_t class_of_size16[SMALL_MAX / 16 + 1] = {
+    CLASS_ROW256(0), CLASS_ROW256(256), CLASS_ROW256(512), CLASS_ROW256(768), CLASS_ROW1(1024),
 };
 
-/* Any size up to SMALL_MAX: 8 classes per power of two above 128. */
+/* Any size up to SMALL_MAX. */
 static inline unsigned class_of(size_t size)
 {
-    if (size <= SMALL_TABLE_MAX)
-        return class_of_small[(size + 15) >> 4];
-    size_t w = size - 1;
-    unsigned top = 63u - (unsigned)__builtin_clzll(w);
-    return 8u + (top - 7u) * 8u + (unsigned)((w >> (top - 3u)) & 7u);
+    return class_of_size16[(size + 15) >> 4];
 }

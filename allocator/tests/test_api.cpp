@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -54,6 +55,24 @@ TEST(Malloc, EverySizeIs16ByteAlignedAndWritableToUsableSize)
         fill(p, usable, 3);
         EXPECT_TRUE(check(p, usable, 3));
         mem_io_free(p);
+    }
+}
+
+// Every small size gets the smallest class that holds it: 16-byte steps to 128 B, then 8
+// classes per power of two (waste at most an eighth of the size), never a smaller class.
+TEST(Malloc, EverySmallSizeGetsItsTightClass)
+{
+    size_t previous = 0;
+    for (size_t n = 1; n <= 16384; n++) {
+        void *p = mem_io_malloc(n);
+        ASSERT_NE(p, nullptr) << n;
+        size_t usable = mem_io_usable_size(p);
+        mem_io_free(p);
+        ASSERT_GE(usable, n);
+        ASSERT_LE(usable - n, std::max<size_t>(15, n / 8)) << n;
+        ASSERT_GE(usable, previous) << n;
+        ASSERT_EQ(usable % 16, 0u) << n;
+        previous = usable;
     }
 }
 
