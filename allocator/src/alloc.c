@@ -167,7 +167,19 @@ static void realloc_free(void *p)
 {
     if (is_small(p))
         stat_call(&tls_heap->stats.small_other_frees);
-    free_generic(p, "realloc");
+    if (!free_fast(p))
+        free_generic(p, "realloc");
+}
+
+/* The block a realloc moves to: from the small fast path when it can, as malloc's is. */
+static void *realloc_alloc(size_t n)
+{
+    if (n <= SMALL_MAX) {
+        void *q = alloc_small_fast(tls_heap, n);
+        if (q)
+            return count_other(q);
+    }
+    return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
 }
 
 /* glibc's realloc: NULL is malloc, size 0 frees, contents kept up to the smaller size, and
@@ -210,7 +222,7 @@ void *mem_io_realloc(void *p, size_t n)
         errno = EINVAL;  /* reported; the bad call is ignored */
         return NULL;
     }
-    void *q = count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
+    void *q = realloc_alloc(n);
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);

@@ -14,29 +14,19 @@ static size_t small_usable(const void *p, const char *function)
     return 0;
 }
 
+/* A small pointer that free_fast did not take (every caller tries it first): not 16-byte
+ * aligned, a block of another thread's heap, or not a USED block. */
 static void free_small(void *p, uintptr_t off, const char *function)
 {
     struct page *pg = page_of(off);
-    struct heap *h = tls_heap;
-    if (atomic_load_explicit(&pg->heap, relaxed) != h || (off & 15)) {
-        if (off & 15)
-            report_error(function, "invalid pointer", p);
-        else
-            free_remote(p, off, pg, function);
-        return;
-    }
-    _Atomic uint8_t *state = state_of(off);
-    uint8_t was = LOAD(*state);
-    if (unlikely(was != STATE_USED)) {
+    if (off & 15) {
+        report_error(function, "invalid pointer", p);
+    } else if (atomic_load_explicit(&pg->heap, relaxed) != tls_heap) {
+        free_remote(p, off, pg, function);
+    } else {
+        uint8_t was = LOAD(*state_of(off));
         report_error(function, was == STATE_NONE ? "invalid pointer" : "double free detected", p);
-        return;
     }
-    STORE(*state, STATE_FREE);
-    struct free_block *b = p;
-    b->next_encoded = link_encode((uintptr_t)pg->free, b);
-    pg->free = b;
-    if (page_used_drop(pg) == 0 || pg->place != PAGE_IN_QUEUE)
-        page_after_free(h, pg);
 }
 
 /* Medium and large blocks, and pointers that are none of ours. */
@@ -72,7 +62,10 @@ static __attribute__((noinline)) void free_slow(void *p)
     free_generic(p, "free");
 }
 
-void mem_io_free(void *p)
+/* The fast path: p is a USED block of this thread's heap, pushed on its page's free list.
+ * False for any other pointer, which the caller's general path then sorts out (and reports,
+ * under its own function name). */
+static inline bool free_fast(void *p)
 {
     uintptr_t grain = small_grain(p);
     struct heap *h = tls_heap;
@@ -89,9 +82,16 @@ void mem_io_free(void *p)
              * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
             if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))
                 page_after_free(h, pg);
-            return;
+            return true;
         }
     }
+    return false;
+}
+
+void mem_io_free(void *p)
+{
+    if (likely(free_fast(p)))
+        return;
     free_slow(p);
 }
 

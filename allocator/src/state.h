@@ -131,5 +131,6 @@ static void arena_set_last(struct arena *a, struct mem_io_block *b);
 static void block_absorb_next(struct arena *a, struct mem_io_block *b);
 static bool large_usable(const void *p, const char *function, size_t *usable);
 static void free_generic(void *p, const char *function);
+static inline bool free_fast(void *p);
 static size_t small_usable(const void *p, const char *function);
 #endif
