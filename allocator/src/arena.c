@@ -598,14 +598,21 @@ static void *medium_cache_take(struct heap *h, size_t need)
 /* Thread exit: cached blocks go back to the bins of their arenas. */
 static void medium_cache_flush(struct heap *h)
 {
+    struct arena *locked = NULL;  /* the blocks are nearly always all of one arena: one lock */
     for (int cls = 0; cls < MEDIUM_CACHE_CLASSES; cls++)
         while (h->medium.count[cls]) {
             struct mem_io_block *b = h->medium.blocks[cls][--h->medium.count[cls]];
             struct arena *a = arena_of(b);
-            pthread_mutex_lock(&a->lock);
+            if (a != locked) {
+                if (locked)
+                    pthread_mutex_unlock(&locked->lock);
+                pthread_mutex_lock(&a->lock);
+                locked = a;
+            }
             arena_release_locked(a, b);
-            pthread_mutex_unlock(&a->lock);
         }
+    if (locked)
+        pthread_mutex_unlock(&locked->lock);
     h->medium.bytes = 0;
 }
 
