@@ -298,7 +298,7 @@ static void page_extend(struct page *pg)
     uintptr_t next = (uintptr_t)pg->free;
     for (uint32_t i = count; i-- > 0;) {
         uintptr_t block = first + (uintptr_t)i * size;
-        STORE(*state_of(block - LOAD(small_base)), STATE_FREE);
+        STORE(*block_state((void *)block), STATE_FREE);
         ((struct free_block *)block)->next_encoded = link_encode(next, (void *)block);
         next = block;
     }
