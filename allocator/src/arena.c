@@ -145,12 +145,9 @@ static void arena_slices_init(void)
         char *raw = os_reserve(span);
         if (!raw)
             continue;
-        for (unsigned i = 1; i < ARENA_COUNT; i++) {
-            arenas[i].slice_next = (uintptr_t)raw + ((size_t)(i - 1) << shift);
-            arenas[i].slice_end = arenas[i].slice_next + ((size_t)1 << shift);
-            if (huge_pages)  /* the arena fills its slice front to back */
-                os_hugepages((void *)(arenas[i].slice_next + HUGE_AFTER_BYTES), ((size_t)1 << shift) - HUGE_AFTER_BYTES);
-        }
+        if (huge_pages)  /* each arena fills its slice front to back */
+            for (size_t slice = 0; slice < ARENA_COUNT - 1; slice++)
+                os_hugepages(raw + (slice << shift) + HUGE_AFTER_BYTES, ((size_t)1 << shift) - HUGE_AFTER_BYTES);
         slice_shift = shift;
         STORE(slices_base, (uintptr_t)raw);
         atomic_store_explicit(&slices_span, span, memory_order_release);
@@ -230,10 +227,11 @@ static struct mem_io_block *arena_grow_sbrk(struct arena *a, size_t grow)
  * is used up. */
 static struct mem_io_block *arena_grow_slice(struct arena *a, size_t grow)
 {
-    if (grow > a->slice_end - a->slice_next)
+    if (grow > ((size_t)1 << slice_shift) - a->slice_used)
         return NULL;
-    char *got = (char *)a->slice_next;
-    a->slice_next += grow;
+    size_t slice = (size_t)(a - &arenas[1]);  /* arena i owns slice i - 1 */
+    char *got = (char *)(LOAD(slices_base) + (slice << slice_shift) + a->slice_used);
+    a->slice_used += grow;
     if (a->top)
         return arena_extend_top(a, grow);
     return arena_new_extent(a, got, grow, EXTENT_SLICE);
@@ -335,14 +333,14 @@ static size_t medium_need(size_t n)
 static struct mem_io_block *arena_take(struct arena *a, size_t need, size_t alignment)
 {
     size_t search = alignment > MEM_IO_ALIGNMENT ? need + alignment + MEDIUM_MIN_BLOCK : need;
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(arena_lock(a));
     struct mem_io_block *b = bin_find(a, search);
     if (b)
         bin_remove(a, b);
     else
         b = arena_grow(a, search);
     if (!b) {
-        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(arena_lock(a));
         return NULL;
     }
     uintptr_t user = (uintptr_t)(b + 1);
@@ -367,7 +365,7 @@ static struct mem_io_block *arena_take(struct arena *a, size_t need, size_t alig
     HSTORE(b->flags, MEM_IO_FLAG_USED);
     block_split(a, b, need);
     seal(b);
-    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(arena_lock(a));
     return b;
 }
 
@@ -554,10 +552,10 @@ static bool arena_free(void *p, const char *function)
         return false;
     struct heap *h = heap_acquire();  /* NULL for an exiting thread: no cache */
     const struct extent *e;
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(arena_lock(a));
     struct mem_io_block *b = arena_check(a, p, function, &e);
     if (!b) {
-        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(arena_lock(a));
         return e != NULL;
     }
     size_t freed = b->size - HEADER_SIZE;
@@ -569,12 +567,12 @@ static bool arena_free(void *p, const char *function)
     if (cls >= 0 && h->medium.count[cls] < MEDIUM_CACHE_DEPTH &&
         h->medium.bytes + b->size <= MEDIUM_CACHE_MAX_BYTES) {
         HSTORE(b->flags, MEM_IO_FLAG_USED | FLAG_CACHED);
-        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(arena_lock(a));
         h->medium.blocks[cls][h->medium.count[cls]++] = b;
         h->medium.bytes += b->size;
     } else {
         arena_release_locked(a, b);
-        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(arena_lock(a));
     }
     stat_live(-(int64_t)freed);
     return true;
@@ -605,14 +603,14 @@ static void medium_cache_flush(struct heap *h)
             struct arena *a = arena_of(b);
             if (a != locked) {
                 if (locked)
-                    pthread_mutex_unlock(&locked->lock);
-                pthread_mutex_lock(&a->lock);
+                    pthread_mutex_unlock(arena_lock(locked));
+                pthread_mutex_lock(arena_lock(a));
                 locked = a;
             }
             arena_release_locked(a, b);
         }
     if (locked)
-        pthread_mutex_unlock(&locked->lock);
+        pthread_mutex_unlock(arena_lock(locked));
     h->medium.bytes = 0;
 }
 
@@ -623,10 +621,10 @@ static bool arena_usable(const void *p, const char *function, size_t *usable)
     if (!a)
         return false;
     const struct extent *e;
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(arena_lock(a));
     struct mem_io_block *b = arena_check(a, p, function, &e);
     *usable = b ? b->size - HEADER_SIZE : 0;
-    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(arena_lock(a));
     return e != NULL;
 }
 
@@ -640,10 +638,10 @@ static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
     struct arena *a = arena_of(p);
     if (!a)
         return ARENA_ELSEWHERE;
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(arena_lock(a));
     struct mem_io_block *b = arena_check(a, p, "realloc", &e);
     if (!b) {
-        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(arena_lock(a));
         return e ? ARENA_MOVE : ARENA_ELSEWHERE;
     }
     size_t before = b->size;
@@ -659,7 +657,7 @@ static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
         block_split(a, b, need);
     seal(b);
     size_t after = b->size;
-    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(arena_lock(a));
     if (!fits)
         return ARENA_MOVE;
     stat_live((int64_t)after - (int64_t)before);

@@ -51,14 +51,14 @@ void mem_io_log_trace(void)
     size_t extents = 0, heap_bytes = 0;
     for (unsigned i = 0; i < ARENA_COUNT; i++) {
         struct arena *a = &arenas[i];
-        pthread_mutex_lock(&a->lock);
+        pthread_mutex_lock(arena_lock(a));
         if (i == 0) {  /* the sbrk heap */
             heap_start = a->heap_start;
             heap_end = a->top ? a->extents[a->top_index].raw_end : heap_start;
         }
         extents += a->extent_count;
         heap_bytes += a->heap_bytes;
-        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(arena_lock(a));
     }
     size_t pages = pool_pages_carved();
     pthread_mutex_lock(&large.lock);
@@ -137,7 +137,7 @@ static void dump_arena(struct out_buf *out, unsigned index)
     static const char *const source_names[] = {
         [EXTENT_SBRK] = "sbrk", [EXTENT_MMAP] = "mmap", [EXTENT_SLICE] = "slice"};
     struct arena *a = &arenas[index];
-    pthread_mutex_lock(&a->lock);
+    pthread_mutex_lock(arena_lock(a));
     for (size_t i = 0; i < a->extent_count; i++) {
         const struct extent *e = &a->extents[i];
         out_str(out, "mem_io: arena extent ");
@@ -160,7 +160,7 @@ static void dump_arena(struct out_buf *out, unsigned index)
             walk += b->size;
         }
     }
-    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(arena_lock(a));
 }
 
 static void dump_large(struct out_buf *out)

@@ -14,7 +14,7 @@ static void fork_prepare(void)
     pthread_mutex_lock(&heaps.lock);
     pthread_mutex_lock(&pool.lock);
     for (unsigned i = 0; i < ARENA_COUNT; i++)
-        pthread_mutex_lock(&arenas[i].lock);
+        pthread_mutex_lock(&arena_locks[i].lock);
     pthread_mutex_lock(&large.lock);
 }
 
@@ -22,7 +22,7 @@ static void fork_parent(void)
 {
     pthread_mutex_unlock(&large.lock);
     for (unsigned i = ARENA_COUNT; i-- > 0;)
-        pthread_mutex_unlock(&arenas[i].lock);
+        pthread_mutex_unlock(&arena_locks[i].lock);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&heaps.lock);
 }
@@ -37,12 +37,6 @@ static void mutex_init_adaptive(pthread_mutex_t *lock)
     pthread_mutexattr_destroy(&spin_first);
 }
 
-static void arena_locks_init(void)
-{
-    for (unsigned i = 0; i < ARENA_COUNT; i++)
-        mutex_init_adaptive(&arenas[i].lock);
-}
-
 /* In the child only this thread exists: the locks are made anew and every other thread's
  * heap is abandoned so a later thread can adopt it. */
 static void fork_child(void)
@@ -50,7 +44,8 @@ static void fork_child(void)
     atfork_registered = true;  /* what a child that must finish the initialisation checks */
     mutex_init_adaptive(&heaps.lock);
     mutex_init_adaptive(&pool.lock);
-    arena_locks_init();
+    for (unsigned i = 0; i < ARENA_COUNT; i++)
+        mutex_init_adaptive(&arena_locks[i].lock);
     mutex_init_adaptive(&large.lock);
     for (struct heap *h = heaps.all; h; h = h->next_all)
         if (h != tls_heap && !h->abandoned) {
@@ -67,7 +62,6 @@ static void init_once(void)
     if (!mem_io_secret)
         mem_io_secret = os_random_secret();
     options_init();
-    arena_locks_init();  /* before any arena is used: nothing can hold one yet */
     if (!atomic_load_explicit(&small_span, memory_order_acquire))
         small_range_init();
     if (!atomic_load_explicit(&slices_span, memory_order_acquire))

@@ -62,25 +62,33 @@ struct extent {
     uint8_t source;                    /* enum extent_source */
 };
 enum arena_answer { ARENA_DONE, ARENA_MOVE, ARENA_ELSEWHERE };
-struct arena {
-    pthread_mutex_t lock;
+struct arena {                         /* its lock: arena_lock() */
     struct mem_io_block *bins[ARENA_BINS];
     uint64_t nonempty;                 /* bit i: bins[i] has a block */
     size_t extent_count;
     bool top;                          /* extents[top_index] ends where the arena grows next */
     size_t top_index;
     _Atomic uintptr_t span_lo, span_hi;  /* every extent lies in [span_lo, span_hi) */
-    uintptr_t slice_next, slice_end;   /* arenas 1..: the unused rest of their slice */
+    size_t slice_used;                 /* arenas 1..: bytes of their slice used so far */
     uintptr_t heap_start;              /* first sbrk extent, for the log trace */
     size_t heap_bytes;
     size_t quarantine_next;
     struct mem_io_block *quarantine[ARENA_QUARANTINE];  /* headers reported as corrupted */
     struct extent extents[ARENA_MAX_EXTENTS];  /* sorted by address */
 };
-/* Zero-initialised, so the 1.3 MB array lies in .bss: a page of it costs memory only once an
- * arena writes it. With a static lock initialiser it was file-backed .data, and the kernel
- * mapped in 64 KiB of it around each first read. The locks are made by init_once. */
+/* Zero-initialised, so the 1.3 MB array lies in .bss: a page of it costs memory only once its
+ * arena writes it (with a static lock initialiser it was file-backed .data, and the kernel
+ * mapped 64 KiB of it around each first read). The locks live apart, in a small array with
+ * the initialiser, so an arena no heap uses costs nothing. */
 static struct arena arenas[ARENA_COUNT];
+static struct {
+    _Alignas(64) pthread_mutex_t lock;  /* a line each: threads on other arenas share none */
+} arena_locks[ARENA_COUNT] = {[0 ... ARENA_COUNT - 1] = {PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+
+static inline pthread_mutex_t *arena_lock(const struct arena *a)
+{
+    return &arena_locks[a - arenas].lock;
+}
 static _Atomic uintptr_t slices_base;  /* arena i >= 1 owns slice i - 1 of the range here */
 static _Atomic uintptr_t slices_span;  /* 0 while not reserved (or not reservable): then
                                           every heap uses arena 0 */
