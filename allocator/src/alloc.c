@@ -92,6 +92,21 @@ static inline void *count_other(void *p)
     return p;
 }
 
+/* A block for calloc or realloc (zeroed for calloc): from the small fast path when it can,
+ * as malloc's is, and counted as not a malloc call. */
+static inline void *alloc_other(size_t n, bool zero)
+{
+    if (n <= SMALL_MAX) {
+        void *p = alloc_small_fast(tls_heap, n);
+        if (p) {
+            if (zero)
+                memset(p, 0, n);
+            return count_other(p);
+        }
+    }
+    return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, zero));
+}
+
 void *mem_io_calloc(size_t count, size_t size)
 {
     size_t n;
@@ -100,14 +115,7 @@ void *mem_io_calloc(size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (n <= SMALL_MAX) {
-        void *p = alloc_small_fast(tls_heap, n);
-        if (p) {
-            memset(p, 0, n);
-            return count_other(p);
-        }
-    }
-    return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, true));
+    return alloc_other(n, true);
 }
 
 static void *alloc_aligned(size_t alignment, size_t n)
@@ -171,24 +179,13 @@ static void realloc_free(void *p)
         free_generic(p, "realloc");
 }
 
-/* The block a realloc moves to: from the small fast path when it can, as malloc's is. */
-static void *realloc_alloc(size_t n)
-{
-    if (n <= SMALL_MAX) {
-        void *q = alloc_small_fast(tls_heap, n);
-        if (q)
-            return count_other(q);
-    }
-    return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
-}
-
 /* glibc's realloc: NULL is malloc, size 0 frees, contents kept up to the smaller size, and
  * a block grows in place when it has room (usable size, a free neighbour, mremap). */
 void *mem_io_realloc(void *p, size_t n)
 {
     stat_call(&tls_heap->stats.realloc_calls);
     if (!p)
-        return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
+        return alloc_other(n, false);
     if (n == 0) {
         realloc_free(p);
         return NULL;
@@ -222,7 +219,7 @@ void *mem_io_realloc(void *p, size_t n)
         errno = EINVAL;  /* reported; the bad call is ignored */
         return NULL;
     }
-    void *q = realloc_alloc(n);
+    void *q = alloc_other(n, false);
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);
