@@ -27,7 +27,8 @@
  *         mutex.
  *  large  (>= MEM_IO_MMAP_THRESHOLD) mmap'd with a header; a hash set of live mappings proves
  *         a pointer is ours before its header is read; realloc uses mremap; freed mappings wait
- *         in a small cache for MEM_IO_DECAY_MS before they are unmapped.
+ *         in a small cache of the heap that allocated them for MEM_IO_DECAY_MS before they are
+ *         unmapped.
  *
  * Memory returns to the OS only after a delay (page faults cost ~12 us here): empty small pages
  * go to a global pool and are madvise'd away when they stayed unused for the decay time. */
@@ -122,6 +123,24 @@ struct medium_cache {
 };
 
 
+/* Freed large mappings kept for reuse until MEM_IO_DECAY_MS (large.c): one cache per heap,
+ * which gets back the ranges of the blocks its thread allocated, whoever frees them; all the
+ * caches are under the large-block mutex. */
+#define LARGE_CACHE_SLOTS 32
+struct large_cached {
+    void *base;
+    size_t len;
+    uintptr_t origin;                  /* start of the mmap it came from: only pieces of one
+                                          mapping (one kernel vma) merge, so mremap works */
+    uint64_t since_ms;
+};
+struct large_cache {
+    struct large_cached ranges[LARGE_CACHE_SLOTS];
+    size_t count, bytes;
+    struct large_cache *next;          /* in the list of every cache (large.caches) */
+    bool listed;
+};
+
 /* Call counts and live bytes. Small blocks are counted by their pages (struct page: allocs,
  * collected, used), whose counts move here when a page leaves its class; a free by the owner
  * is not counted at all, it is what the page's counts leave over (stats.c). The other fields
@@ -156,6 +175,7 @@ struct heap {
     struct heap *next_all;                   /* every heap ever made, for stats and dumps */
     struct heap *next_abandoned;
     bool abandoned;
+    _Alignas(64) struct large_cache large_cache;  /* ranges of this heap's freed large blocks */
     _Alignas(64) _Atomic(struct free_block *) remote;  /* frees from other threads */
 };
 

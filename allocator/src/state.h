@@ -95,25 +95,22 @@ static _Atomic uintptr_t slices_span;  /* 0 while not reserved (or not reservabl
 static unsigned slice_shift;
 
 /* ---- large blocks (large.c) ---- */
-#define LARGE_CACHE_SLOTS 32
 enum { SLOT_EMPTY, SLOT_LIVE, SLOT_FREED };
 struct large_slot {
     uintptr_t user;
+    struct large_cache *home;          /* where the block's range goes when it is freed */
     uint8_t state;
-};
-struct large_cached {
-    void *base;
-    size_t len;
-    uintptr_t origin;                  /* start of the mmap it came from: only pieces of one
-                                          mapping (one kernel vma) merge, so mremap works */
-    uint64_t since_ms;
 };
 static struct {
     pthread_mutex_t lock;
+    /* Next to the lock: every large call writes them, and takes the lock anyway. */
+    size_t occupied, live;
+    size_t cached_bytes;               /* in all caches together */
+    uint64_t oldest_ms;                /* no cached range is older (while cached_bytes > 0) */
+    struct large_cache *caches;        /* every cache that ever held a range */
     struct large_slot *slots;          /* open addressing, linear probing */
-    size_t capacity, occupied, live;
-    struct large_cached cache[LARGE_CACHE_SLOTS];
-    size_t cache_count, cache_bytes;
+    size_t capacity;
+    struct large_cache shared;         /* for the blocks of threads without a heap */
 } large = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- calls across files ---- */

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -301,6 +302,66 @@ TEST(Threads, HeapsTakeFreshPagesApartFromEachOther)
 {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(take_fresh_pages_by_turns(), ::testing::ExitedWithCode(0), "");
+}
+
+// A freed large block's range goes back to the cache of the thread that allocated it, whoever
+// frees it: the allocating thread reuses it (no new mapping, no page faults), and the freeing
+// thread, which shares no cache with it, does not get it. A size no other test uses, so that
+// no older cached range fits it better.
+TEST(Threads, LargeRangeGoesBackToTheThreadThatAllocatedIt)
+{
+    const size_t kSize = (size_t(3) << 20) + 12345;
+    void *first = nullptr, *freer_got = nullptr, *again = nullptr;
+    std::atomic<int> step{0};
+    std::thread owner([&] {
+        first = mem_io_malloc(kSize);
+        static_cast<char *>(first)[kSize - 1] = 1;
+        step = 1;
+        while (step != 2)
+            std::this_thread::yield();
+        again = mem_io_malloc(kSize);
+        step = 3;
+        while (step != 4)  // keeps its heap (and cache) until the checks are done
+            std::this_thread::yield();
+        mem_io_free(again);
+    });
+    std::thread freer([&] {
+        while (step != 1)
+            std::this_thread::yield();
+        mem_io_free(first);
+        freer_got = mem_io_malloc(kSize);
+        step = 2;
+    });
+    freer.join();
+    while (step != 3)
+        std::this_thread::yield();
+    EXPECT_NE(freer_got, first);
+    EXPECT_EQ(again, first);
+    step = 4;
+    owner.join();
+    mem_io_free(freer_got);
+}
+
+// Cached ranges decay after MEM_IO_DECAY_MS whichever thread's cache holds them: a large call
+// by any thread unmaps those of a thread that has exited.
+static void decay_reaches_other_threads_caches()
+{
+    const size_t kSize = size_t(8) << 20;
+    std::thread([&] { mem_io_free(mem_io_malloc(kSize)); }).join();
+    struct mem_io_stats cached, decayed;
+    mem_io_get_stats(&cached);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    mem_io_free(mem_io_malloc(kSize / 2));
+    mem_io_get_stats(&decayed);
+    exit(decayed.os_bytes + kSize <= cached.os_bytes + kSize / 2 + (size_t(1) << 20) ? 0 : 1);
+}
+
+TEST(Threads, CachedLargeRangesDecayWhicheverThreadHoldsThem)
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    setenv("MEM_IO_DECAY_MS", "20", 1);
+    EXPECT_EXIT(decay_reaches_other_threads_caches(), ::testing::ExitedWithCode(0), "");
+    unsetenv("MEM_IO_DECAY_MS");
 }
 
 }  // namespace
