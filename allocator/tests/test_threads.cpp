@@ -306,18 +306,19 @@ TEST(Threads, HeapsTakeFreshPagesApartFromEachOther)
 
 // A freed large block's range goes back to the cache of the thread that allocated it, whoever
 // frees it: the allocating thread reuses it (no new mapping, no page faults), and the freeing
-// thread, which shares no cache with it, does not get it. A size no other test uses, so that
-// no older cached range fits it better.
+// thread serves itself from its own cache first, although the other range fits better (one
+// process-wide cache handed it the best fit: the other thread's). Sizes no other test uses, so
+// that no older cached range fits them better.
 TEST(Threads, LargeRangeGoesBackToTheThreadThatAllocatedIt)
 {
-    const size_t kSize = (size_t(3) << 20) + 12345;
+    const size_t kSize = (size_t(3) << 20) + 12345, kFreersOwn = (size_t(3) << 20) + (300 << 10);
     void *first = nullptr, *freer_got = nullptr, *again = nullptr;
     std::atomic<int> step{0};
     std::thread owner([&] {
         first = mem_io_malloc(kSize);
         static_cast<char *>(first)[kSize - 1] = 1;
         step = 1;
-        while (step != 2)
+        while (step != 2)  // the freer has freed `first` and taken a block of its own
             std::this_thread::yield();
         again = mem_io_malloc(kSize);
         step = 3;
@@ -328,13 +329,14 @@ TEST(Threads, LargeRangeGoesBackToTheThreadThatAllocatedIt)
     std::thread freer([&] {
         while (step != 1)
             std::this_thread::yield();
+        mem_io_free(mem_io_malloc(kFreersOwn));  // a bigger range in the freer's own cache
         mem_io_free(first);
         freer_got = mem_io_malloc(kSize);
         step = 2;
+        while (step != 3)  // its heap (and cache) stays until the owner has allocated again
+            std::this_thread::yield();
     });
     freer.join();
-    while (step != 3)
-        std::this_thread::yield();
     EXPECT_NE(freer_got, first);
     EXPECT_EQ(again, first);
     step = 4;
