@@ -178,21 +178,27 @@ static bool large_cache_extend_locked(struct large_cache *c, char *at, size_t le
     return false;
 }
 
+/* Unmaps the oldest range of cache c, or of all caches when c is NULL (large lock held). */
 static void large_cache_drop_oldest_locked(struct large_cache *c)
 {
+    struct large_cache *from = NULL;
     size_t oldest = 0;
-    for (size_t i = 1; i < c->count; i++)
-        if (c->ranges[i].since_ms < c->ranges[oldest].since_ms)
-            oldest = i;
-    struct large_cached r = large_cache_remove_locked(c, oldest);
+    for (struct large_cache *k = c ? c : large.caches; k; k = c ? NULL : k->next)
+        for (size_t i = 0; i < k->count; i++)
+            if (!from || k->ranges[i].since_ms < from->ranges[oldest].since_ms) {
+                from = k;
+                oldest = i;
+            }
+    struct large_cached r = large_cache_remove_locked(from, oldest);
     os_unmap(r.base, r.len);
     os_bytes_sub(r.len);
 }
 
 /* Keeps a freed page range for reuse in cache c, merged with ranges of c it touches (the
  * kernel tends to place mappings side by side, so big ranges form again). All caches
- * together hold at most LARGE_CACHE_MAX_BYTES: c makes room by dropping its oldest ranges,
- * and when it has none left the range goes back to the OS. */
+ * together hold at most LARGE_CACHE_MAX_BYTES: room is made by dropping the oldest ranges of
+ * any cache (with only c's, 16 threads of malloc-large each found the others' ranges filling
+ * the total and unmapped their own: 0.82 -> 1.56 s). */
 static void large_cache_put_locked(struct large_cache *c, char *base, size_t len, uintptr_t origin)
 {
     uint64_t now = os_now_ms();
@@ -206,14 +212,15 @@ static void large_cache_put_locked(struct large_cache *c, char *base, size_t len
         }
         i++;
     }
-    while (len <= LARGE_CACHE_MAX_BYTES && c->count &&
-           (c->count == LARGE_CACHE_SLOTS || large.cached_bytes + len > LARGE_CACHE_MAX_BYTES))
-        large_cache_drop_oldest_locked(c);
-    if (large.cached_bytes + len > LARGE_CACHE_MAX_BYTES) {
+    if (len > LARGE_CACHE_MAX_BYTES) {
         os_unmap(base, len);
         os_bytes_sub(len);
         return;
     }
+    if (c->count == LARGE_CACHE_SLOTS)
+        large_cache_drop_oldest_locked(c);
+    while (large.cached_bytes + len > LARGE_CACHE_MAX_BYTES)
+        large_cache_drop_oldest_locked(NULL);
     if (!large.cached_bytes)
         large.oldest_ms = now;
     if (!c->listed) {  /* caches live as long as the process, like heaps */

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <set>
@@ -364,6 +365,35 @@ TEST(Threads, CachedLargeRangesDecayWhicheverThreadHoldsThem)
     setenv("MEM_IO_DECAY_MS", "20", 1);
     EXPECT_EXIT(decay_reaches_other_threads_caches(), ::testing::ExitedWithCode(0), "");
     unsetenv("MEM_IO_DECAY_MS");
+}
+
+// The caches together hold at most 64 MiB. When a thread's freed range would pass that, the
+// oldest ranges of any cache make room: here another (exited) thread's. The freer gets its
+// range back, contents and all (a fresh mapping would read as zeros).
+static void full_caches_make_room_from_the_oldest_range()
+{
+    const size_t kSize = size_t(18) << 20;  // a 20 MiB mapping: three of them are 60 MiB
+    mem_io_free(mem_io_malloc(16));  // this thread's own heap, not the exited one's, adopted
+    std::thread([&] {
+        void *blocks[3];
+        for (auto &b : blocks)
+            b = mem_io_malloc(kSize);
+        for (auto b : blocks)
+            mem_io_free(b);
+    }).join();
+    unsigned char *mine = static_cast<unsigned char *>(mem_io_malloc(kSize));
+    memset(mine, 0xab, 4096);
+    mem_io_free(mine);
+    unsigned char *again = static_cast<unsigned char *>(mem_io_malloc(kSize));
+    bool kept = again == mine && again[0] == 0xab && again[4095] == 0xab;
+    mem_io_free(again);
+    exit(kept ? 0 : 1);
+}
+
+TEST(Threads, FullLargeCachesMakeRoomFromTheOldestRangeOfAnyThread)
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(full_caches_make_room_from_the_oldest_range(), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
