@@ -136,7 +136,7 @@ struct large_cached {
 };
 struct large_cache {
     struct large_cached ranges[LARGE_CACHE_SLOTS];
-    size_t count, bytes;
+    size_t count;
     struct large_cache *next;          /* in the list of every cache (large.caches) */
     bool listed;
 };

@@ -77,13 +77,6 @@ static bool large_insert_locked(uintptr_t user, struct large_cache *home)
     return true;
 }
 
-/* Changes the bytes cache c holds, and the total over all caches. */
-static void large_cache_count_locked(struct large_cache *c, size_t add, size_t sub)
-{
-    c->bytes += add - sub;
-    large.cached_bytes += add - sub;
-}
-
 /* Unmaps cached ranges idle for the decay time, in every cache (large lock held). It runs on
  * every large malloc and free but reads no cache until the oldest range may be due. Entries
  * that stay are not rewritten: a store to each entry made every thread's next call fetch the
@@ -101,7 +94,7 @@ static void large_cache_decay_locked(uint64_t now)
             if (now - r->since_ms >= decay_ms) {
                 os_unmap(r->base, r->len);
                 os_bytes_sub(r->len);
-                large_cache_count_locked(c, 0, r->len);
+                large.cached_bytes -= r->len;
                 continue;
             }
             if (r->since_ms < oldest)
@@ -119,7 +112,7 @@ static void large_cache_decay_locked(uint64_t now)
 static struct large_cached large_cache_remove_locked(struct large_cache *c, size_t i)
 {
     struct large_cached r = c->ranges[i];
-    large_cache_count_locked(c, 0, r.len);
+    large.cached_bytes -= r.len;
     c->ranges[i] = c->ranges[--c->count];
     return r;
 }
@@ -131,7 +124,7 @@ static void large_cache_take_front_locked(struct large_cache *c, struct large_ca
     if (r->len == len) {
         large_cache_remove_locked(c, (size_t)(r - c->ranges));
     } else {
-        large_cache_count_locked(c, 0, len);
+        large.cached_bytes -= len;
         r->base = (char *)r->base + len;
         r->len -= len;
     }
@@ -229,7 +222,7 @@ static void large_cache_put_locked(struct large_cache *c, char *base, size_t len
         large.caches = c;
     }
     c->ranges[c->count++] = (struct large_cached){.base = base, .len = len, .origin = origin, .since_ms = now};
-    large_cache_count_locked(c, len, 0);
+    large.cached_bytes += len;
 }
 
 /* The cache that the ranges of the blocks the caller allocates go back to when they are freed
@@ -267,9 +260,9 @@ static struct large_cached large_cache_take_largest_locked(struct large_cache *c
     return large_cache_remove_locked(c, best);
 }
 
-/* A mapping of `len` bytes when no cached range holds it: `grown`, the largest cached range
- * (shorter than len; base NULL when the cache was empty), is grown with mremap rather than a
- * fresh mapping made beside the cache. Its pages stay faulted in, only the added tail faults,
+/* A mapping of `len` bytes when no cached range holds it: `grown`, the largest range of the
+ * caller's cache (shorter than len; base NULL when that cache was empty), is grown with mremap
+ * rather than a fresh mapping made beside the cache. Its pages stay faulted in, only the added tail faults,
  * and the footprint grows by the difference alone (the cache is spent before the footprint
  * grows, so freed memory never adds to the peak). */
 static char *large_map(size_t len, struct large_cached grown, uintptr_t *origin, bool *fresh)
