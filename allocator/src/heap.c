@@ -328,7 +328,9 @@ static void heap_thread_exit(void *arg)
     }
     struct page *pg;
     while ((pg = list_pop_head(&h->empty)))
-        pool_put(pg);
+        pool_put(pg, false);
+    while ((pg = list_pop_head(&h->stash)))
+        pool_put(pg, false);
     medium_cache_flush(h);
     pthread_mutex_lock(&heaps.lock);
     h->abandoned = true;

@@ -71,7 +71,7 @@
                                                   live-peak folds (a fold walks every page) */
 
 enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };
-enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_POOL };
+enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_STASH, PAGE_IN_POOL };
 
 /* A free small block. `ahead` is set only on blocks sent back to their owner (outboxes): it
  * names a block further down the same list, a prefetch hint for the owner's walk (heap.c). */
@@ -86,7 +86,7 @@ struct page {
     uint32_t reserved;                /* blocks that fit in the page */
     uint8_t class_id;
     bool purged;                      /* pool only: memory given back with madvise */
-    uint64_t idle_since_ms;           /* pool only: when the page became empty */
+    uint64_t idle_since_ms;           /* stash and pool: when the page left its class */
     struct heap *last_owner;          /* pool only: the heap that emptied it */
     /* Written by the owner on every malloc and free: on a cache line of their own, so that
      * a free from another thread reading the fields above does not wait for the owner's. The
@@ -163,6 +163,7 @@ struct heap {
     struct page_list queue[NUM_CLASSES];     /* pages with (maybe) free blocks */
     struct page_list full;                   /* pages with none: skipped until a block comes back */
     struct page_list empty;                  /* a few empty pages kept for quick reuse */
+    struct page_list stash;                  /* more of them, unformatted: reused before the pool */
     struct outbox outbox[NUM_CLASSES];       /* other heaps' blocks this thread freed */
     size_t outbox_bytes;                     /* in all outboxes */
     struct heap_stats stats;

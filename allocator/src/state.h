@@ -19,8 +19,9 @@ static struct page *descs;             /* one descriptor per page */
 static _Atomic uint8_t *states;        /* one state byte per 16 bytes of the range */
 static struct page empty_page;         /* no free block: sends the fast path to the slow one */
 
-#define HEAP_EMPTY_PAGES 8             /* empty pages a heap keeps before using the pool (the
-                                          biggest glibc-simple batch empties 6 at once) */
+#define HEAP_EMPTY_PAGES 8             /* empty pages a heap keeps formatted (the biggest
+                                          glibc-simple batch empties 6 at once) */
+#define HEAP_STASH_PAGES 32            /* and unformatted, before the pool (pages.c says why) */
 static struct {
     pthread_mutex_t lock;
     struct page_list warm;             /* empty pages, most recently emptied first */
@@ -127,7 +128,7 @@ static void medium_cache_flush(struct heap *h);
 static int medium_cache_class(size_t size);
 static size_t medium_class_need(size_t need);
 static void *medium_cache_take(struct heap *h, size_t need);
-static void pool_put(struct page *pg);
+static void pool_put(struct page *pg, bool due);
 static size_t pool_pages_carved(void);
 static struct heap *heap_acquire(void);
 static void heap_thread_exit(void *arg);

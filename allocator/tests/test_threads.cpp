@@ -367,6 +367,40 @@ TEST(Threads, CachedLargeRangesDecayWhicheverThreadHoldsThem)
     unsetenv("MEM_IO_DECAY_MS");
 }
 
+// Pages a thread emptied go back to the OS after MEM_IO_DECAY_MS, also the ones its heap
+// keeps to itself (the stash, pages.c) rather than in the shared pool: 48 pages of 1 KiB
+// blocks emptied at once fill the kept pages, the stash and then the pool; once they are
+// due, the thread's next emptied page sends the stash's to the pool, which gives them back.
+static void emptied_pages_decay()
+{
+    const size_t kPage = 64 * 1024, kPerPage = kPage / 1024, kPages = 48;
+    std::vector<void *> blocks;
+    for (size_t i = 0; i < kPages * kPerPage; i++)
+        blocks.push_back(mem_io_malloc(1024));
+    for (void *p : blocks)
+        mem_io_free(p);
+    struct mem_io_stats emptied, decayed;
+    mem_io_get_stats(&emptied);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    blocks.clear();
+    for (size_t i = 0; i < 3 * kPage / 2048; i++)  // 3 pages of another class, emptied again
+        blocks.push_back(mem_io_malloc(2048));
+    for (void *p : blocks)
+        mem_io_free(p);
+    mem_io_get_stats(&decayed);
+    // the pool alone held ~7 of the pages; the stash held 32, of which the 2048-byte blocks
+    // took 3 back
+    exit(decayed.os_bytes + 24 * kPage <= emptied.os_bytes ? 0 : 1);
+}
+
+TEST(Threads, EmptiedPagesGoBackToTheOsAfterTheDecayTime)
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    setenv("MEM_IO_DECAY_MS", "20", 1);
+    EXPECT_EXIT(emptied_pages_decay(), ::testing::ExitedWithCode(0), "");
+    unsetenv("MEM_IO_DECAY_MS");
+}
+
 // The caches together hold at most 64 MiB. When a thread's freed range would pass that, the
 // oldest ranges of any cache make room: here another (exited) thread's. The freer gets its
 // range back, contents and all (a fresh mapping would read as zeros).
