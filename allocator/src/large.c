@@ -305,6 +305,21 @@ static uintptr_t large_place(char *base, size_t len, uintptr_t origin, size_t al
     return user;
 }
 
+/* A grown footprint is a fold point for the live-bytes peak (stats.c), but a fold walks every
+ * small page: with 1 GiB of small blocks live, a fresh 200 KiB malloc took 70 us instead of
+ * 17. So it comes once the mappings made since the last one add up to 1/16 of the small pages'
+ * bytes, as page_acquire spaces its folds: a byte mapped costs far more when first touched (a
+ * page fault per 4 KiB) than its share of the walk. Large lock held; `pages` from
+ * pool_pages_carved(), read before it was taken (the pool lock comes first). */
+static bool large_fold_due_locked(size_t len, size_t pages)
+{
+    large.unfolded_bytes += len;
+    if (large.unfolded_bytes < (pages << PAGE_SHIFT) / 16)
+        return false;
+    large.unfolded_bytes = 0;
+    return true;
+}
+
 /* *fresh says whether the memory is known to be zero (a new mapping). A cache hit takes the
  * lock once; only a miss, which makes or grows a mapping, takes it again. */
 static void *large_alloc(size_t n, size_t alignment, bool *fresh)
@@ -332,7 +347,7 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
     }
     pthread_mutex_unlock(&large.lock);
     *fresh = false;
-    bool grew = !base;
+    bool fold = false;
     if (!base) {
         base = room ? large_map(len, grown, &origin, fresh) : NULL;
         if (!base) {
@@ -340,8 +355,10 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
             return NULL;
         }
         user = large_place(base, len, origin, alignment);
+        size_t pages = pool_pages_carved();
         pthread_mutex_lock(&large.lock);
         bool tracked = large_insert_locked(user, home);
+        fold = tracked && large_fold_due_locked(len - grown.len, pages);
         pthread_mutex_unlock(&large.lock);
         if (!tracked) {
             os_unmap(base, len);
@@ -351,8 +368,8 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
         }
     }
     stat_live((int64_t)((uintptr_t)base + len - user));
-    if (grew)
-        stats_fold(NULL);  /* the footprint grew: a fold point for the live-bytes peak */
+    if (fold)
+        stats_fold(NULL);
     return (void *)user;
 }
 

@@ -107,6 +107,7 @@ static struct {
     /* Next to the lock: every large call writes them, and takes the lock anyway. */
     size_t occupied, live;
     size_t cached_bytes;               /* in all caches together */
+    size_t unfolded_bytes;             /* mapped since the last live-peak fold here */
     uint64_t oldest_ms;                /* no cached range is older (while cached_bytes > 0) */
     struct large_cache *caches;        /* every cache that ever held a range */
     struct large_slot *slots;          /* open addressing, linear probing */
