@@ -345,6 +345,16 @@ TEST(Threads, LargeRangeGoesBackToTheThreadThatAllocatedIt)
     mem_io_free(freer_got);
 }
 
+// Runs `child` in a fresh process (a death test) whose MEM_IO_DECAY_MS is 20; it passes by
+// exiting with 0.
+static void expect_exit_0_with_20ms_decay(void (*child)())
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    setenv("MEM_IO_DECAY_MS", "20", 1);
+    EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+    unsetenv("MEM_IO_DECAY_MS");
+}
+
 // Cached ranges decay after MEM_IO_DECAY_MS whichever thread's cache holds them: a large call
 // by any thread unmaps those of a thread that has exited.
 static void decay_reaches_other_threads_caches()
@@ -361,10 +371,7 @@ static void decay_reaches_other_threads_caches()
 
 TEST(Threads, CachedLargeRangesDecayWhicheverThreadHoldsThem)
 {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
-    setenv("MEM_IO_DECAY_MS", "20", 1);
-    EXPECT_EXIT(decay_reaches_other_threads_caches(), ::testing::ExitedWithCode(0), "");
-    unsetenv("MEM_IO_DECAY_MS");
+    expect_exit_0_with_20ms_decay(decay_reaches_other_threads_caches);
 }
 
 // Pages a thread emptied go back to the OS after MEM_IO_DECAY_MS, also the ones its heap
@@ -395,10 +402,7 @@ static void emptied_pages_decay()
 
 TEST(Threads, EmptiedPagesGoBackToTheOsAfterTheDecayTime)
 {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
-    setenv("MEM_IO_DECAY_MS", "20", 1);
-    EXPECT_EXIT(emptied_pages_decay(), ::testing::ExitedWithCode(0), "");
-    unsetenv("MEM_IO_DECAY_MS");
+    expect_exit_0_with_20ms_decay(emptied_pages_decay);
 }
 
 // The caches together hold at most 64 MiB. When a thread's freed range would pass that, the
