@@ -121,9 +121,9 @@ static void report_error(const char *function, const char *problem, const void *
 static void stats_fold(struct mem_io_stats *out);
 static void os_bytes_add(size_t n);
 static void os_bytes_sub(size_t n);
-static void stat_live(int64_t delta);
-static void stat_call(_Atomic uint64_t *counter);
-static void stat_add(_Atomic uint64_t *counter, uint64_t n);
+static inline void stat_live(int64_t delta);
+static inline void stat_call(_Atomic uint64_t *counter);
+static inline void stat_add(_Atomic uint64_t *counter, uint64_t n);
 static inline bool heap_is_shared(const struct heap *h);
 static void medium_cache_flush(struct heap *h);
 static int medium_cache_class(size_t size);

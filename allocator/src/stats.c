@@ -26,7 +26,7 @@ static inline bool heap_is_shared(const struct heap *h)
     return h == &empty_heap || h == &dead_heap;
 }
 
-static void stat_add(_Atomic uint64_t *counter, uint64_t n)
+static inline void stat_add(_Atomic uint64_t *counter, uint64_t n)
 {
     if (heap_is_shared(tls_heap))
         atomic_fetch_add_explicit(counter, n, relaxed);
@@ -34,12 +34,12 @@ static void stat_add(_Atomic uint64_t *counter, uint64_t n)
         BUMP(*counter, n);
 }
 
-static void stat_call(_Atomic uint64_t *counter)
+static inline void stat_call(_Atomic uint64_t *counter)
 {
     stat_add(counter, 1);
 }
 
-static void stat_live(int64_t delta)
+static inline void stat_live(int64_t delta)
 {
     struct heap *h = tls_heap;
     if (heap_is_shared(h))
