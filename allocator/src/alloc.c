@@ -179,9 +179,17 @@ static void realloc_free(void *p)
         free_generic(p, "realloc");
 }
 
+/* A small block that may stay where it is: it has room for n and would not waste more than
+ * half of itself (a 32-byte block always stays). */
+static inline bool small_resize_in_place(size_t old, size_t n)
+{
+    return n <= old && (n > old / 2 || old <= 32);
+}
+
 /* glibc's realloc: NULL is malloc, size 0 frees, contents kept up to the smaller size, and
- * a block grows in place when it has room (usable size, a free neighbour, mremap). */
-void *mem_io_realloc(void *p, size_t n)
+ * a block grows in place when it has room (usable size, a free neighbour, mremap). Every
+ * case but mem_io_realloc's fast one; not inlined there, so that one needs no stack frame. */
+static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
 {
     stat_call(&tls_heap->stats.realloc_calls);
     if (!p)
@@ -197,7 +205,7 @@ void *mem_io_realloc(void *p, size_t n)
     size_t old;
     if (is_small(p)) {
         old = small_usable(p, "realloc");
-        if (old && n <= old && (n > old / 2 || old <= 32))
+        if (old && small_resize_in_place(old, n))
             return p;
     } else {
         ensure_init();
@@ -225,4 +233,33 @@ void *mem_io_realloc(void *p, size_t n)
     memcpy(q, p, old < n ? old : n);
     realloc_free(p);
     return q;
+}
+
+/* The common case: a live small block that stays small (sqlite's and Python's growing buffers;
+ * a third of the pipeline trace's calls). Its state byte and page say it is live and how big
+ * it is, the new block comes from malloc's fast path and the old one goes back by free's:
+ * 223 -> 142 instructions per moving realloc of 100 -> 300 bytes (callgrind; mimalloc 188,
+ * glibc 209). Anything else, including a bad pointer, takes realloc_slow, which reports. */
+void *mem_io_realloc(void *p, size_t n)
+{
+    uintptr_t grain = small_grain(p);
+    if (likely(grain < LOAD(small_grains) && n - 1 < SMALL_MAX && LOAD(states[grain]) == STATE_USED)) {
+        size_t old = LOAD(descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)].block_size);
+        struct heap *h = tls_heap;
+        if (small_resize_in_place(old, n)) {
+            stat_call(&h->stats.realloc_calls);
+            return p;
+        }
+        void *q = alloc_small_fast(h, n);
+        if (likely(q != NULL)) {  /* so h is a thread's own heap: plain counter bumps */
+            memcpy(q, p, old < n ? old : n);
+            BUMP(h->stats.realloc_calls, 1);
+            BUMP(h->stats.small_other_allocs, 1);
+            BUMP(h->stats.small_other_frees, 1);
+            if (!free_fast(p))
+                free_generic(p, "realloc");
+            return q;
+        }
+    }
+    return realloc_slow(p, n);
 }

@@ -165,6 +165,11 @@ TEST_F(Misuse, ReallocAndUsableSizeOfBadPointers)
     mem_io_free(freed);
     expect_report([&] { EXPECT_EQ(mem_io_realloc(opaque(freed), 10), nullptr); }, "realloc",
                   "double free detected", freed);
+    // realloc's small fast path takes only live blocks; a freed one is left to the checked path
+    void *freed_small = mem_io_malloc(100);
+    mem_io_free(freed_small);
+    expect_report([&] { EXPECT_EQ(mem_io_realloc(opaque(freed_small), 300), nullptr); }, "realloc",
+                  "use of a freed block", freed_small);
 }
 
 // Takes out of `blocks` the first pair whose second block starts `gap(first)` bytes after the
