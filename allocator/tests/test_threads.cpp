@@ -259,6 +259,14 @@ TEST(Threads, ALiveConsumerSendsBlocksBackWhileItRuns)
     EXPECT_LT(distinct.size(), size_t(3 * kBatch));
 }
 
+// Runs `child` in a fresh process (a death test; the allocator's state then starts clean); it
+// passes by exiting with 0.
+static void expect_exit_0(void (*child)())
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+}
+
 // Two threads that take fresh small pages by turns get pages apart from each other's (each
 // heap takes a run of pages): pages of two heaps side by side measured 3-4x slower
 // (pages.c). Run in a fresh process, so that no page comes from an earlier test's pool.
@@ -301,8 +309,7 @@ void take_fresh_pages_by_turns()
 
 TEST(Threads, HeapsTakeFreshPagesApartFromEachOther)
 {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_EXIT(take_fresh_pages_by_turns(), ::testing::ExitedWithCode(0), "");
+    expect_exit_0(take_fresh_pages_by_turns);
 }
 
 // A freed large block's range goes back to the cache of the thread that allocated it, whoever
@@ -345,13 +352,11 @@ TEST(Threads, LargeRangeGoesBackToTheThreadThatAllocatedIt)
     mem_io_free(freer_got);
 }
 
-// Runs `child` in a fresh process (a death test) whose MEM_IO_DECAY_MS is 20; it passes by
-// exiting with 0.
+// expect_exit_0, with MEM_IO_DECAY_MS at 20 in the child.
 static void expect_exit_0_with_20ms_decay(void (*child)())
 {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
     setenv("MEM_IO_DECAY_MS", "20", 1);
-    EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+    expect_exit_0(child);
     unsetenv("MEM_IO_DECAY_MS");
 }
 
@@ -430,8 +435,7 @@ static void full_caches_make_room_from_the_oldest_range()
 
 TEST(Threads, FullLargeCachesMakeRoomFromTheOldestRangeOfAnyThread)
 {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_EXIT(full_caches_make_room_from_the_oldest_range(), ::testing::ExitedWithCode(0), "");
+    expect_exit_0(full_caches_make_room_from_the_oldest_range);
 }
 
 }  // namespace
