@@ -51,26 +51,17 @@ class Verdict:
     regressed: bool
 
 
-def _round_medians(run, counter):
-    by_round = {}
-    for sample in run["samples"]:
-        if isinstance(sample.get(counter), (int, float)):
-            by_round.setdefault(sample.get("round"), []).append(sample[counter])
-    return {round_index: stats.median(found) for round_index, found in by_round.items()}
-
-
 def samples(document, workload, metric, threads):
     """One value per round for the candidate (the median of that round's repetitions); throughput
     as candidate ÷ system malloc of the same round."""
     run = results.find_run(document, workload, CANDIDATE, threads)
     if run is None:
         return []
-    candidate = _round_medians(run, metric.counter)
     if not metric.relative_to_system:
+        candidate = results.round_medians(run, metric.counter)
         return [candidate[r] for r in sorted(candidate, key=str)]
     reference = results.find_run(document, workload, results.REFERENCE_ALLOCATOR, threads)
-    system = _round_medians(reference, metric.counter) if reference else {}
-    return [candidate[r] / system[r] for r in sorted(candidate, key=str) if system.get(r)]
+    return results.paired_ratios(run, reference, metric.counter)
 
 
 def _change_in_bytes(document, workload, metric, difference, threads):

@@ -19,8 +19,22 @@ def _cell(value, pattern):
     return "—" if value is None else pattern.format(value)
 
 
+def standing_table(document):
+    """(title, header, rows): each allocator over every case, the figures people choose by."""
+    cases = {(r["workload"], r["threads"]) for r in document["runs"]}
+    rows = []
+    for allocator, (time, footprint, worst) in results.standing(document).items():
+        slowest = "—" if worst is None else f"{worst[0]:.2f}× on {worst[1]} (vs {worst[2]})"
+        rows.append([allocator, _cell(time, "{:.3f}×"), _cell(footprint, "{:.3f}×"), slowest])
+    title = (f"Standing over all {len(cases)} cases (workload/threads): time per op and peak RSS ÷ system "
+             "malloc's in the same round, geometric means (lower is better), and the slowest case ÷ the "
+             "fastest other allocator on it")
+    return title, ["allocator", "time per op", "peak RSS", "slowest case"], rows
+
+
 def summary_tables(document):
-    """[(title, header, rows)] for the first thread count: throughput ×system, fragmentation, peak RSS."""
+    """[(title, header, rows)]: the standing over every case, then for the first thread count
+    throughput ×system, fragmentation and peak RSS per workload."""
     workloads = results.workloads_in(document)
     allocators = results.allocators_in(document)
     if not workloads:
@@ -38,7 +52,7 @@ def summary_tables(document):
             return None if found is None else found * scale
         return value
 
-    tables = []
+    tables = [standing_table(document)]
     for title, value_of, pattern, mean_name in (
             ("Throughput ÷ system malloc (median; higher is better)", relative, "{:.2f}×", "geomean"),
             ("Fragmentation = (peak − baseline RSS) ÷ peak live bytes (median; lower is better)",
@@ -81,7 +95,9 @@ def write_html(document, path, charts, charts_note):
     body = ["<h1>mem_io benchmark report</h1>",
             "<p>Timings on shared 2-core machines vary by ±20–50 %: compare allocators within one report, "
             "as ratios, not absolute numbers across reports. Each allocator ran in its own process, "
-            "interleaved in random order; values are medians over repetitions, error bars the full range.</p>",
+            "interleaved in random order, a workload's allocators back to back in each round. Throughput is "
+            "each round's ratio to system malloc in the same round, so the machine's swings between rounds "
+            "cancel; values are medians, error bars the full range.</p>",
             "<table class='facts'>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                                               for k, v in facts) + "</table>"]
     if document.get("interrupted"):

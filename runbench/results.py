@@ -145,19 +145,69 @@ def threads_in(document):
     return sorted({r["threads"] for r in document["runs"]})
 
 
-def relative_throughput(document, workload, allocator, threads, metric=THROUGHPUT):
-    """(median, low, high) of an allocator's throughput (wall ops/s, or cpu_ops_per_s) over system
-    malloc's median, or None.
+def round_medians(run, metric):
+    """{round: the median of that round's repetitions} of a run's metric."""
+    by_round = {}
+    for sample in run["samples"] if run else []:
+        if isinstance(sample.get(metric), (int, float)):
+            by_round.setdefault(sample.get("round"), []).append(sample[metric])
+    return {round_index: stats.median(found) for round_index, found in by_round.items()}
 
-    low/high are the smallest and largest single repetition's ratio: with few repetitions the
-    full range is the honest error bar.
+
+def paired_ratios(run, reference, metric):
+    """run ÷ reference, one ratio per round that measured both, in round order. A round runs a
+    workload's allocators back to back, so the machine's swings between rounds (±20–50 % here)
+    cancel in each ratio instead of landing on whichever allocator they hit."""
+    mine, theirs = round_medians(run, metric), round_medians(reference, metric)
+    return [mine[r] / theirs[r] for r in sorted(mine, key=str) if theirs.get(r)]
+
+
+def relative_throughput(document, workload, allocator, threads, metric=THROUGHPUT):
+    """(median, low, high) over rounds of an allocator's throughput (wall ops/s, or cpu_ops_per_s)
+    ÷ system malloc's in the same round, or None.
+
+    low/high are the smallest and largest round's ratio: with few rounds the full range is the
+    honest error bar.
     """
-    reference = median_metric(find_run(document, workload, REFERENCE_ALLOCATOR, threads), metric)
-    run = find_run(document, workload, allocator, threads)
-    if not reference or run is None or not values(run, metric):
+    ratios = paired_ratios(find_run(document, workload, allocator, threads),
+                           find_run(document, workload, REFERENCE_ALLOCATOR, threads), metric)
+    if not ratios:
         return None
-    ratios = [v / reference for v in values(run, metric)]
     return stats.median(ratios), min(ratios), max(ratios)
+
+
+def _paired_median(run, reference, metric):
+    ratios = paired_ratios(run, reference, metric)
+    return stats.median(ratios) if ratios else None
+
+
+def standing(document):
+    """{allocator: (time, rss, worst)} over every (workload, threads) case: the geometric means of
+    its time per op and peak RSS ÷ system malloc's in the same round (None where no case has
+    both), and worst = (factor, case, other) for its slowest case against the fastest other
+    allocator there, or None. Each case's factor is the largest paired median ratio of its time
+    per op to another allocator's."""
+    cases = sorted({(r["workload"], r["threads"]) for r in document["runs"]})
+    answer = {}
+    for allocator in allocators_in(document):
+        times, footprints, worst = [], [], None
+        for workload, threads in cases:
+            run = find_run(document, workload, allocator, threads)
+            if run is None:
+                continue
+            reference = find_run(document, workload, REFERENCE_ALLOCATOR, threads)
+            for found, metric in ((times, "ns_per_op"), (footprints, "peak_rss_bytes")):
+                ratio = _paired_median(run, reference, metric)
+                if ratio:
+                    found.append(ratio)
+            for other in allocators_in(document):
+                factor = (_paired_median(run, find_run(document, workload, other, threads), "ns_per_op")
+                          if other != allocator else None)
+                if factor and (worst is None or factor > worst[0]):
+                    worst = (factor, f"{workload}/{threads}", other)
+        answer[allocator] = (stats.geometric_mean(times) if times else None,
+                             stats.geometric_mean(footprints) if footprints else None, worst)
+    return answer
 
 
 def write_csv(document, path):

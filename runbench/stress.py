@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Run the standard allocator stress programs (harness/stress/) under every allocator and print
-the comparison table: per program, each allocator's median wall time and peak RSS relative to
-a reference allocator (mimalloc by default), plus geometric means over the programs.
+the comparison table: per program, each allocator's wall time and peak RSS relative to a
+reference allocator (mimalloc by default), plus geometric means over the programs.
 
 Every (program, threads, allocator) run is its own process with the allocator under LD_PRELOAD
-('mem_io' means mem_io's drop-in libmem_io.so here, since the programs call plain malloc); runs
-are interleaved in a random order within each repetition so machine noise hits all allocators
-alike. Wall time and peak RSS (ru_maxrss) come from a small launcher, harness/stress/measure.c.
+('mem_io' means mem_io's drop-in libmem_io.so here, since the programs call plain malloc). Each
+repetition visits the programs in a random order and runs a program's allocators back to back,
+also in a random order; a ratio is taken within a repetition and the table shows its median
+over repetitions, so the machine's swings between repetitions cancel. Wall time and peak RSS (ru_maxrss) come from a small launcher, harness/stress/measure.c.
 Each program prints a checksum that depends only on its arguments: a run whose checksum differs
 from the others, that exits non-zero or that times out is reported and makes the command fail.
 
@@ -126,12 +127,16 @@ def checksum_of(output):
 
 
 def plan_runs(programs, threads, allocators, repetitions, rng):
-    """Every (program, threads, allocator) once per repetition, shuffled within the repetition."""
+    """Each repetition visits every (program, threads) in a shuffled order and runs its
+    allocators back to back, also shuffled: the ratios pair runs seconds apart."""
     plan = []
     for repetition in range(repetitions):
-        batch = [(p, t, a, repetition) for p in programs for t in threads for a in allocators]
-        rng.shuffle(batch)
-        plan.extend(batch)
+        cases = [(p, t) for p in programs for t in threads]
+        rng.shuffle(cases)
+        for program, t in cases:
+            order = list(allocators)
+            rng.shuffle(order)
+            plan.extend((program, t, a, repetition) for a in order)
     return plan
 
 
@@ -157,24 +162,43 @@ def find_problems(samples):
     return problems
 
 
+def by_repetition(samples, program, threads, allocator, key):
+    """{repetition: value} of one allocator's successful runs of a program."""
+    return {s["repetition"]: s[key] for s in samples
+            if (s["program"], s["threads"], s["allocator"]) == (program, threads, allocator) and s["exit"] == 0}
+
+
+def paired_median(mine, theirs):
+    """The median over repetitions of mine ÷ theirs in the same repetition: the machine's swings
+    between repetitions (2-4x on this 2-core VM) cancel. None without a common repetition."""
+    ratios = [mine[r] / theirs[r] for r in mine if theirs.get(r)]
+    return statistics.median(ratios) if ratios else None
+
+
 def summarise(samples, programs, threads, allocator_names_in_order, reference, time_key="seconds"):
-    """Medians per (program, threads, allocator) and ratios to the reference allocator;
-    time_key picks wall ("seconds") or CPU ("cpu_seconds") time."""
-    medians = {}
-    for key in {(s["program"], s["threads"], s["allocator"]) for s in samples if s["exit"] == 0}:
-        runs = [s for s in samples if (s["program"], s["threads"], s["allocator"]) == key and s["exit"] == 0]
-        medians[key] = (statistics.median(r[time_key] for r in runs),
-                        statistics.median(r["peak_rss_kib"] for r in runs))
+    """Per (program, threads): each allocator's time and peak RSS ÷ the reference allocator's in the
+    same repetition (medians), the reference's own medians, and each allocator's time ÷ its best
+    peer's (`versus_best`: the largest paired ratio to any other allocator). time_key picks wall
+    ("seconds") or CPU ("cpu_seconds") time."""
     rows = []
     for program in programs:
         for t in threads:
-            base = medians.get((program, t, reference))
-            ratios = {}
+            times = {n: by_repetition(samples, program, t, n, time_key) for n in allocator_names_in_order}
+            rss = {n: by_repetition(samples, program, t, n, "peak_rss_kib") for n in allocator_names_in_order}
+            ratios, versus_best = {}, {}
             for name in allocator_names_in_order:
-                mine = medians.get((program, t, name))
-                if base and mine:
-                    ratios[name] = (mine[0] / base[0], mine[1] / base[1])
-            rows.append({"program": program, "threads": t, "reference": base, "ratios": ratios})
+                time_ratio = paired_median(times[name], times[reference])
+                if time_ratio is not None:
+                    ratios[name] = (time_ratio, paired_median(rss[name], rss[reference]))
+                against_peers = [paired_median(times[name], times[other]) for other in allocator_names_in_order
+                                 if other != name]
+                against_peers = [r for r in against_peers if r is not None]
+                if against_peers:
+                    versus_best[name] = max(against_peers)
+            base = ((statistics.median(times[reference].values()), statistics.median(rss[reference].values()))
+                    if times[reference] else None)
+            rows.append({"program": program, "threads": t, "reference": base, "ratios": ratios,
+                         "versus_best": versus_best})
     means = {name: (stats.geometric_mean([r["ratios"][name][0] for r in rows if name in r["ratios"]]),
                     stats.geometric_mean([r["ratios"][name][1] for r in rows if name in r["ratios"]]))
              for name in allocator_names_in_order}
@@ -184,8 +208,8 @@ def summarise(samples, programs, threads, allocator_names_in_order, reference, t
 def format_table(rows, means, names, reference, scale, repetitions, metric="wall"):
     width = max(8, *(len(n) for n in names))
     head = " ".join(f"{n:>{width}}" for n in names)
-    lines = [f"stress programs, scale {scale:g}, median of {repetitions}: {metric} time and peak RSS relative to "
-             f"{reference} (lower is better); {reference}'s own medians in the last columns",
+    lines = [f"stress programs, scale {scale:g}: {metric} time and peak RSS relative to {reference} in the same "
+             f"repetition, medians of {repetitions} (lower is better); {reference}'s own medians in the last columns",
              f"{'program':<14}{'thr':>4} | time {head} | rss  {head} | {reference} s, MiB"]
     for row in rows:
         cells_t = " ".join(f"{row['ratios'][n][0]:>{width}.2f}" if n in row["ratios"] else f"{'-':>{width}}"
@@ -203,15 +227,10 @@ def format_table(rows, means, names, reference, scale, repetitions, metric="wall
 
 
 def worst_against_best_peer(rows, name):
-    """mem_io's worst program as a multiple of the fastest other allocator on it."""
-    worst = None
-    for row in rows:
-        peers = [ratio[0] for other, ratio in row["ratios"].items() if other != name]
-        if name in row["ratios"] and peers:
-            factor = row["ratios"][name][0] / min(peers)
-            if worst is None or factor > worst[0]:
-                worst = (factor, f"{row['program']} threads={row['threads']}")
-    return worst
+    """(factor, case) of the program where `name` trails its best peer the most."""
+    cases = [(row["versus_best"][name], f"{row['program']} threads={row['threads']}")
+             for row in rows if name in row["versus_best"]]
+    return max(cases) if cases else None
 
 
 def run(args):

@@ -1,5 +1,5 @@
-"""Tests of runbench/stress.py's bookkeeping: failure and checksum detection, medians and ratios,
-geometric means, the worst-case line and the interleaved run plan. No programs are run here;
+"""Tests of runbench/stress.py's bookkeeping: failure and checksum detection, ratios paired by
+repetition and their medians, geometric means, the worst-case line and the interleaved run plan. No programs are run here;
 ctest's stress_programs_checksums runs the real ones."""
 import random
 import unittest
@@ -64,9 +64,19 @@ class Summarise(unittest.TestCase):
         self.assertIn("-", stress.format_table(rows, {"mem_io": (1, 1), "mimalloc": (1, 1)},
                                                ["mem_io", "mimalloc"], "mimalloc", 1.0, 1))
 
+    def test_ratios_are_taken_within_a_repetition(self):
+        # The machine slowed 4x for mimalloc's runs of repetitions 1 and 2 and for mem_io's of 2:
+        # within each repetition mem_io took 2, 0.5 and 2 x mimalloc's time.
+        runs = [sample("a", "mimalloc", s, 100, repetition=i) for i, s in enumerate((1.0, 4.0, 4.0))]
+        runs += [sample("a", "mem_io", s, 100, repetition=i) for i, s in enumerate((2.0, 2.0, 8.0))]
+        rows, _ = stress.summarise(runs, ["a"], [2], ["mem_io", "mimalloc"], "mimalloc")
+        self.assertAlmostEqual(rows[0]["ratios"]["mem_io"][0], 2.0)  # the medians' ratio would say 0.5
+        self.assertEqual(rows[0]["reference"], (4.0, 100))
+
     def test_worst_against_best_peer(self):
-        rows = [{"program": "a", "threads": 2, "ratios": {"mem_io": (1.2, 1), "system": (0.6, 1), "mimalloc": (1, 1)}},
-                {"program": "b", "threads": 2, "ratios": {"mem_io": (0.5, 1), "system": (2, 1), "mimalloc": (1, 1)}}]
+        runs = [sample("a", "mem_io", 1.2, 1), sample("a", "system", 0.6, 1), sample("a", "mimalloc", 1, 1),
+                sample("b", "mem_io", 0.5, 1), sample("b", "system", 2, 1), sample("b", "mimalloc", 1, 1)]
+        rows, _ = stress.summarise(runs, ["a", "b"], [2], ["mem_io", "system", "mimalloc"], "mimalloc")
         factor, where = stress.worst_against_best_peer(rows, "mem_io")
         self.assertAlmostEqual(factor, 2.0)
         self.assertEqual(where, "a threads=2")
@@ -80,6 +90,9 @@ class Plan(unittest.TestCase):
         for repetition in range(3):
             cases = {c[:3] for c in plan if c[3] == repetition}
             self.assertEqual(len(cases), 12)
+        for start in range(0, len(plan), 3):  # a case's allocators run back to back
+            self.assertEqual(len({(p, t, r) for p, t, _, r in plan[start:start + 3]}), 1)
+            self.assertEqual({a for _, _, a, _ in plan[start:start + 3]}, {"x", "y", "z"})
 
 
 if __name__ == "__main__":

@@ -81,6 +81,27 @@ class GateRuleTest(unittest.TestCase):
         document["runs"][1]["samples"] += [{"round": 0, "cpu_ops_per_s": 2e6}, {"round": 0, "cpu_ops_per_s": 0.1e6}]
         self.assertEqual(gate.samples(document, "w", gate.METRICS[0], 1), [2.0, 1.0])
 
+    def test_report_throughput_is_paired_by_round_too(self):
+        document = document_with([2.0, 3.0])
+        document["runs"][0]["samples"][1]["cpu_ops_per_s"] = 3e6  # system sped up in round 1 only
+        # unpaired (each round over system's median of 2e6) it would read 1.25 x
+        self.assertEqual(results.relative_throughput(document, "w", "mem_io", 1, "cpu_ops_per_s"), (1.5, 1.0, 2.0))
+        self.assertIsNone(results.relative_throughput(document, "w", "jemalloc", 1, "cpu_ops_per_s"))
+
+    def test_standing_pairs_rounds_and_names_the_slowest_case(self):
+        def run(workload, allocator, times, rss):
+            return {"workload": workload, "allocator": allocator, "threads": 1,
+                    "samples": [{"round": r, "ns_per_op": t, "peak_rss_bytes": rss} for r, t in enumerate(times)]}
+        document = {"runs": [run("w", "system", [10, 40], 100), run("w", "mem_io", [5, 20], 110),
+                             run("w", "jemalloc", [4, 40], 120), run("v", "system", [10, 10], 100),
+                             run("v", "mem_io", [40, 40], 90)], "allocators": []}
+        standing = results.standing(document)
+        time, rss, worst = standing["mem_io"]
+        self.assertAlmostEqual(time, (0.5 * 4.0) ** 0.5)   # w: 0.5 in both rounds; v: 4
+        self.assertAlmostEqual(rss, (1.1 * 0.9) ** 0.5)
+        self.assertEqual(worst, (4.0, "v/1", "system"))
+        self.assertEqual(standing["jemalloc"][2], (1.4, "w/1", "mem_io"))  # 0.8 and 2.0: median 1.4
+
     def test_cpu_throughput_is_derived_from_the_harness_counter(self):
         handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump({"benchmarks": [{"name": "replay/w/x", "real_time": 1, "cpu_ns_per_op": 50.0}]}, handle)
