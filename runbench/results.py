@@ -155,11 +155,9 @@ def round_medians(run, metric):
 
 
 def paired_ratios(run, reference, metric):
-    """run ÷ reference, one ratio per round that measured both, in round order. A round runs a
-    workload's allocators back to back, so the machine's swings between rounds (±20–50 % here)
-    cancel in each ratio instead of landing on whichever allocator they hit."""
-    mine, theirs = round_medians(run, metric), round_medians(reference, metric)
-    return [mine[r] / theirs[r] for r in sorted(mine, key=str) if theirs.get(r)]
+    """run ÷ reference, one ratio per round that measured both (a round runs a workload's
+    allocators back to back), in round order."""
+    return stats.paired_ratios(round_medians(run, metric), round_medians(reference, metric))
 
 
 def relative_throughput(document, workload, allocator, threads, metric=THROUGHPUT):

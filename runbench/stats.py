@@ -13,6 +13,13 @@ def median(values):
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def paired_ratios(mine, theirs):
+    """mine[k] ÷ theirs[k] for every key both measured, in key order. The keys are rounds or
+    repetitions, in which the allocators ran back to back: the machine's swings between them
+    (2-4x on a shared 2-core VM) cancel in each ratio instead of landing on one allocator."""
+    return [mine[k] / theirs[k] for k in sorted(mine, key=str) if theirs.get(k)]
+
+
 def geometric_mean(values):
     values = [v for v in values if v > 0]
     if not values:

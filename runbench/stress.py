@@ -7,7 +7,8 @@ Every (program, threads, allocator) run is its own process with the allocator un
 ('mem_io' means mem_io's drop-in libmem_io.so here, since the programs call plain malloc). Each
 repetition visits the programs in a random order and runs a program's allocators back to back,
 also in a random order; a ratio is taken within a repetition and the table shows its median
-over repetitions, so the machine's swings between repetitions cancel. Wall time and peak RSS (ru_maxrss) come from a small launcher, harness/stress/measure.c.
+over repetitions, so the machine's swings between repetitions cancel. Wall time and peak RSS
+(ru_maxrss) come from a small launcher, harness/stress/measure.c.
 Each program prints a checksum that depends only on its arguments: a run whose checksum differs
 from the others, that exits non-zero or that times out is reported and makes the command fail.
 
@@ -23,7 +24,6 @@ import os
 import random
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -169,10 +169,10 @@ def by_repetition(samples, program, threads, allocator, key):
 
 
 def paired_median(mine, theirs):
-    """The median over repetitions of mine ÷ theirs in the same repetition: the machine's swings
-    between repetitions (2-4x on this 2-core VM) cancel. None without a common repetition."""
-    ratios = [mine[r] / theirs[r] for r in mine if theirs.get(r)]
-    return statistics.median(ratios) if ratios else None
+    """The median over repetitions of mine ÷ theirs in the same repetition, or None without a
+    common repetition."""
+    ratios = stats.paired_ratios(mine, theirs)
+    return stats.median(ratios) if ratios else None
 
 
 def summarise(samples, programs, threads, allocator_names_in_order, reference, time_key="seconds"):
@@ -195,7 +195,7 @@ def summarise(samples, programs, threads, allocator_names_in_order, reference, t
                 against_peers = [r for r in against_peers if r is not None]
                 if against_peers:
                     versus_best[name] = max(against_peers)
-            base = ((statistics.median(times[reference].values()), statistics.median(rss[reference].values()))
+            base = ((stats.median(times[reference].values()), stats.median(rss[reference].values()))
                     if times[reference] else None)
             rows.append({"program": program, "threads": t, "reference": base, "ratios": ratios,
                          "versus_best": versus_best})

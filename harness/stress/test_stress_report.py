@@ -1,6 +1,6 @@
 """Tests of runbench/stress.py's bookkeeping: failure and checksum detection, ratios paired by
-repetition and their medians, geometric means, the worst-case line and the interleaved run plan. No programs are run here;
-ctest's stress_programs_checksums runs the real ones."""
+repetition and their medians, geometric means, the worst-case line and the interleaved run
+plan. No programs are run here; ctest's stress_programs_checksums runs the real ones."""
 import random
 import unittest
 
