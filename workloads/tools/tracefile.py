@@ -170,13 +170,12 @@ class TraceBuilder:
         )
 
 
-def check(path):
-    """Validates a trace file; returns (operation count, threads, ideal bytes).
+def read_ops(path):
+    """Yields a trace's operations as (thread, op, block, size), size being the bytes the block
+    holds afterwards (0 for a free), after checking each against FORMAT.md's rules.
     Raises TraceError naming the file and line of the first problem."""
     expected_args = {"m": 1, "c": 2, "a": 2, "r": 1, "f": 0, "s": 1}
-    live = {}
-    live_bytes = ideal = ops = 0
-    threads = set()
+    live = set()
     header_seen = False
     try:
         with open_text(path, "r") as lines:
@@ -217,22 +216,35 @@ def check(path):
                     size = args[0] * args[1] if op == "c" else args[-1]
                     if size > MAX_SIZE:
                         fail("calloc of %d x %d bytes overflows" % tuple(args))
+                    live.add(block)
                 else:
                     if block not in live:
                         fail("%s of block %d, which is not live" % (op, block))
                     if op == "r" and args[0] < 1:
                         fail("realloc to size 0 (write it as 'f')")
                     size = args[0] if op == "r" else 0
-                live_bytes += size - live.pop(block, 0)
-                if op in "mcar":
-                    live[block] = size
-                ideal = max(ideal, live_bytes)
-                threads.add(thread)
-                ops += 1
+                    if op in "fs":
+                        live.discard(block)
+                yield thread, op, block, size
     except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as error:
         raise TraceError("%s: cannot read: %s" % (path, error))
     if not header_seen:
         raise TraceError("%s: empty file, the header '%s' is missing" % (path, HEADER))
+
+
+def check(path):
+    """Validates a trace file; returns (operation count, threads, ideal bytes).
+    Raises TraceError naming the file and line of the first problem."""
+    sizes = {}
+    live_bytes = ideal = ops = 0
+    threads = set()
+    for thread, op, block, size in read_ops(path):
+        live_bytes += size - sizes.pop(block, 0)
+        if op in "mcar":
+            sizes[block] = size
+        ideal = max(ideal, live_bytes)
+        threads.add(thread)
+        ops += 1
     return ops, len(threads), ideal
 
 
