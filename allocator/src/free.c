@@ -77,7 +77,7 @@ static inline bool free_fast(void *p)
             struct free_block *b = p;
             b->next_encoded = link_encode((uintptr_t)pg->free, b);
             pg->free = b;
-            uint32_t used = page_used_drop(pg);
+            uint64_t used = page_used_drop(pg);
             /* slow only to leave the full list or to retire an empty page that is not the
              * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
             if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))

@@ -59,7 +59,7 @@ static void page_after_free(struct heap *h, struct page *pg)
 {
     unsigned cls = pg->class_id;
     struct page_list *queue = &h->queue[cls];
-    if (LOAD(pg->used) == 0) {
+    if (page_used(pg) == 0) {
         if (pg->place == PAGE_IN_QUEUE && queue->count == 1)
             return;  /* keep one page per class to avoid thrashing */
         list_remove(pg->place == PAGE_IN_QUEUE ? queue : &h->full, pg);
@@ -261,8 +261,7 @@ static inline void *page_pop(struct page *pg)
         return NULL;
     pg->free = (struct free_block *)next;
     STORE(*state, STATE_USED);
-    BUMP(pg->used, 1);
-    BUMP(pg->allocs, 1);
+    BUMP(pg->counts, PAGE_ALLOC_STEP);
     return b;
 }
 
@@ -318,7 +317,7 @@ static void heap_thread_exit(void *arg)
         struct page *pg = h->queue[c].head;
         while (pg) {
             struct page *next = pg->next;
-            if (LOAD(pg->used) == 0) {
+            if (page_used(pg) == 0) {
                 list_remove(&h->queue[c], pg);
                 page_retire(h, pg);
             }

@@ -69,13 +69,14 @@ static inline bool link_plausible(uintptr_t next, const void *at)
     return (differ & ~(uintptr_t)(PAGE_SIZE - (1u << GRAIN_SHIFT))) == 0 || next == 0;
 }
 
-/* One block of the page came back: its `used` drops by one (owner only; folds read it). A free
- * is not counted anywhere else: stats.c derives the owner's frees from the page's counts. */
-static inline uint32_t page_used_drop(struct page *pg)
+/* One block of the page came back: page_used() drops by one (owner only; folds read it). A
+ * free is not counted anywhere else: stats.c derives the owner's frees from the page's counts.
+ * The used count is at least 1 here, so the subtraction never borrows from the allocs above. */
+static inline uint64_t page_used_drop(struct page *pg)
 {
-    uint32_t used = LOAD(pg->used) - 1;
-    STORE(pg->used, used);
-    return used;
+    uint64_t counts = LOAD(pg->counts) - 1;
+    STORE(pg->counts, counts);
+    return counts & PAGE_USED_MASK;
 }
 
 /* Reserves the range that holds descriptors, state bytes and pages, falling back to smaller
@@ -281,7 +282,7 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
     STORE(pg->block_size, class_size[cls]);
     pg->reserved = (uint32_t)(PAGE_SIZE / class_size[cls]);
     pg->class_id = (uint8_t)cls;
-    STORE(pg->used, 0);
+    STORE(pg->counts, LOAD(pg->counts) & ~PAGE_USED_MASK);  /* none out; allocs were handed on */
     return pg;
 }
 

@@ -49,8 +49,8 @@ static inline void stat_live(int64_t delta)
 }
 
 /* Small blocks are counted where the fast paths pay nothing new for it: malloc bumps its page's
- * `allocs` on the cache line it writes anyway, a free by the owner only lowers `used` (as it
- * did before), and the slow paths count the rest. A page's frees by its owner are then
+ * `counts` (used and allocs, one add) on the cache line it writes anyway, a free by the owner
+ * only lowers `used`, and the slow paths count the rest. A page's frees by its owner are then
  *     allocs - used - collected
  * (collected: its blocks that other threads freed and the owner took back). Those threads
  * count their frees and the bytes when they free; until the owner takes such a block back it
@@ -61,16 +61,16 @@ static inline void stat_live(int64_t delta)
  * more cache lines. */
 static void stats_take_page_counts(struct heap *h, struct page *pg)
 {
-    uint64_t allocs = LOAD(pg->allocs), collected = LOAD(pg->collected);
+    uint64_t allocs = page_allocs(pg), collected = LOAD(pg->collected);
     BUMP(h->stats.small_allocs, allocs);
     BUMP(h->stats.small_frees, allocs - collected);
     BUMP(h->stats.collected_bytes, collected * LOAD(pg->block_size));
-    STORE(pg->allocs, 0);
+    STORE(pg->counts, LOAD(pg->counts) & PAGE_USED_MASK);
     STORE(pg->collected, 0);
 }
 
 /* Running sums of a fold: signed, since counts read while their owners run may be a step
- * apart (a page's `used` bumped before its `allocs`). */
+ * apart (the owner changes a page's `collected` and then its `counts`). */
 struct fold { int64_t mallocs, frees, live; };
 
 static void stats_add_heap(struct fold *f, struct mem_io_stats *sum, struct heap *h)
@@ -93,8 +93,9 @@ static void stats_add_pages(struct fold *f)
         struct page *pg = &descs[i];
         if (!atomic_load_explicit(&pg->heap, relaxed))
             continue;
-        int64_t allocs = (int64_t)LOAD(pg->allocs), collected = (int64_t)LOAD(pg->collected);
-        int64_t used = LOAD(pg->used);
+        uint64_t counts = LOAD(pg->counts);
+        int64_t allocs = (int64_t)(counts >> PAGE_USED_BITS), used = (int64_t)(counts & PAGE_USED_MASK);
+        int64_t collected = (int64_t)LOAD(pg->collected);
         f->mallocs += allocs;
         f->frees += allocs - used - collected;
         f->live += (used + collected) * (int64_t)LOAD(pg->block_size);

@@ -480,6 +480,29 @@ TEST(UsableSize, NullIsZero)
     EXPECT_EQ(mem_io_usable_size(nullptr), 0u);
 }
 
+// A page keeps its blocks out and its blocks handed out in one word (internal.h): a page of
+// 16-byte blocks all out at once, and many more handed out than the page holds, must both count.
+TEST(Stats, FullPagesAndLongChurnCountEveryCall)
+{
+    const size_t kPageBlocks = 65536 / 16, kChurn = 100000;
+    std::vector<void *> blocks(2 * kPageBlocks);
+    struct mem_io_stats before, full, after;
+    mem_io_get_stats(&before);
+    for (auto &p : blocks)
+        p = mem_io_malloc(16);
+    for (size_t i = 0; i < kChurn; i++)
+        mem_io_free(mem_io_malloc(16));
+    mem_io_get_stats(&full);
+    EXPECT_EQ(full.malloc_calls - before.malloc_calls, blocks.size() + kChurn);
+    EXPECT_EQ(full.free_calls - before.free_calls, kChurn);
+    EXPECT_EQ(full.live_bytes - before.live_bytes, blocks.size() * 16);
+    for (void *p : blocks)
+        mem_io_free(p);
+    mem_io_get_stats(&after);
+    EXPECT_EQ(after.free_calls - before.free_calls, blocks.size() + kChurn);
+    EXPECT_EQ(after.live_bytes, before.live_bytes);
+}
+
 TEST(Stats, CountEveryCallAndTrackLiveBytes)
 {
     struct mem_io_stats before, during, after;
