@@ -57,8 +57,8 @@ static inline void stat_live(int64_t delta)
  * is still in its page's `used`, so the live small bytes are
  *     sum over pages of (used + collected) * block size - (remote_free_bytes - collected_bytes).
  * A page that leaves its class (used is 0 then) hands its counts to its heap. The per-class
- * heap counters this replaced cost 9 instructions per malloc/free pair (these cost 3) and two
- * more cache lines. */
+ * heap counters this replaced cost 9 instructions per malloc/free pair and two more cache
+ * lines; these cost 1 (free masks the packed count, internal.h). */
 static void stats_take_page_counts(struct heap *h, struct page *pg)
 {
     uint64_t allocs = page_allocs(pg), collected = LOAD(pg->collected);
