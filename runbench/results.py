@@ -175,8 +175,7 @@ def relative_throughput(document, workload, allocator, threads, metric=THROUGHPU
 
 
 def _paired_median(run, reference, metric):
-    ratios = paired_ratios(run, reference, metric)
-    return stats.median(ratios) if ratios else None
+    return stats.paired_median(round_medians(run, metric), round_medians(reference, metric))
 
 
 def standing(document):

@@ -20,6 +20,12 @@ def paired_ratios(mine, theirs):
     return [mine[k] / theirs[k] for k in sorted(mine, key=str) if theirs.get(k)]
 
 
+def paired_median(mine, theirs):
+    """The median of paired_ratios(mine, theirs), or None without a key both measured."""
+    ratios = paired_ratios(mine, theirs)
+    return median(ratios) if ratios else None
+
+
 def geometric_mean(values):
     values = [v for v in values if v > 0]
     if not values:

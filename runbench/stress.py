@@ -168,13 +168,6 @@ def by_repetition(samples, program, threads, allocator, key):
             if (s["program"], s["threads"], s["allocator"]) == (program, threads, allocator) and s["exit"] == 0}
 
 
-def paired_median(mine, theirs):
-    """The median over repetitions of mine ÷ theirs in the same repetition, or None without a
-    common repetition."""
-    ratios = stats.paired_ratios(mine, theirs)
-    return stats.median(ratios) if ratios else None
-
-
 def summarise(samples, programs, threads, allocator_names_in_order, reference, time_key="seconds"):
     """Per (program, threads): each allocator's time and peak RSS ÷ the reference allocator's in the
     same repetition (medians), the reference's own medians, and each allocator's time ÷ its best
@@ -187,11 +180,11 @@ def summarise(samples, programs, threads, allocator_names_in_order, reference, t
             rss = {n: by_repetition(samples, program, t, n, "peak_rss_kib") for n in allocator_names_in_order}
             ratios, versus_best = {}, {}
             for name in allocator_names_in_order:
-                time_ratio = paired_median(times[name], times[reference])
+                time_ratio = stats.paired_median(times[name], times[reference])
                 if time_ratio is not None:
-                    ratios[name] = (time_ratio, paired_median(rss[name], rss[reference]))
-                against_peers = [paired_median(times[name], times[other]) for other in allocator_names_in_order
-                                 if other != name]
+                    ratios[name] = (time_ratio, stats.paired_median(rss[name], rss[reference]))
+                against_peers = [stats.paired_median(times[name], times[other])
+                                 for other in allocator_names_in_order if other != name]
                 against_peers = [r for r in against_peers if r is not None]
                 if against_peers:
                     versus_best[name] = max(against_peers)
