@@ -63,7 +63,10 @@ enum mem_io_error_mode { MEM_IO_ERRORS_ABORT, MEM_IO_ERRORS_CONTINUE };
 void mem_io_set_error_mode(enum mem_io_error_mode mode);
 
 void mem_io_log_trace(void);    /* heap bounds, call counts, byte counts, error count (stderr) */
-void mem_io_stack_trace(void);  /* every block of every heap, page and mapping (stderr) */
+/* Every live block of every page, heap extent and mapping (address, size, flags, magic), and one
+ * line per run of free blocks between them (stderr). */
+void mem_io_stack_trace(void);
+void mem_io_stack_trace_full(void);  /* the same, with every free block on a line of its own */
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
 /* The seed's debug dumps, written to stderr with write(2). mem_io_log_trace: heap bounds and
- * counters. mem_io_stack_trace: every block of every page, extent and mapping. Both read
- * other threads' structures without stopping them: a dump taken while threads allocate is a
- * best-effort snapshot (state bytes and counters are read atomically, never torn). */
+ * counters. mem_io_stack_trace: every live block of every page, extent and mapping, with each
+ * run of free blocks between them on one line; mem_io_stack_trace_full lists the free blocks
+ * one by one too. Both read other threads' structures without stopping them: a dump taken
+ * while threads allocate is a best-effort snapshot (state bytes and counters are read
+ * atomically, never torn). */
 #include "internal.h"
 
 static void dump_flags(struct out_buf *out, uint32_t flags)
@@ -104,7 +106,47 @@ void mem_io_log_trace(void)
     out_flush(&out);
 }
 
-static void dump_small_pages(struct out_buf *out)
+/* Consecutive free blocks, printed as one line unless the dump is full. Addresses are the
+ * ones a block line shows (the pointer malloc returned), so end = start + bytes. */
+struct free_run {
+    uintptr_t start;
+    size_t blocks, bytes;
+};
+
+static void flush_free_run(struct out_buf *out, struct free_run *run)
+{
+    if (!run->blocks)
+        return;
+    out_str(out, "mem_io:   free run ");
+    out_hex(out, run->start);
+    out_str(out, "-");
+    out_hex(out, run->start + run->bytes);
+    out_str(out, " blocks=");
+    out_dec(out, run->blocks);
+    out_str(out, " bytes=");
+    out_dec(out, run->bytes);
+    out_str(out, "\n");
+    run->blocks = run->bytes = 0;
+}
+
+/* One block of the walk: a line of its own when it is live (or the dump is full), else a part
+ * of the current free run. */
+static void visit_block(struct out_buf *out, struct free_run *run, bool full, const void *user,
+                        size_t size, uint32_t flags, const struct mem_io_block *header)
+{
+    bool is_free = (flags & (MEM_IO_FLAG_FREE | FLAG_CACHED)) || !(flags & MEM_IO_FLAG_USED);
+    if (is_free && !full) {
+        if (!run->blocks)
+            run->start = (uintptr_t)user;
+        run->blocks++;
+        run->bytes += size;
+        return;
+    }
+    flush_free_run(out, run);
+    dump_block(out, user, size, flags, header);
+}
+
+static void dump_small_pages(struct out_buf *out, bool full)
 {
     size_t pages = pool_pages_carved();
     for (size_t i = 0; i < pages; i++) {
@@ -122,17 +164,19 @@ static void dump_small_pages(struct out_buf *out)
         out_str(out, " blocks carved=");
         out_dec(out, capacity);
         out_str(out, "\n");
+        struct free_run run = {0};
         for (uint32_t b = 0; b < capacity; b++) {
             uintptr_t block = page_start(pg) + (uintptr_t)b * size;
             uint8_t state = LOAD(*state_of(block - LOAD(small_base)));
             uint32_t flags = (state == STATE_FREE || state == STATE_REMOTE) ? MEM_IO_FLAG_FREE
                            : state == STATE_NONE ? 0 : MEM_IO_FLAG_USED;
-            dump_block(out, (void *)block, size, flags, NULL);
+            visit_block(out, &run, full, (void *)block, size, flags, NULL);
         }
+        flush_free_run(out, &run);
     }
 }
 
-static void dump_arena(struct out_buf *out, unsigned index)
+static void dump_arena(struct out_buf *out, unsigned index, bool full)
 {
     static const char *const source_names[] = {
         [EXTENT_SBRK] = "sbrk", [EXTENT_MMAP] = "mmap", [EXTENT_SLICE] = "slice"};
@@ -149,16 +193,21 @@ static void dump_arena(struct out_buf *out, unsigned index)
         out_str(out, ", ");
         out_str(out, source_names[e->source]);
         out_str(out, ")\n");
+        struct free_run run = {0};
         uintptr_t walk = e->start;
         while (walk + HEADER_SIZE <= e->end) {
             const struct mem_io_block *b = (const struct mem_io_block *)walk;
-            dump_block(out, b + 1, b->size, HLOAD(b->flags), b);
-            if (!sealed(b) || b->size < MEDIUM_MIN_BLOCK) {
+            bool corrupted = !sealed(b) || b->size < MEDIUM_MIN_BLOCK;
+            if (corrupted)
+                flush_free_run(out, &run);
+            visit_block(out, &run, full || corrupted, b + 1, b->size, HLOAD(b->flags), b);
+            if (corrupted) {
                 out_str(out, "mem_io:   (walk stops: corrupted header)\n");
                 break;
             }
             walk += b->size;
         }
+        flush_free_run(out, &run);
     }
     pthread_mutex_unlock(arena_lock(a));
 }
@@ -176,15 +225,26 @@ static void dump_large(struct out_buf *out)
     pthread_mutex_unlock(&large.lock);
 }
 
-void mem_io_stack_trace(void)
+static void stack_trace(bool full)
 {
     ensure_init();
     struct out_buf out = {.fd = 2};
-    out_str(&out, "mem_io: stack trace (every block)\n");
-    dump_small_pages(&out);
+    out_str(&out, full ? "mem_io: stack trace (every block)\n"
+                       : "mem_io: stack trace (live blocks, one line per run of free blocks)\n");
+    dump_small_pages(&out, full);
     for (unsigned i = 0; i < ARENA_COUNT; i++)
-        dump_arena(&out, i);
+        dump_arena(&out, i, full);
     dump_large(&out);
     out_str(&out, "mem_io: end of stack trace\n");
     out_flush(&out);
+}
+
+void mem_io_stack_trace(void)
+{
+    stack_trace(false);
+}
+
+void mem_io_stack_trace_full(void)
+{
+    stack_trace(true);
 }

@@ -1,15 +1,61 @@
 // The seed's debug dumps print what the seed promises: mem_io_log_trace the heap bounds,
-// allocation counts and error counts; mem_io_stack_trace every block with its address,
-// size, flags and magic, in every kind of memory (small pages, sbrk arena, mmap).
+// allocation counts and error counts; mem_io_stack_trace every live block with its address,
+// size, flags and magic, in every kind of memory (small pages, sbrk arena, mmap), and each run
+// of free blocks on one line; mem_io_stack_trace_full every block.
 #include "capture_stderr.h"
 #include "memory.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 namespace {
+
+std::vector<std::string> lines_of(const std::string &text)
+{
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    return lines;
+}
+
+// The number after "name=" in a line (0 when absent).
+size_t field(const std::string &line, const std::string &name)
+{
+    size_t at = line.find(name + "=");
+    return at == std::string::npos ? 0 : std::stoul(line.substr(at + name.size() + 1));
+}
+
+// The free run line whose range [start, end) holds p, or "" when none does.
+std::string free_run_holding(const std::string &text, const void *p)
+{
+    auto address = reinterpret_cast<uintptr_t>(p);
+    for (const std::string &line : lines_of(text)) {
+        size_t at = line.find("free run 0x");
+        if (at == std::string::npos)
+            continue;
+        size_t dash = line.find('-', at);
+        uintptr_t start = std::stoul(line.substr(at + 9, dash - at - 9), nullptr, 16);
+        uintptr_t end = std::stoul(line.substr(dash + 1), nullptr, 16);
+        if (start <= address && address < end)
+            return line;
+    }
+    return "";
+}
+
+// The line of p's block ("block 0x... size=..."), or "" when the dump does not list it.
+std::string block_line(const std::string &text, const void *p)
+{
+    size_t at = text.find("block " + hex(p) + " ");
+    if (at == std::string::npos)
+        return "";
+    return text.substr(at, text.find('\n', at) - at);
+}
 
 TEST(Dumps, LogTracePrintsHeapBoundsCountsAndErrors)
 {
@@ -39,7 +85,7 @@ TEST(Dumps, LogTraceCountsADetectedError)
     mem_io_set_error_mode(MEM_IO_ERRORS_ABORT);
 }
 
-TEST(Dumps, StackTraceListsEveryKindOfBlock)
+TEST(Dumps, StackTraceListsEveryKindOfLiveBlock)
 {
     void *small = mem_io_malloc(100);
     void *small_freed = mem_io_malloc(100);
@@ -47,18 +93,13 @@ TEST(Dumps, StackTraceListsEveryKindOfBlock)
     void *large = mem_io_malloc(300000);
     mem_io_free(small_freed);
     std::string text = capture_stderr([] { mem_io_stack_trace(); });
-    auto line_of = [&](const void *p) {
-        size_t at = text.find("block " + hex(p) + " ");
-        if (at == std::string::npos)
-            return std::string();
-        return text.substr(at, text.find('\n', at) - at);
-    };
-    EXPECT_NE(line_of(small).find("size=112 flags=USED"), std::string::npos) << line_of(small);
-    EXPECT_NE(line_of(small_freed).find("flags=FREE"), std::string::npos) << line_of(small_freed);
-    std::string m = line_of(medium);
+    EXPECT_NE(block_line(text, small).find("size=112 flags=USED"), std::string::npos) << block_line(text, small);
+    EXPECT_EQ(block_line(text, small_freed), "") << "a free block has no line of its own";
+    EXPECT_NE(free_run_holding(text, small_freed), "") << text;
+    std::string m = block_line(text, medium);
     EXPECT_NE(m.find("flags=USED magic=0x"), std::string::npos) << m;
     EXPECT_NE(m.find("(valid)"), std::string::npos) << m;
-    std::string l = line_of(large);
+    std::string l = block_line(text, large);
     EXPECT_NE(l.find("flags=USED|MMAP magic=0x"), std::string::npos) << l;
     EXPECT_NE(text.find("arena extent"), std::string::npos);
     EXPECT_NE(text.find("small page"), std::string::npos);
@@ -67,22 +108,83 @@ TEST(Dumps, StackTraceListsEveryKindOfBlock)
     mem_io_free(large);
 }
 
-TEST(Dumps, StackTraceShowsAFreedMediumBlockAsFree)
+// Every carved block of a small page is either a live block line or counted in exactly one free
+// run, runs never sit next to each other, and no free block gets a line of its own.
+TEST(Dumps, StackTraceSummarisesFreeBlocksInRuns)
+{
+    std::vector<void *> blocks;
+    for (int i = 0; i < 40; i++)
+        blocks.push_back(mem_io_malloc(48));
+    for (int i = 0; i < 40; i++)
+        if (i % 8 != 3)  // keep five live blocks with free runs between them
+            mem_io_free(blocks[i]);
+    std::string text = capture_stderr([] { mem_io_stack_trace(); });
+    std::vector<std::string> lines = lines_of(text);
+    size_t pages = 0;
+    for (size_t i = 0; i < lines.size(); i++) {
+        if (lines[i].find("mem_io: small page ") != 0)
+            continue;
+        pages++;
+        size_t carved = field(lines[i], "carved"), counted = 0;
+        bool previous_was_run = false;
+        size_t j = i + 1;
+        for (; j < lines.size() && lines[j].find("mem_io:   ") == 0; j++) {
+            bool run = lines[j].find("free run ") != std::string::npos;
+            EXPECT_FALSE(run && previous_was_run) << "two free runs in a row: " << lines[j];
+            EXPECT_EQ(lines[j].find("flags=FREE"), std::string::npos) << lines[j];
+            counted += run ? field(lines[j], "blocks") : 1;
+            previous_was_run = run;
+        }
+        EXPECT_EQ(counted, carved) << lines[i];
+        i = j - 1;
+    }
+    EXPECT_GT(pages, 0u);
+    for (int i = 0; i < 40; i++)
+        if (i % 8 == 3) {
+            EXPECT_NE(block_line(text, blocks[i]).find("flags=USED"), std::string::npos) << text;
+            mem_io_free(blocks[i]);
+        }
+}
+
+TEST(Dumps, StackTraceFullListsEveryBlock)
+{
+    void *small = mem_io_malloc(100);
+    void *small_freed = mem_io_malloc(100);
+    mem_io_free(small_freed);
+    std::string summary = capture_stderr([] { mem_io_stack_trace(); });
+    std::string full = capture_stderr([] { mem_io_stack_trace_full(); });
+    EXPECT_NE(block_line(full, small).find("flags=USED"), std::string::npos);
+    EXPECT_NE(block_line(full, small_freed).find("flags=FREE"), std::string::npos) << block_line(full, small_freed);
+    EXPECT_EQ(full.find("free run"), std::string::npos);
+    EXPECT_LT(lines_of(summary).size(), lines_of(full).size());
+    // a small page's header line is followed by exactly its carved blocks
+    std::vector<std::string> lines = lines_of(full);
+    for (size_t i = 0; i < lines.size(); i++)
+        if (lines[i].find("mem_io: small page ") == 0) {
+            size_t blocks = 0;
+            while (i + 1 + blocks < lines.size() && lines[i + 1 + blocks].find("mem_io:   block ") == 0)
+                blocks++;
+            EXPECT_EQ(blocks, field(lines[i], "carved")) << lines[i];
+        }
+    mem_io_free(small);
+}
+
+TEST(Dumps, StackTraceCountsAFreedMediumBlockInAFreeRun)
 {
     void *a = mem_io_malloc(50000);
     void *guard = mem_io_malloc(50000);
     mem_io_free(a);
     std::string text = capture_stderr([] { mem_io_stack_trace(); });
-    size_t at = text.find("block " + hex(a) + " ");
-    ASSERT_NE(at, std::string::npos);
-    std::string line = text.substr(at, text.find('\n', at) - at);
-    // freed into the bins, or kept in this thread's medium cache
+    // freed into the bins, or kept in this thread's medium cache: free to the program either way
+    EXPECT_NE(free_run_holding(text, a), "") << text;
+    std::string full = capture_stderr([] { mem_io_stack_trace_full(); });
+    std::string line = block_line(full, a);
     EXPECT_TRUE(line.find("flags=FREE") != std::string::npos || line.find("CACHED") != std::string::npos) << line;
     mem_io_free(guard);
 }
 
-// The arena named by the extent line the dump lists a block under ("arena extent ... (arena N,"),
-// or -1 when the block is not listed.
+// The arena named by the extent line the dump lists a live block under
+// ("arena extent ... (arena N,"), or -1 when the block is not listed.
 int arena_listing(const std::string &text, const void *p)
 {
     size_t at = text.find("block " + hex(p) + " ");

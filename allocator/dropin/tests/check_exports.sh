@@ -18,7 +18,8 @@ for symbol in \
     _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t \
     _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t \
     _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t \
-    mem_io_malloc mem_io_free mem_io_get_stats mem_io_log_trace; do
+    mem_io_malloc mem_io_free mem_io_get_stats mem_io_log_trace mem_io_stack_trace \
+    mem_io_stack_trace_full; do
     if ! printf '%s\n' "$exported" | grep -qx -- "$symbol"; then
         echo "check_exports.sh: $library does not export $symbol" >&2
         missing=1
