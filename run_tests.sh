@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 
 packages=(
   cmake make g++ clang libclang-rt-14-dev      # compilers; clang brings libFuzzer and the sanitizers
+  pkg-config                                   # the install test's outside Makefile project
   libbenchmark-dev libgtest-dev zlib1g-dev     # harness and tests
   python3 python3-matplotlib                   # run_bench.py and its charts
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0   # peer allocators the harness compares against
