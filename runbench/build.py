@@ -3,12 +3,13 @@ import os
 import subprocess
 import sys
 
-from runbench.errors import UsageError
+from runbench.errors import BuildError
 
 REQUIRED_PACKAGES = ("cmake", "make", "g++", "libbenchmark-dev", "zlib1g-dev", "python3-matplotlib",
                      "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0")
 HARNESS_TARGET = "mem_io_replay"
 DROPIN_TARGET = "mem_io_shared"
+RECORDER_TARGET = "mem_io_recorder"
 BUILD_LOG_TAIL_LINES = 40
 
 
@@ -28,12 +29,12 @@ def ensure_packages(packages=REQUIRED_PACKAGES, log=sys.stderr):
         return
     install = ["apt-get", "install", "-y", *missing]
     if os.geteuid() != 0:
-        raise UsageError("missing Debian packages; as root, install them with:\n  " + " ".join(install))
+        raise BuildError("missing Debian packages; as root, install them with:\n  " + " ".join(install))
     print(f"run_bench.py: installing missing Debian packages: {' '.join(missing)}", file=log)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
         if subprocess.run(args, env=env).returncode != 0:
-            raise UsageError(f"'{' '.join(args)}' failed; install the packages by hand: {' '.join(install)}")
+            raise BuildError(f"'{' '.join(args)}' failed; install the packages by hand: {' '.join(install)}")
 
 
 def build(repo_root, build_dir, targets, log=sys.stderr):
@@ -50,7 +51,7 @@ def build(repo_root, build_dir, targets, log=sys.stderr):
             build_log.write("$ " + " ".join(args) + "\n")
             build_log.flush()
             if subprocess.run(args, stdout=build_log, stderr=subprocess.STDOUT).returncode != 0:
-                raise UsageError(f"build step failed: {' '.join(args)}\n{_tail(log_path)}")
+                raise BuildError(f"build step failed: {' '.join(args)}\n{_tail(log_path)}")
 
 
 def _tail(path):

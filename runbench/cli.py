@@ -1,21 +1,31 @@
-"""run_bench.py's command line: argparse subcommands wired to the modules of this package."""
+"""run_bench.py's command line: one argparse parser whose subcommands dispatch to this package's
+modules and to workloads/tools. The benchmark suite is the `suite` subcommand, used when none is named.
+
+Options shared by several subcommands are declared once, in the parent parsers below, on the main
+parser and on each subcommand that takes them, all without argparse defaults: an option is only
+set when the user gave it, before or after the subcommand (`--quick check` = `check --quick`), and
+finish() then fills in the chosen subcommand's defaults. So a subcommand's default never overwrites
+what the user gave, and an option given before a subcommand that does not take it is refused.
+"""
 import argparse
 import dataclasses
 import datetime
-import importlib.util
 import os
+import re
 import sys
 
 from runbench import allocators as allocator_names
-from runbench.argtypes import comma_list, fraction, positive_int, thread_list
-from runbench import build, environment, gate, harness, progress, report, results, suite, workloads
+from runbench.argtypes import comma_list, fraction, positive_float, positive_int, thread_list
+from runbench import build, environment, gate, harness, progress, report, results, stress, suite, workloads
 from runbench.compare import comparison_text
-from runbench.errors import UsageError
+from runbench.errors import BUILD_STATUS, USAGE_STATUS, BuildError, UsageError
+from workloads.tools import mtrace_import, record
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BUILD_DIR = os.path.join(REPO_ROOT, "build", "bench")
 DEFAULT_BASELINE = os.path.join(REPO_ROOT, "runbench", "baseline.json")
 RUN_TIMEOUT_S = 300
+STRESS_TIMEOUT_S = 120
 # Google Benchmark's minimum measured time per process: long enough to average a few replays of
 # the shipped workloads (0.2-0.5 s each) in a full run; quick runs and the gate time one replay.
 FULL_MIN_TIME_S = 0.2
@@ -30,138 +40,180 @@ CHECK_QUICK_ROUNDS = 8
 CHECK_REPETITIONS_PER_PROCESS = 2
 THROUGHPUT_THRESHOLD = 0.25
 MEMORY_THRESHOLD = 0.30
-# Modules other engineers own, wired as subcommands when present: (name, path, help).
-EXTERNAL_COMMANDS = (
-    ("record", os.path.join("workloads", "tools", "record.py"),
-     "record a program's allocations into a trace (LD_PRELOAD recorder)"),
-    ("import-mtrace", os.path.join("workloads", "tools", "mtrace_import.py"),
-     "convert a glibc mtrace() log into a mem_io trace"),
-    ("stress", os.path.join("runbench", "stress.py"),
-     "run the standard allocator stress programs against every allocator"),
-)
+STRESS_THREADS = [2]
+STRESS_REPETITIONS = 3
+
+# Defaults of the shared options, then what differs per subcommand.
+SHARED_DEFAULTS = {"allocators": list(allocator_names.DEFAULT_ALLOCATORS), "workloads": None, "threads": None,
+                   "repetitions": None, "quick": False, "out": None, "build_dir": DEFAULT_BUILD_DIR,
+                   "no_build": False, "seed": None, "timeout": RUN_TIMEOUT_S}
+COMMAND_DEFAULTS = {
+    "stress": {"threads": STRESS_THREADS, "repetitions": STRESS_REPETITIONS, "timeout": STRESS_TIMEOUT_S},
+    # record without a build searches the usual build folders for the recorder (record.find_library)
+    "record": {"build_dir": None},
+}
 
 
-def add_build_options(parser):
-    group = parser.add_argument_group("build and harness")
-    group.add_argument("--build-dir", default=DEFAULT_BUILD_DIR,
+def _shared_options():
+    """{name: parent parser} of the options several subcommands take, each declared once."""
+    def parent():
+        return argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+
+    allocators = parent()
+    allocators.add_argument(
+        "--allocators", type=comma_list, metavar="LIST",
+        help=f"comma-separated allocators: {', '.join(allocator_names.known_names())}, or NAME=PATH.so "
+             f"(default: {','.join(allocator_names.DEFAULT_ALLOCATORS)})")
+    chosen_workloads = parent()
+    chosen_workloads.add_argument(
+        "--workloads", type=comma_list, metavar="LIST",
+        help="comma-separated shipped workload names, globs over them (e.g. 'larson*') or trace file paths "
+             "(default: every workloads/**/*.trace.gz; check: the baseline's)")
+    threads = parent()
+    threads.add_argument("--threads", type=thread_list, metavar="LIST",
+                         help=f"thread counts, e.g. 1,2 (suite: concurrent copies of each trace, default 1,2, "
+                              f"--quick 1; stress: default {','.join(map(str, STRESS_THREADS))})")
+    repetitions = parent()
+    repetitions.add_argument(
+        "--repetitions", type=positive_int, metavar="N",
+        help=f"interleaved rounds (suite: default {DEFAULT_REPETITIONS}, --quick {QUICK_REPETITIONS}; "
+             f"check: {CHECK_ROUNDS}, --quick {CHECK_QUICK_ROUNDS}; stress: {STRESS_REPETITIONS})")
+    quick = parent()
+    quick.add_argument("--quick", action="store_true",
+                       help=f"suite: ~2 minutes: one thread count, fewer repetitions, one replay per "
+                            f"measurement; check: {CHECK_QUICK_ROUNDS} rounds instead of {CHECK_ROUNDS}")
+    out = parent()
+    out.add_argument("--out", metavar="DIR",
+                     help="suite: results folder (default results/<UTC timestamp>); plot: folder for charts "
+                          "and report (default beside results.json); check: also write results.json there")
+    building = parent()
+    group = building.add_argument_group("build")
+    group.add_argument("--build-dir", metavar="DIR",
                        help="CMake build directory (default: build/bench, Release)")
     group.add_argument("--no-build", action="store_true",
-                       help="use the harness already built in --build-dir; install nothing, build nothing")
-    group.add_argument("--seed", type=int, default=None,
-                       help="seed of the random run order (default: from the clock; recorded in results.json)")
-    group.add_argument("--timeout", type=positive_int, default=RUN_TIMEOUT_S,
-                       help=f"seconds before one harness process is stopped and counted as failed (default {RUN_TIMEOUT_S})")
+                       help="use what is already built in --build-dir; install nothing, build nothing")
+    runs = parent()
+    group = runs.add_argument_group("runs")
+    group.add_argument("--seed", type=int,
+                       help="seed of the random run order (default: from the clock; recorded in results)")
+    group.add_argument("--timeout", type=positive_float, metavar="S",
+                       help=f"seconds before one process is stopped and counted as failed "
+                            f"(default {RUN_TIMEOUT_S}; stress: {STRESS_TIMEOUT_S})")
+    return {"allocators": allocators, "workloads": chosen_workloads, "threads": threads,
+            "repetitions": repetitions, "quick": quick, "out": out, "build": building, "runs": runs}
 
 
-def add_workload_option(parser):
-    parser.add_argument("--workloads", type=comma_list, default=None, metavar="LIST",
-                        help="comma-separated shipped workload names, globs over them (e.g. 'larson*') "
-                             "or trace file paths (default: every workloads/**/*.trace.gz)")
+SUITE_OPTIONS = ("allocators", "workloads", "threads", "repetitions", "quick", "out", "build", "runs")
+
+
+def _version():
+    with open(os.path.join(REPO_ROOT, "CMakeLists.txt"), encoding="utf-8") as cmake:
+        match = re.search(r"project\(mem_io\s+VERSION\s+(\S+)", cmake.read())
+    commit = environment.git_commit(REPO_ROOT)
+    where = (commit["commit"][:12] + (" with uncommitted changes" if commit["dirty"] else "")) if commit \
+        else "not a git checkout"
+    return f"mem_io {match.group(1) if match else '(version unknown)'}, commit {where}"
 
 
 def build_parser():
+    shared = _shared_options()
+
+    def parents(*names):
+        return [shared[name] for name in names]
+
     parser = argparse.ArgumentParser(
-        prog="run_bench.py",
+        prog="run_bench.py", parents=parents(*SUITE_OPTIONS),
         description="Build mem_io's harness, replay every workload against mem_io, glibc malloc, jemalloc, "
-                    "tcmalloc and mimalloc, and write results.json, a CSV, charts and report.html. "
-                    "With no subcommand it runs the benchmark suite.",
+                    "tcmalloc and mimalloc, and write results.json, a CSV, charts, report.html and summary.txt. "
+                    "With no subcommand it runs the benchmark suite (`suite`), taking the suite's options.",
         epilog="Examples: ./run_bench.py --quick | ./run_bench.py --allocators mem_io,system --threads 1,2 | "
                "./run_bench.py plot results/X/results.json | ./run_bench.py compare A.json B.json | "
-               "./run_bench.py check --quick --baseline runbench/baseline.json")
-    parser.add_argument("--allocators", type=comma_list, default=list(allocator_names.DEFAULT_ALLOCATORS),
-                        metavar="LIST", help="comma-separated allocators: "
-                        f"{', '.join(allocator_names.known_names())}, or NAME=PATH.so "
-                        f"(default: {','.join(allocator_names.DEFAULT_ALLOCATORS)})")
-    add_workload_option(parser)
-    parser.add_argument("--threads", type=thread_list, default=None, metavar="LIST",
-                        help="concurrent copies of each trace, e.g. 1,2 (default 1,2; --quick: 1)")
-    parser.add_argument("--repetitions", type=positive_int, default=None,
-                        help=f"interleaved rounds; one measured repetition per process "
-                             f"(default {DEFAULT_REPETITIONS}; --quick: {QUICK_REPETITIONS})")
-    parser.add_argument("--quick", action="store_true",
-                        help="~2 minutes: one thread count, fewer repetitions, one replay per measurement")
-    parser.add_argument("--out", default=None, help="results folder (default results/<UTC timestamp>)")
-    add_build_options(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+               "./run_bench.py check --quick --baseline runbench/baseline.json | "
+               "./run_bench.py record -o t.trace.gz -- sort -n FILE. "
+               "Exit status: 0 success, 1 a failed run or regression, 2 bad usage, 3 install or build failed.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+    parser.set_defaults(subcommand="suite", handler=command_suite)
 
-    plot = commands.add_parser("plot", help="redraw charts and report from a results.json")
+    def command(name, handler, help_text, shared_names=(), **keywords):
+        sub = commands.add_parser(name, help=help_text, parents=parents(*shared_names),
+                                  description=keywords.pop("description", help_text), **keywords)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("suite", command_suite, "the benchmark suite (the default command)", SUITE_OPTIONS)
+
+    plot = command("plot", command_plot, "redraw charts and report from a results.json", ("out",))
     plot.add_argument("results", help="a results.json (or the folder holding it)")
-    plot.add_argument("--out", default=None, help="folder for charts and report (default: beside results.json)")
 
-    compare = commands.add_parser("compare", help="per-workload ratios between two results (B ÷ A)")
+    compare = command("compare", command_compare, "per-workload ratios between two results (B ÷ A)")
     compare.add_argument("before", metavar="A", help="results.json (or its folder)")
     compare.add_argument("after", metavar="B", help="results.json (or its folder)")
 
-    check = commands.add_parser(
-        "check", help="regression gate: mem_io vs system malloc against a baseline",
-        description=gate.__doc__)
+    check = command("check", command_check, "regression gate: mem_io vs system malloc against a baseline",
+                    ("workloads", "repetitions", "quick", "out", "build", "runs"), description=gate.__doc__)
     check.add_argument("--baseline", default=DEFAULT_BASELINE,
                        help="baseline results.json made by check (default: runbench/baseline.json)")
     check.add_argument("--update-baseline", action="store_true",
                        help="measure and write the baseline instead of comparing with it")
-    check.add_argument("--quick", action="store_true",
-                       help=f"{CHECK_QUICK_ROUNDS} rounds instead of {CHECK_ROUNDS} (for CI: about 2 minutes)")
-    check.add_argument("--repetitions", type=positive_int, default=None,
-                       help=f"rounds (default {CHECK_ROUNDS}; --quick: {CHECK_QUICK_ROUNDS})")
-    add_workload_option(check)
     check.add_argument("--throughput-threshold", type=fraction, default=THROUGHPUT_THRESHOLD,
                        help="fail when mem_io's throughput ratio to system malloc falls by more than this "
                             f"(default {THROUGHPUT_THRESHOLD})")
     check.add_argument("--memory-threshold", type=fraction, default=MEMORY_THRESHOLD,
                        help="fail when mem_io's fragmentation or peak RSS grows by more than this "
                             f"(default {MEMORY_THRESHOLD})")
-    check.add_argument("--out", default=None, help="also write this run's results.json here")
     # Tests substitute a deliberately slow or wasteful library for mem_io to prove the gate fires.
     check.add_argument("--candidate", default="mem_io", help=argparse.SUPPRESS)
-    add_build_options(check)
 
-    for name, relative_path, help_text in EXTERNAL_COMMANDS:
-        _add_external_command(commands, name, relative_path, help_text)
+    tool_format = argparse.RawDescriptionHelpFormatter
+    stress_command = command("stress", command_stress,
+                             "run the standard allocator stress programs against every allocator",
+                             ("allocators", "threads", "repetitions", "build", "runs"),
+                             description=stress.__doc__, formatter_class=tool_format)
+    stress.add_arguments(stress_command)
+
+    record_command = command("record", command_record,
+                             "record a program's allocations into a trace (LD_PRELOAD recorder)", ("build",),
+                             description=record.__doc__, formatter_class=tool_format)
+    record.add_arguments(record_command)
+
+    mtrace = command("import-mtrace", command_import_mtrace, "convert a glibc mtrace() log into a mem_io trace",
+                     description=mtrace_import.__doc__, formatter_class=tool_format)
+    mtrace_import.add_arguments(mtrace)
     return parser
 
 
-def _add_external_command(commands, name, relative_path, help_text):
-    path = os.path.join(REPO_ROOT, relative_path)
-    module, problem = _load_module(name, path)
-    if module is None:
-        sub = commands.add_parser(name, help=f"{help_text} (not available: {problem})", add_help=False)
-        sub.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        sub.set_defaults(handler=lambda args: _unavailable(name, problem))
-        return
-    sub = commands.add_parser(name, help=help_text, description=module.__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(sub)
-    sub.set_defaults(handler=module.run)
+def finish(parser, args):
+    """Refuse shared options the chosen subcommand does not take, then fill in its defaults."""
+    accepted = {action.dest for action in _subcommand_parser(parser, args.subcommand)._actions}
+    for action in parser._actions:
+        if action.dest in SHARED_DEFAULTS and hasattr(args, action.dest) and action.dest not in accepted:
+            raise UsageError(f"{action.option_strings[0]} does not apply to '{args.subcommand}'")
+    defaults = dict(SHARED_DEFAULTS, **COMMAND_DEFAULTS.get(args.subcommand, {}))
+    for name, value in defaults.items():
+        if name in accepted and not hasattr(args, name):
+            setattr(args, name, value)
+    return args
 
 
-def _load_module(name, path):
-    if not os.path.isfile(path):
-        return None, f"{os.path.relpath(path, REPO_ROOT)} is not in this checkout"
-    try:
-        spec = importlib.util.spec_from_file_location(f"runbench_external_{name.replace('-', '_')}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except Exception as error:  # a broken optional module must not break the other subcommands
-        return None, f"{os.path.relpath(path, REPO_ROOT)} failed to load: {type(error).__name__}: {error}"
-    if not callable(getattr(module, "add_arguments", None)) or not callable(getattr(module, "run", None)):
-        return None, f"{os.path.relpath(path, REPO_ROOT)} lacks add_arguments(parser) and run(args)"
-    return module, None
-
-
-def _unavailable(name, problem):
-    print(f"run_bench.py: the '{name}' subcommand is not available: {problem}", file=sys.stderr)
-    return 2
+def _subcommand_parser(parser, name):
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices[name]
 
 
 def _results_path(text):
     return os.path.join(text, "results.json") if os.path.isdir(text) else text
 
 
+def _install_and_build(build_dir, targets):
+    build.ensure_packages()
+    build.build(REPO_ROOT, build_dir, targets)
+
+
 def _prepare(args, targets):
     """Install what is missing, build, and return the harness binary."""
     if not args.no_build:
-        build.ensure_packages()
-        build.build(REPO_ROOT, args.build_dir, targets)
+        _install_and_build(args.build_dir, targets)
     return harness.find_binary(args.build_dir)
 
 
@@ -183,7 +235,7 @@ def _seed(args):
     return args.seed if args.seed is not None else int(datetime.datetime.now().timestamp())
 
 
-def command_run(args):
+def command_suite(args):
     threads = args.threads or ([1] if args.quick else [1, 2])
     rounds = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
     min_time = QUICK_MIN_TIME_S if args.quick else FULL_MIN_TIME_S
@@ -281,24 +333,40 @@ def command_check(args):
     return 0
 
 
-HANDLERS = {None: command_run, "plot": command_plot, "compare": command_compare, "check": command_check}
+def command_stress(args):
+    if not args.no_build:
+        _install_and_build(args.build_dir, list(stress.BUILD_TARGETS))
+    return stress.run(args)
+
+
+def command_record(args):
+    if not args.no_build and not args.library:
+        args.build_dir = args.build_dir or DEFAULT_BUILD_DIR
+        _install_and_build(args.build_dir, [build.RECORDER_TARGET])
+    return record.run(args)
+
+
+def command_import_mtrace(args):
+    return mtrace_import.run(args)
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None) or HANDLERS[args.command]
     try:
-        return handler(args)
+        return args.handler(finish(parser, args))
     except UsageError as error:
         print(f"run_bench.py: error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_STATUS
+    except BuildError as error:
+        print(f"run_bench.py: error: {error}", file=sys.stderr)
+        return BUILD_STATUS
     except BrokenPipeError:  # output piped into `head`: stop quietly, as other commands do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as error:  # e.g. an unwritable --out: name the file, no traceback
         print(f"run_bench.py: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
-        return 2
+        return USAGE_STATUS
     except KeyboardInterrupt:
         print("run_bench.py: interrupted", file=sys.stderr)
         return 130

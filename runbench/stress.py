@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Run the standard allocator stress programs (harness/stress/) under every allocator and print
 the comparison table: per program, each allocator's wall time and peak RSS relative to a
 reference allocator (mimalloc by default), plus geometric means over the programs.
@@ -15,7 +14,7 @@ from the others, that exits non-zero or that times out is reported and makes the
 Examples:
   ./run_bench.py stress
   ./run_bench.py stress --allocators mem_io,system,mimalloc --programs larson,xmalloc-test --threads 1,2
-  python3 -m runbench.stress --no-build --build-dir build/perf --scale 0.02 --repetitions 1
+  ./run_bench.py stress --no-build --build-dir build/perf --scale 0.02 --repetitions 1
 """
 import argparse
 import json
@@ -28,15 +27,11 @@ import subprocess
 import sys
 import time
 
-if __package__ in (None, ""):  # run as a file: make the runbench package importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from runbench import allocators as allocator_names
+from runbench import build, stats
+from runbench.argtypes import comma_list, positive_float
+from runbench.errors import UsageError
 
-from runbench import allocators as allocator_names  # noqa: E402
-from runbench import build, stats  # noqa: E402
-from runbench.argtypes import comma_list, positive_float, positive_int, thread_list  # noqa: E402
-from runbench.errors import UsageError  # noqa: E402
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # table name -> binary in <build>/harness/stress/
 PROGRAMS = {
     "larson": "stress_larson",
@@ -50,7 +45,6 @@ PROGRAMS = {
     "espresso": "stress_espresso_like",
     "malloc-large": "stress_malloc_large",
 }
-DEFAULT_ALLOCATORS = ("mem_io", "system", "jemalloc", "tcmalloc", "mimalloc")
 BUILD_TARGETS = ("stress_programs", build.DROPIN_TARGET)
 MEASURE_BINARY = "stress_measure"
 MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) cpu_seconds=(\S+) peak_rss_kib=(\d+) status=(\d+)$",
@@ -58,16 +52,20 @@ MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) cpu_seconds=(\S+) pea
 RESULT_LINE = re.compile(r"^(\S+) threads=(\d+) scale=(\S+) checksum=([0-9a-f]+) corrupted=(\d+)$", re.M)
 
 
+def program_list(text):
+    """--programs: checked while parsing, before a build that may take minutes."""
+    programs = comma_list(text)
+    for program in programs:
+        if program not in PROGRAMS:
+            raise argparse.ArgumentTypeError(f"unknown stress program '{program}': use one of {', '.join(PROGRAMS)}")
+    return programs
+
+
 def add_arguments(parser):
-    parser.add_argument("--allocators", type=comma_list, default=list(DEFAULT_ALLOCATORS), metavar="LIST",
-                        help="comma-separated: mem_io (its drop-in .so), system, jemalloc, tcmalloc, mimalloc, "
-                             f"or NAME=PATH.so (default: {','.join(DEFAULT_ALLOCATORS)})")
-    parser.add_argument("--programs", type=comma_list, default=list(PROGRAMS), metavar="LIST",
+    """The options of stress alone; run_bench.py adds the shared ones (allocators, threads, repetitions,
+    build directory, seed, timeout)."""
+    parser.add_argument("--programs", type=program_list, default=list(PROGRAMS), metavar="LIST",
                         help=f"comma-separated programs (default: all: {','.join(PROGRAMS)})")
-    parser.add_argument("--threads", type=thread_list, default=[2], metavar="LIST",
-                        help="thread counts, e.g. 1,2 (default 2)")
-    parser.add_argument("--repetitions", type=positive_int, default=3,
-                        help="interleaved rounds; the table shows medians (default 3)")
     parser.add_argument("--scale", type=positive_float, default=1.0,
                         help="work multiplier passed to every program (default 1.0, ~0.3-2 s per run)")
     parser.add_argument("--metric", choices=("wall", "cpu"), default="wall",
@@ -76,12 +74,6 @@ def add_arguments(parser):
     parser.add_argument("--reference", default="mimalloc",
                         help="allocator the table is relative to (default mimalloc; the first one if absent)")
     parser.add_argument("--json", dest="json_out", metavar="FILE", help="also write every sample to FILE")
-    parser.add_argument("--build-dir", default=os.path.join(REPO_ROOT, "build", "bench"),
-                        help="CMake build directory (default: build/bench, Release)")
-    parser.add_argument("--no-build", action="store_true", help="use the programs already built in --build-dir")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the random run order (default: clock)")
-    parser.add_argument("--timeout", type=positive_float, default=120.0,
-                        help="seconds before one run is stopped and counted as failed (default 120)")
 
 
 def program_path(build_dir, program):
@@ -228,12 +220,6 @@ def worst_against_best_peer(rows, name):
 
 def run(args):
     rng = random.Random(args.seed if args.seed is not None else time.time_ns())
-    unknown = [p for p in args.programs if p not in PROGRAMS]
-    if unknown:  # before a build that may take minutes
-        raise UsageError(f"unknown stress program '{unknown[0]}': use one of {', '.join(PROGRAMS)}")
-    if not args.no_build:
-        build.ensure_packages()
-        build.build(REPO_ROOT, args.build_dir, list(BUILD_TARGETS))
     allocators = allocator_names.resolve_all(args.allocators, args.build_dir,
                                              allocator_names.resolve_for_programs)
     paths = {p: program_path(args.build_dir, p) for p in args.programs}
@@ -268,19 +254,3 @@ def run(args):
     for problem in problems:
         print(f"stress: {problem}", file=sys.stderr)
     return 1 if problems else 0
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="stress.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as error:
-        print(f"stress: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

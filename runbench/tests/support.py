@@ -16,9 +16,9 @@ def build_dir():
     return path
 
 
-def run_bench(*args, env=None, timeout=240):
+def run_bench(*args, env=None, timeout=240, cwd=REPO_ROOT):
     return subprocess.run([PYTHON, RUN_BENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
+                          text=True, env=env, timeout=timeout, cwd=cwd)
 
 
 def write_trace(path, blocks=4000, live=200, cross_thread=True):

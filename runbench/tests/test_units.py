@@ -7,7 +7,7 @@ import unittest
 from unittest import mock
 
 from runbench import build, gate, harness, results, stats, workloads
-from runbench.errors import UsageError
+from runbench.errors import BuildError, UsageError
 from runbench.progress import Progress
 
 
@@ -168,7 +168,7 @@ class HarnessJsonTest(unittest.TestCase):
 class PackageTest(unittest.TestCase):
     def test_missing_package_without_root_prints_the_apt_line(self):
         with mock.patch("os.geteuid", return_value=1000):
-            with self.assertRaisesRegex(UsageError, r"apt-get install -y runbench-no-such-package\b"):
+            with self.assertRaisesRegex(BuildError, r"apt-get install -y runbench-no-such-package\b"):
                 build.ensure_packages(("runbench-no-such-package", "libc6"))
 
     def test_installed_packages_need_nothing(self):

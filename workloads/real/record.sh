@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Re-records every trace in this folder (see README.md for what each one exercises).
 #   workloads/real/record.sh [RECORDER_LIBRARY]
-# The recorder library defaults to the one record.py finds under build/. Address-space
+# The recorder library defaults to the one `run_bench.py record` builds in build/bench. Address-space
 # randomisation is off (setarch -R) and Python's hash seed fixed, so that re-recording with the
 # same program versions gives the same traces, except where threads interleave differently.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-record=(setarch -R /usr/bin/python3 workloads/tools/record.py ${1:+--library "$1"})
+record=(setarch -R ./run_bench.py record ${1:+--library "$1"})
 inputs=workloads/real/inputs
 out=workloads/real
 

@@ -1,12 +1,12 @@
-#!/usr/bin/python3
 """Measures how much slower programs run while the recorder records them.
 
-    /usr/bin/python3 workloads/recorder/measure_overhead.py [--rounds 7] [--library PATH | --build-dir DIR]
+    /usr/bin/python3 -m workloads.recorder.measure_overhead [--rounds 7] [--library PATH | --build-dir DIR]
+    (from the repository root, so that it imports the record tool's library lookup)
 
 Runs each program plainly and under libmem_io_recorder.so, alternating the two in every round
 so that the machine's drift hits both alike, and prints the median wall times and their ratio
 as a Markdown table. The recorded run includes writing the raw recording, not record.py's
-conversion afterwards. Run from anywhere; the programs' inputs are in workloads/real/inputs/.
+conversion afterwards. The programs' inputs are in workloads/real/inputs/.
 """
 import argparse
 import os
@@ -17,12 +17,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "workloads", "tools"))
-import record  # noqa: E402  (library lookup shared with record.py)
+from workloads.tools import record
 
-INPUTS = os.path.join(REPO, "workloads", "real", "inputs")
+INPUTS = os.path.join(record.REPO, "workloads", "real", "inputs")
 PROGRAMS = [  # (name, command, extra environment)
     ("python3 text processing (1.9 M calls)", ["/usr/bin/python3", os.path.join(INPUTS, "python_text_processing.py")], {"PYTHONMALLOC": "malloc"}),
     ("python3 4 threads + queue (1.2 M calls)", ["/usr/bin/python3", os.path.join(INPUTS, "python_threaded_queue.py")], {"PYTHONMALLOC": "malloc"}),

@@ -1,8 +1,6 @@
-#!/usr/bin/python3
 """import-mtrace: convert a glibc mtrace() log into a mem_io trace.
 
     ./run_bench.py import-mtrace LOG -o FILE.trace.gz [--max-ops N] [--strict]
-    /usr/bin/python3 workloads/tools/mtrace_import.py LOG -o FILE.trace.gz
 
 Make the log with glibc's debugging malloc: the program calls mtrace() (glibc 2.36 has no
 activation by environment alone), and runs as
@@ -20,8 +18,7 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tracefile  # noqa: E402  (the sibling module, importable however this file is loaded)
+from workloads.tools import tracefile
 
 # "@ CALLER " is optional; CALLER ("./app:[0x1166]", "/lib/libc.so.6:(fn+0x1f)[0x7f..]", "[0x7f..]")
 # may contain anything, so the operation is matched from the end of the line.
@@ -124,11 +121,3 @@ def run(args):
     for what, count in sorted(builder.anomalies.items()):
         print("import-mtrace:   %d x %s" % (count, what), file=sys.stderr)
     return 0
-
-
-def main(argv=None):
-    return tracefile.run_tool(__doc__, add_arguments, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

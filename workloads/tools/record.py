@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 """record: run a program under the mem_io recorder and write its allocation trace.
 
     ./run_bench.py record -o FILE.trace.gz [--max-ops N] [--children] -- PROGRAM ARGS...
-    /usr/bin/python3 workloads/tools/record.py -o FILE.trace.gz -- PROGRAM ARGS...
 
-The program runs unmodified on glibc's malloc with libmem_io_recorder.so preloaded (built by
-CMake: target mem_io_recorder); this script builds nothing. The trace of the process it starts
+The program runs unmodified on glibc's malloc with libmem_io_recorder.so preloaded (CMake target
+mem_io_recorder, built in --build-dir first, as the suite builds its harness; with --no-build the
+library already built in --build-dir, else in build/bench, build/release or the newest build/*). The trace of the process it starts
 goes to FILE; if that process exec'd another program, the last program it ran is the one
 written. Forked children and the images they exec'd are recorded too and written, with
 --children, as STEM.<pid>.trace.gz (STEM.<pid>.<n>.trace.gz for the n-th exec'd image of a pid).
@@ -23,8 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tracefile  # noqa: E402  (the sibling module, importable however this file is loaded)
+from workloads.tools import tracefile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIBRARY_NAME = "libmem_io_recorder.so"
@@ -162,7 +160,7 @@ def find_library(args):
             return os.path.abspath(candidate)
     build_dir = args.build_dir or os.path.join(REPO, "build", "release")
     raise RecordError(
-        "%s not found (looked in %s); build it first:\n"
+        "%s not found (looked in %s); build it first (run record without --no-build), or by hand:\n"
         "  cmake -S %s -B %s -DCMAKE_BUILD_TYPE=Release && cmake --build %s --target mem_io_recorder"
         % (LIBRARY_NAME, ", ".join(os.path.dirname(c) for c in candidates[:3]), REPO, build_dir, build_dir)
     )
@@ -199,8 +197,7 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, help="trace to write (.trace.gz: gzip-compressed)")
     parser.add_argument("--max-ops", type=int, metavar="N", help="keep the first N operations, then free the blocks still live")
     parser.add_argument("--children", action="store_true", help="also write traces of forked children and exec'd images (STEM.<pid>.trace.gz)")
-    parser.add_argument("--library", help="path to %s (default: found under build/)" % LIBRARY_NAME)
-    parser.add_argument("--build-dir", help="build directory holding the recorder library")
+    parser.add_argument("--library", help="path to %s to use instead of building or finding one" % LIBRARY_NAME)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM ARGS...")
 
 
@@ -272,11 +269,3 @@ def write_traces(images, root_pid, args, command):
     if skipped:
         print("record: %d other process image(s) were recorded (forked children, exec'd programs); "
               "--children writes them too" % skipped, file=sys.stderr)
-
-
-def main(argv=None):
-    return tracefile.run_tool(__doc__, add_arguments, run, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,9 +9,8 @@ and counted, never written as an invalid line.
 
 Run as a program, it checks trace files the way the replayer's loader does and prints their
 operation count, threads and ideal bytes (the peak of live requested bytes):
-    /usr/bin/python3 workloads/tools/tracefile.py FILE.trace.gz...
+    /usr/bin/python3 -m workloads.tools.tracefile FILE.trace.gz...   (from the repository root)
 """
-import argparse
 import collections
 import gzip
 import io
@@ -248,18 +247,9 @@ def check(path):
     return ops, len(threads), ideal
 
 
-def run_tool(module_doc, add_arguments, run, argv=None):
-    """main() of record.py and mtrace_import.py: add_arguments(parser) declares the options (run_bench.py
-    calls it too, for its subcommands), run(args) does the work and returns the exit status; --help shows
-    the first paragraph of the module's docstring."""
-    parser = argparse.ArgumentParser(description=module_doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 def main(paths):
     if not paths:
-        print("usage: tracefile.py FILE.trace[.gz]...", file=sys.stderr)
+        print("usage: python3 -m workloads.tools.tracefile FILE.trace[.gz]...", file=sys.stderr)
         return 2
     status = 0
     for path in paths:

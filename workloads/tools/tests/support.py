@@ -8,9 +8,10 @@ import sys
 import tempfile
 import unittest
 
+from workloads.tools import tracefile
+
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, TOOLS)
-import tracefile  # noqa: E402
+RUN_BENCH = os.path.join(os.path.dirname(os.path.dirname(TOOLS)), "run_bench.py")
 
 REPLAY = os.environ.get("MEM_IO_REPLAY")  # set by CMake when harness/mem_io_replay is built
 
@@ -32,6 +33,12 @@ def built(name):
     if not path or not os.path.exists(path):
         raise RuntimeError("environment variable %s must name a built file; run the tests through ctest" % name)
     return path
+
+
+def run_bench(*arguments, environment=None, timeout=120):
+    """Runs `run_bench.py ARGUMENTS` (the record and import-mtrace subcommands) from another folder."""
+    return subprocess.run([sys.executable, RUN_BENCH, *arguments], capture_output=True, text=True,
+                          timeout=timeout, env=environment, cwd=tempfile.gettempdir())
 
 
 def validate(path):

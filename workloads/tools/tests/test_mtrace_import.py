@@ -1,12 +1,10 @@
-#!/usr/bin/python3
 """mtrace_import.py on a log that glibc's libc_malloc_debug.so writes for known_allocations.c
 inside the test, and on hand-written logs with oddities and syntax errors."""
 import os
 import subprocess
-import sys
 import unittest
 
-from support import TOOLS, ScratchDirectoryTest, built, op_counts, replay, validate
+from workloads.tools.tests.support import ScratchDirectoryTest, built, op_counts, replay, run_bench, validate
 
 MALLOC_DEBUG = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
 
@@ -19,8 +17,7 @@ class MtraceImportTest(ScratchDirectoryTest):
         return log
 
     def import_log(self, log, output, *options):
-        arguments = [sys.executable, os.path.join(TOOLS, "mtrace_import.py"), log, "-o", output, *options]
-        return subprocess.run(arguments, capture_output=True, text=True, timeout=60)
+        return run_bench("import-mtrace", log, "-o", output, *options, timeout=60)
 
     def assert_refused(self, log, message, *options):
         """Importing log exits with status 2, names the problem, and leaves no trace file behind."""

@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 """The traces shipped in workloads/real/ load (by mem_io_replay --check when built), stay within
 the size limit, and each has its line in workloads/real/README.md."""
 import glob
 import os
 import unittest
 
-from support import TOOLS, validate
+from workloads.tools.tests.support import TOOLS, validate
 
 REAL = os.path.join(os.path.dirname(TOOLS), "real")
 MAX_BYTES = 20 * 1024 * 1024

@@ -1,12 +1,10 @@
-#!/usr/bin/python3
-"""record.py with libmem_io_recorder.so on small programs whose allocations are known
+"""run_bench.py record with libmem_io_recorder.so on small programs whose allocations are known
 (tests/*.c, built by CMake): counts, ideal bytes, cross-thread frees, fork, exec, errors."""
 import os
-import subprocess
-import sys
 import unittest
 
-from support import TOOLS, ScratchDirectoryTest, built, op_counts, operations, replay, validate
+from workloads.tools import record
+from workloads.tools.tests.support import ScratchDirectoryTest, built, op_counts, operations, replay, run_bench, validate
 
 # known_allocations.c: 10 malloc(100), calloc(10, 24), aligned_alloc(4096, 100),
 # posix_memalign(64, 200), malloc(16) grown by realloc to 5000, then 14 frees (one by realloc(p, 0)).
@@ -16,11 +14,10 @@ KNOWN_IDEAL = 1000 + 240 + 100 + 200 + 5000
 
 class RecordTest(ScratchDirectoryTest):
     def record(self, output, command, *options, library=True, environment=None):
-        """Runs record.py; library=True passes the built recorder, a path passes that path,
-        None lets record.py search for it (options then say where)."""
+        """Runs the record subcommand; library=True passes the built recorder, a path passes that
+        path, None lets it build or find one (options then say where)."""
         chosen = ["--library", built("RECORDER_LIBRARY") if library is True else library] if library else []
-        arguments = [sys.executable, os.path.join(TOOLS, "record.py"), *chosen, "-o", output, *options, "--", *command]
-        return subprocess.run(arguments, capture_output=True, text=True, timeout=120, env=environment)
+        return run_bench("record", *chosen, "-o", output, *options, "--", *command, environment=environment)
 
     def test_known_program_gives_exact_counts_and_ideal_bytes(self):
         trace = self.path("known.trace.gz")
@@ -95,9 +92,6 @@ class RecordTest(ScratchDirectoryTest):
         self.assertEqual(validate(trace), (24, 1, 1000 + 240 + 100))
 
     def test_corrupt_raw_recording_is_a_clear_error(self):
-        sys.path.insert(0, TOOLS)
-        import record
-
         raw = self.path("raw.1")
         with open(raw, "wb") as out:
             out.write(record.FILE_HEADER.pack(record.FILE_MAGIC, record.RAW_VERSION, 1))
@@ -140,11 +134,27 @@ class RecordTest(ScratchDirectoryTest):
         self.assertEqual(result.returncode, 2)
         self.assertIn("recorder library %s does not exist" % self.path("libnothere.so"), result.stderr)
 
-    def test_unbuilt_library_tells_how_to_build_it(self):
-        result = self.record(self.path("x.trace"), ["/bin/true"], "--build-dir", self.directory.name, library=None)
+    def test_unbuilt_library_with_no_build_tells_how_to_build_it(self):
+        result = self.record(self.path("x.trace"), ["/bin/true"], "--no-build", "--build-dir", self.directory.name,
+                             library=None)
         self.assertEqual(result.returncode, 2)
         self.assertIn("build it first", result.stderr)
         self.assertIn("--target mem_io_recorder", result.stderr)
+
+    def test_record_builds_the_recorder_first(self):
+        """Without --no-build, record runs the same CMake build as the suite; a cmake that fails
+        proves the build was attempted, and its failure has the build's exit status, 3."""
+        fake_bin = self.path("bin")
+        os.mkdir(fake_bin)
+        with open(os.path.join(fake_bin, "cmake"), "w") as script:
+            script.write("#!/bin/sh\necho fake cmake refuses >&2\nexit 1\n")
+        os.chmod(os.path.join(fake_bin, "cmake"), 0o755)
+        environment = dict(os.environ, PATH=fake_bin + os.pathsep + os.environ["PATH"])
+        result = self.record(self.path("x.trace"), ["/bin/true"], "--build-dir", self.path("build"),
+                             library=None, environment=environment)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("building mem_io_recorder", result.stderr)
+        self.assertIn("fake cmake refuses", result.stderr)
 
     def test_no_program_given(self):
         result = self.record(self.path("x.trace"), [])
