@@ -152,11 +152,11 @@ static inline void hint_chain(struct free_block **behind, unsigned i, struct fre
  * when their thread exits. The blocks keep state REMOTE meanwhile, so a second free of one is
  * still caught.
  * The freeing thread does not hand them out itself, as tcmalloc's and jemalloc's caches do:
- * measured, that made the stress larson 2.2-3x slower at 2 threads (its state bytes and the
- * blocks' cache lines then take writes from two threads, and a block handed out by a thread
- * that does not own its page stays foreign: each later free of it is a remote one) and
- * cache-scratch 4x (blocks under 64 bytes share lines with the owner's); it gained xmalloc-test
- * 12 %. */
+ * measured, that made larson and cache-scratch at 2 threads several times slower (the state
+ * bytes and the blocks' cache lines then take writes from two threads, blocks under 64 bytes
+ * share lines with the owner's, and a block handed out by a thread that does not own its page
+ * stays foreign: each later free of it is a remote one) for a small gain on xmalloc-test
+ * (docs/allocator-history.md). */
 
 /* Sends a list of other heaps' blocks back: one CAS per run of blocks with one owner. */
 static void outbox_send(struct free_block *b)

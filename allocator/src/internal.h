@@ -30,8 +30,9 @@
  *         in a small cache of the heap that allocated them for MEM_IO_DECAY_MS before they are
  *         unmapped.
  *
- * Memory returns to the OS only after a delay (page faults cost ~12 us here): empty small pages
- * go to a global pool and are madvise'd away when they stayed unused for the decay time. */
+ * Memory returns to the OS only after a delay (a page fault costs as much as thousands of
+ * fast-path mallocs): empty small pages go to a global pool and are madvise'd away when they
+ * stayed unused for the decay time. */
 #ifndef MEM_IO_INTERNAL_H
 #define MEM_IO_INTERNAL_H
 
@@ -60,8 +61,8 @@
 #define SMALL_MAX 16384
 #define NUM_CLASSES 64
 #define EXTEND_BYTES 4096                      /* a page's free list grows ~one OS page at a time */
-/* A page fault costs ~12 us per 4 KiB on the development VM; a transparent huge page maps
- * 2 MiB in one fault (~0.25 us per 4 KiB). Memory that one owner fills front to back (a heap's
+/* A page fault per 4 KiB is the dearest part of a growing program's memory; a transparent huge
+ * page maps 2 MiB in one fault. Memory that one owner fills front to back (a heap's
  * runs of small pages, an arena's slice) asks for huge pages once that owner has used
  * HUGE_AFTER_BYTES: a program that stays small keeps 4 KiB pages and its RSS, a big one wastes
  * at most the unfilled part of one huge page per owner. */
@@ -101,9 +102,8 @@ struct page {
 
 /* A page's two counts share one word, so that malloc bumps both with one add: the blocks out
  * (REMOTE ones included; at most 4096) in the low bits, and above them the blocks handed out
- * since the page took its class (2^48 before it wraps). Two counters took 3 more instructions
- * per malloc (free takes 1 more now, to mask): 67 -> 65 per pair in stress espresso, and the
- * stress programs at 1 thread ran 0-4 % faster packed (xmalloc-test 0.96, larson 0.98). */
+ * since the page took its class (2^48 before it wraps). Two separate counters cost malloc more
+ * instructions than the one mask that free pays for the packing. */
 #define PAGE_USED_BITS 16
 #define PAGE_USED_MASK (((uint64_t)1 << PAGE_USED_BITS) - 1)
 #define PAGE_ALLOC_STEP (((uint64_t)1 << PAGE_USED_BITS) + 1)  /* one more out, one more handed out */

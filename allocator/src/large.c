@@ -80,8 +80,7 @@ static bool large_insert_locked(uintptr_t user, struct large_cache *home)
 /* Unmaps cached ranges idle for the decay time, in every cache (large lock held). It runs on
  * every large malloc and free but reads no cache until the oldest range may be due. Entries
  * that stay are not rewritten: a store to each entry made every thread's next call fetch the
- * whole array from the last one's core (large_blocks at 2 threads: 3.97 -> 3.46 us of CPU per
- * op). */
+ * whole array from the last one's core. */
 static void large_cache_decay_locked(uint64_t now)
 {
     if (!large.cached_bytes || now - large.oldest_ms < decay_ms)
@@ -190,8 +189,8 @@ static void large_cache_drop_oldest_locked(struct large_cache *c)
 /* Keeps a freed page range for reuse in cache c, merged with ranges of c it touches (the
  * kernel tends to place mappings side by side, so big ranges form again). All caches
  * together hold at most LARGE_CACHE_MAX_BYTES: room is made by dropping the oldest ranges of
- * any cache (with only c's, 16 threads of malloc-large each found the others' ranges filling
- * the total and unmapped their own: 0.82 -> 1.56 s). */
+ * any cache (with only c's, many threads each found the others' ranges filling the total and
+ * unmapped their own, so every malloc mapped afresh). */
 static void large_cache_put_locked(struct large_cache *c, char *base, size_t len, uintptr_t origin)
 {
     uint64_t now = os_now_ms();
@@ -228,9 +227,8 @@ static void large_cache_put_locked(struct large_cache *c, char *base, size_t len
 /* The cache that the ranges of the blocks the caller allocates go back to when they are freed
  * (by any thread): its heap's, or the shared one for a thread that has no heap (it is
  * exiting). One cache per thread: a thread that reuses its own freed ranges shares no cache
- * lines with another thread doing the same (large_blocks at 2 threads: 3.24 -> 2.37 us of CPU
- * per op). A miss does not look in other threads' caches: that moved ranges from cache to
- * cache and raised large_blocks/2's peak RSS from 37.7 to 53.7 MB. */
+ * lines with another thread doing the same. A miss does not look in other threads' caches:
+ * that moved ranges from cache to cache and raised the peak RSS. */
 static struct large_cache *large_home(void)
 {
     struct heap *h = heap_acquire();
@@ -306,8 +304,8 @@ static uintptr_t large_place(char *base, size_t len, uintptr_t origin, size_t al
 }
 
 /* A grown footprint is a fold point for the live-bytes peak (stats.c), but a fold walks every
- * small page: with 1 GiB of small blocks live, a fresh 200 KiB malloc took 70 us instead of
- * 17. So it comes once the mappings made since the last one add up to 1/16 of the small pages'
+ * small page: with a gigabyte of small blocks live, the walk cost more than the mapping it
+ * accompanied. So it comes once the mappings made since the last one add up to 1/16 of the small pages'
  * bytes, as page_acquire spaces its folds: a byte mapped costs far more when first touched (a
  * page fault per 4 KiB) than its share of the walk. Large lock held; `pages` from
  * pool_pages_carved(), read before it was taken (the pool lock comes first). */
@@ -451,9 +449,9 @@ static void *large_resize(void *p, size_t n)
     void *moved = base;
     bool from_cache = new_len > len && large_cache_extend_locked(s->home, base + len, new_len - len, origin);
     if (!from_cache && new_len > len && large_cache_holds_locked(mine, new_len)) {
-        /* Copying into cached, already faulted pages is ~30x cheaper here than faulting in the
-         * pages mremap would add (12 us per 4 KiB page vs ~0.4 us to copy it): the caller
-         * moves the block. */
+        /* Copying into cached, already faulted pages is far cheaper than faulting in the pages
+         * mremap would add (a page fault costs more than copying the page): the caller moves
+         * the block. */
         pthread_mutex_unlock(&large.lock);
         return NULL;
     }

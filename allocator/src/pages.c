@@ -163,13 +163,12 @@ static void pool_decay_locked(uint64_t now)
     }
 }
 
-/* Two threads each running a 1 KiB x 400 alloc/free batch loop used 3-4x the CPU time of one
- * thread running both loops (1x when both threads were pinned to one CPU), while their heaps'
- * pages lay side by side in the range; with each heap's pages 16 apart it was ~1.1x. We
- * measured the effect, not its mechanism (a hardware prefetcher reaching into the neighbour's
- * page is a guess). So a heap takes fresh pages in runs of its own and takes back from the
- * pool the pages it emptied itself; stress glibc-simple at 2 threads went 1.52 -> 0.92 x
- * mimalloc with these runs and 8 kept empty pages. */
+/* Two threads each running an alloc/free batch loop used several times the CPU time of one
+ * thread running both loops (not when both threads were pinned to one CPU) while their heaps'
+ * pages lay side by side in the range, and about the same once each heap's pages lay apart.
+ * We measured the effect, not its mechanism (a hardware prefetcher reaching into the
+ * neighbour's page is a guess). So a heap takes fresh pages in runs of its own and takes back
+ * from the pool the pages it emptied itself. */
 
 /* A warm pool page for h, preferably one h emptied itself (pool lock held). */
 static struct page *pool_take_warm_locked(struct heap *h)
@@ -196,7 +195,7 @@ static size_t huge_aligned_index(size_t i)
  * run is one aligned 2 MiB huge page (the pages skipped to align it go to the pool, unused):
  * the heap fills its own runs front to back, so it wastes at most one part-filled huge page.
  * The range as a whole is no such thing: with 16 threads, each heap's first page of a huge page
- * it shared with others made all 2 MiB resident (stress glibc-thread: 15 -> 58 MB). */
+ * it shared with others made all 2 MiB resident. */
 static struct page *heap_run_take_locked(struct heap *h)
 {
     if (h->run_next == h->run_end) {
@@ -309,10 +308,9 @@ static void page_extend(struct page *pg)
 
 /* Keeps an empty page of h's, unformatted, in h's stash for h's next new page. The pool is
  * one list under one lock for every thread: when each page a heap emptied went there and came
- * back from there, the fragmentation replay took the pool lock ~280 times per replay, and each
- * 8 pages taken from the pool made a live-peak fold read every heap's page descriptors. With
- * the stash, ~75 times: fragmentation at 2 threads 15.3 -> 14.0 ns of CPU per op. The pool
- * sees a page only when the stash overflows, when it stayed unused for the decay time (so the
+ * back from there, a program that empties and refills pages took that lock for each, and each
+ * 8 pages taken from the pool made a live-peak fold read every heap's page descriptors. The
+ * stash keeps most of that traffic inside the heap. The pool sees a page only when the stash overflows, when it stayed unused for the decay time (so the
  * memory still goes back to the OS; checked whenever h stashes a page) or at thread exit. */
 static void stash_put(struct heap *h, struct page *pg)
 {
@@ -333,8 +331,7 @@ static void stash_put(struct heap *h, struct page *pg)
 
 /* A page with no block out leaves its class's queue. The heap keeps the HEAP_EMPTY_PAGES
  * most recently emptied, still formatted: a batch of one size that comes back finds its blocks
- * carved (stress glibc-simple re-carved and cleared ~6 pages per batch before). Older ones go
- * to the stash. */
+ * carved instead of carving and clearing its pages again. Older ones go to the stash. */
 static void page_retire(struct heap *h, struct page *pg)
 {
     stats_take_page_counts(h, pg);

@@ -56,9 +56,9 @@ static inline void stat_live(int64_t delta)
  * count their frees and the bytes when they free; until the owner takes such a block back it
  * is still in its page's `used`, so the live small bytes are
  *     sum over pages of (used + collected) * block size - (remote_free_bytes - collected_bytes).
- * A page that leaves its class (used is 0 then) hands its counts to its heap. The per-class
- * heap counters this replaced cost 9 instructions per malloc/free pair and two more cache
- * lines; these cost 1 (free masks the packed count, internal.h). */
+ * A page that leaves its class (used is 0 then) hands its counts to its heap. Per-class heap
+ * counters would cost instructions on every malloc and free and two more cache lines; these
+ * cost free one mask of the packed count (internal.h). */
 static void stats_take_page_counts(struct heap *h, struct page *pg)
 {
     uint64_t allocs = page_allocs(pg), collected = LOAD(pg->collected);
