@@ -14,15 +14,15 @@ This prints, in MB, for blocks up to 16 KiB (mem_io's small blocks):
                  (1 byte per 16: 4 KiB for each 64 KiB page).
 All threads of a trace share one heap here (mem_io gives each thread its own).
 
-    /usr/bin/python3 allocator/bench/footprint_model.py workloads/*/*.trace.gz
+    /usr/bin/python3 -m harness.footprint.footprint_model workloads/*/*.trace.gz
+    (from the repository root, so that it imports the trace reader, workloads/tools/tracefile.py)
 """
 import argparse
 import collections
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workloads", "tools"))
-import tracefile  # noqa: E402  (the trace reader and checker)
+from workloads.tools import tracefile
 
 SMALL_MAX = 16384
 CARVE_BYTES = 4096  # EXTEND_BYTES in allocator/src/internal.h

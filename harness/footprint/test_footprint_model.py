@@ -2,13 +2,11 @@
 import io
 import os
 import re
-import sys
 import tempfile
 import unittest
 from contextlib import redirect_stderr, redirect_stdout
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import footprint_model  # noqa: E402
+from harness.footprint import footprint_model
 
 
 class FootprintModelTest(unittest.TestCase):
@@ -20,7 +18,7 @@ class FootprintModelTest(unittest.TestCase):
         return path
 
     def test_class_sizes_follow_the_allocator_table(self):
-        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "size_classes.c")
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "allocator", "src", "size_classes.c")
         with open(source) as text:
             table = re.search(r"class_size\[NUM_CLASSES\] = \{([^}]*)\}", text.read()).group(1)
         sizes = [int(size) for size in table.replace(",", " ").split()]

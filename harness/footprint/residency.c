@@ -8,8 +8,8 @@
  * rest of the growth over the RSS before the first pass is the medium arenas and large blocks.
  * It includes memory.c to read the allocator's own tables.
  *
- *     build/release/allocator/mem_io_residency workloads/real/sqlite3_insert_query.trace.gz
- * (or: gcc -O2 -I allocator -o residency allocator/bench/residency.c -pthread -lz)
+ *     build/release/harness/footprint/mem_io_residency workloads/real/sqlite3_insert_query.trace.gz
+ * (or: gcc -O2 -I allocator -o residency harness/footprint/residency.c -pthread -lz)
  */
 #include "memory.c"
 
