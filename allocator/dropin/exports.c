@@ -84,14 +84,6 @@ MEM_IO_EXPORTED void *__libc_pvalloc(size_t size)
  * programs (coreutils among them) close stderr before exit, and a file
  * collects the lines of every process of a pipeline or a build in one place.
  * Built with the core's formatter (format.c): stdio could allocate during exit. */
-static void out_field(struct out_buf *out, const char *name, uint64_t value)
-{
-    out_str(out, " ");
-    out_str(out, name);
-    out_str(out, "=");
-    out_dec(out, value);
-}
-
 __attribute__((destructor)) static void print_stats_at_exit(void)
 {
     const char *setting = getenv("MEM_IO_STATS");
@@ -110,16 +102,16 @@ __attribute__((destructor)) static void print_stats_at_exit(void)
      * one write, which O_APPEND keeps whole. */
     struct out_buf line = {.fd = fd};
     out_str(&line, "mem_io: stats:");
-    out_field(&line, "pid", (uint64_t)getpid());
-    out_field(&line, "malloc_calls", stats.malloc_calls);
-    out_field(&line, "calloc_calls", stats.calloc_calls);
-    out_field(&line, "realloc_calls", stats.realloc_calls);
-    out_field(&line, "aligned_calls", stats.aligned_calls);
-    out_field(&line, "free_calls", stats.free_calls);
-    out_field(&line, "errors", stats.errors);
-    out_field(&line, "live_bytes", stats.live_bytes);
-    out_field(&line, "peak_live_bytes", stats.peak_live_bytes);
-    out_field(&line, "peak_os_bytes", stats.peak_os_bytes);
+    out_label_dec(&line, " pid=", (uint64_t)getpid());
+    out_label_dec(&line, " malloc_calls=", stats.malloc_calls);
+    out_label_dec(&line, " calloc_calls=", stats.calloc_calls);
+    out_label_dec(&line, " realloc_calls=", stats.realloc_calls);
+    out_label_dec(&line, " aligned_calls=", stats.aligned_calls);
+    out_label_dec(&line, " free_calls=", stats.free_calls);
+    out_label_dec(&line, " errors=", stats.errors);
+    out_label_dec(&line, " live_bytes=", stats.live_bytes);
+    out_label_dec(&line, " peak_live_bytes=", stats.peak_live_bytes);
+    out_label_dec(&line, " peak_os_bytes=", stats.peak_os_bytes);
     out_str(&line, "\n");
     out_flush(&line);
     if (fd != STDERR_FILENO)

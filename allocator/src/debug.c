@@ -27,10 +27,8 @@ static void dump_flags(struct out_buf *out, uint32_t flags)
 static void dump_block(struct out_buf *out, const void *user, size_t size, uint32_t flags,
                        const struct mem_io_block *header)
 {
-    out_str(out, "mem_io:   block ");
-    out_hex(out, (uintptr_t)user);
-    out_str(out, " size=");
-    out_dec(out, size);
+    out_label_hex(out, "mem_io:   block ", (uintptr_t)user);
+    out_label_dec(out, " size=", size);
     out_str(out, " flags=");
     dump_flags(out, flags);
     out_str(out, " magic=");
@@ -66,42 +64,25 @@ void mem_io_log_trace(void)
     pthread_mutex_lock(&large.lock);
     size_t mappings = large.live;
     pthread_mutex_unlock(&large.lock);
-    out_str(&out, "mem_io: log trace\nmem_io: heap start=");
-    out_hex(&out, heap_start);
-    out_str(&out, " end=");
-    out_hex(&out, heap_end);
-    out_str(&out, " (sbrk/arena extents=");
-    out_dec(&out, extents);
-    out_str(&out, ", bytes=");
-    out_dec(&out, heap_bytes);
-    out_str(&out, ")\nmem_io: small pages start=");
-    out_hex(&out, LOAD(small_base));
-    out_str(&out, " end=");
-    out_hex(&out, LOAD(small_base) + pages * PAGE_SIZE);
-    out_str(&out, " (pages handed to heaps=");
-    out_dec(&out, pages);
-    out_str(&out, ")\nmem_io: mmap blocks=");
-    out_dec(&out, mappings);
-    out_str(&out, "\nmem_io: allocations: malloc=");
-    out_dec(&out, s.malloc_calls);
-    out_str(&out, " calloc=");
-    out_dec(&out, s.calloc_calls);
-    out_str(&out, " realloc=");
-    out_dec(&out, s.realloc_calls);
-    out_str(&out, " aligned=");
-    out_dec(&out, s.aligned_calls);
-    out_str(&out, " free=");
-    out_dec(&out, s.free_calls);
-    out_str(&out, "\nmem_io: live bytes=");
-    out_dec(&out, s.live_bytes);
-    out_str(&out, " peak=");
-    out_dec(&out, s.peak_live_bytes);
-    out_str(&out, " os bytes=");
-    out_dec(&out, s.os_bytes);
-    out_str(&out, " peak=");
-    out_dec(&out, s.peak_os_bytes);
-    out_str(&out, "\nmem_io: errors=");
-    out_dec(&out, s.errors);
+    out_str(&out, "mem_io: log trace\n");
+    out_label_hex(&out, "mem_io: heap start=", heap_start);
+    out_label_hex(&out, " end=", heap_end);
+    out_label_dec(&out, " (sbrk/arena extents=", extents);
+    out_label_dec(&out, ", bytes=", heap_bytes);
+    out_label_hex(&out, ")\nmem_io: small pages start=", LOAD(small_base));
+    out_label_hex(&out, " end=", LOAD(small_base) + pages * PAGE_SIZE);
+    out_label_dec(&out, " (pages handed to heaps=", pages);
+    out_label_dec(&out, ")\nmem_io: mmap blocks=", mappings);
+    out_label_dec(&out, "\nmem_io: allocations: malloc=", s.malloc_calls);
+    out_label_dec(&out, " calloc=", s.calloc_calls);
+    out_label_dec(&out, " realloc=", s.realloc_calls);
+    out_label_dec(&out, " aligned=", s.aligned_calls);
+    out_label_dec(&out, " free=", s.free_calls);
+    out_label_dec(&out, "\nmem_io: live bytes=", s.live_bytes);
+    out_label_dec(&out, " peak=", s.peak_live_bytes);
+    out_label_dec(&out, " os bytes=", s.os_bytes);
+    out_label_dec(&out, " peak=", s.peak_os_bytes);
+    out_label_dec(&out, "\nmem_io: errors=", s.errors);
     out_str(&out, "\n");
     out_flush(&out);
 }
@@ -117,14 +98,10 @@ static void flush_free_run(struct out_buf *out, struct free_run *run)
 {
     if (!run->blocks)
         return;
-    out_str(out, "mem_io:   free run ");
-    out_hex(out, run->start);
-    out_str(out, "-");
-    out_hex(out, run->start + run->bytes);
-    out_str(out, " blocks=");
-    out_dec(out, run->blocks);
-    out_str(out, " bytes=");
-    out_dec(out, run->bytes);
+    out_label_hex(out, "mem_io:   free run ", run->start);
+    out_label_hex(out, "-", run->start + run->bytes);
+    out_label_dec(out, " blocks=", run->blocks);
+    out_label_dec(out, " bytes=", run->bytes);
     out_str(out, "\n");
     run->blocks = run->bytes = 0;
 }
@@ -155,14 +132,10 @@ static void dump_small_pages(struct out_buf *out, bool full)
         uint32_t capacity = LOAD(pg->capacity), size = LOAD(pg->block_size);
         if (!owner || !capacity)
             continue;
-        out_str(out, "mem_io: small page ");
-        out_hex(out, page_start(pg));
-        out_str(out, " heap=");
-        out_hex(out, (uintptr_t)owner);
-        out_str(out, " block size=");
-        out_dec(out, size);
-        out_str(out, " blocks carved=");
-        out_dec(out, capacity);
+        out_label_hex(out, "mem_io: small page ", page_start(pg));
+        out_label_hex(out, " heap=", (uintptr_t)owner);
+        out_label_dec(out, " block size=", size);
+        out_label_dec(out, " blocks carved=", capacity);
         out_str(out, "\n");
         struct free_run run = {0};
         for (uint32_t b = 0; b < capacity; b++) {
@@ -184,12 +157,9 @@ static void dump_arena(struct out_buf *out, unsigned index, bool full)
     pthread_mutex_lock(arena_lock(a));
     for (size_t i = 0; i < a->extent_count; i++) {
         const struct extent *e = &a->extents[i];
-        out_str(out, "mem_io: arena extent ");
-        out_hex(out, e->start);
-        out_str(out, "-");
-        out_hex(out, e->end);
-        out_str(out, " (arena ");
-        out_dec(out, index);
+        out_label_hex(out, "mem_io: arena extent ", e->start);
+        out_label_hex(out, "-", e->end);
+        out_label_dec(out, " (arena ", index);
         out_str(out, ", ");
         out_str(out, source_names[e->source]);
         out_str(out, ")\n");

@@ -60,3 +60,16 @@ static void out_dec(struct out_buf *out, uint64_t v)
     while (n)
         out_char(out, digits[--n]);
 }
+
+/* A label and its value, the unit every dump and stats line is made of: " size=" 112. */
+static void out_label_dec(struct out_buf *out, const char *label, uint64_t v)
+{
+    out_str(out, label);
+    out_dec(out, v);
+}
+
+static void out_label_hex(struct out_buf *out, const char *label, uintptr_t v)
+{
+    out_str(out, label);
+    out_hex(out, v);
+}
