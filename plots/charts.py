@@ -82,27 +82,32 @@ def _styles(allocators):
 
 
 def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_line=None, log=False):
-    """Bars per workload, one per allocator; value_of(workload, allocator) -> (value, low, high) or None."""
+    """Bars per workload, one per allocator; value_of(workload, allocator) -> (value, low, high) or
+    (value, low, high, tie) or None. A tie (interval spanning 1.0) is drawn faded."""
     allocators = list(styles)
     width = 0.8 / max(len(allocators), 1)
     figure, axes = pyplot.subplots(figsize=(max(6.0, 0.9 * len(workloads) + 2), 4.8))
     any_bar = False
     for index, allocator in enumerate(allocators):
         colour, hatch, _ = styles[allocator]
-        xs, heights, below, above = [], [], [], []
+        xs, heights, below, above, ties = [], [], [], [], []
         for position, workload in enumerate(workloads):
             found = value_of(workload, allocator)
             if found is None:
                 continue
-            value, low, high = found
+            value, low, high = found[:3]
             xs.append(position + (index - (len(allocators) - 1) / 2) * width)
             heights.append(value)
             below.append(max(value - low, 0))
             above.append(max(high - value, 0))
+            ties.append(len(found) > 3 and found[3])
         if xs:
             any_bar = True
-            axes.bar(xs, heights, width, yerr=[below, above], capsize=2, label=allocator, color=colour,
-                     hatch=hatch, edgecolor="black", linewidth=0.5)
+            bars = axes.bar(xs, heights, width, yerr=[below, above], capsize=2, label=allocator, color=colour,
+                            hatch=hatch, edgecolor="black", linewidth=0.5)
+            for bar, tie in zip(bars, ties):
+                if tie:
+                    bar.set_alpha(0.3)
     if not any_bar:
         pyplot.close(figure)
         return None
@@ -131,17 +136,27 @@ def _metric_spread(document, threads, metric, scale=1.0):
     return value_of
 
 
+def _relative_bars(document, threads, metric):
+    """value_of for _grouped_bars: results.relative's median, 95 % interval and tie flag."""
+    def value_of(workload, allocator):
+        if allocator == results.REFERENCE_ALLOCATOR:
+            return (1.0, 1.0, 1.0)  # by definition
+        found = results.relative(document, workload, allocator, threads, metric)
+        return found and (found.value, found.low, found.high, found.verdict == stats.NOT_SEPARATED)
+    return value_of
+
+
 def _throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
-        pyplot, title, "throughput ÷ system malloc (log; higher is better)",
-        results.workloads_in(document), styles, lambda w, a: results.relative_throughput(document, w, a, threads),
+        pyplot, title, "throughput ÷ system malloc (log; higher is better; faded: tie)",
+        results.workloads_in(document), styles, _relative_bars(document, threads, results.THROUGHPUT),
         reference_line=1.0, log=True)
 
 
 def _cpu_throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
-        pyplot, title, "ops per CPU-s ÷ system malloc (log; higher is better)", results.workloads_in(document),
-        styles, lambda w, a: results.relative_throughput(document, w, a, threads, "cpu_ops_per_s"),
+        pyplot, title, "ops per CPU-s ÷ system malloc (log; higher is better; faded: tie)",
+        results.workloads_in(document), styles, _relative_bars(document, threads, "cpu_ops_per_s"),
         reference_line=1.0, log=True)
 
 
@@ -218,27 +233,42 @@ def _timeline(pyplot, document, styles, title, workload, threads):
     return figure
 
 
+def _latency_points(document, allocator, op, threads):
+    """[(percentile index, ns, censored)]: per percentile the geometric mean over the workloads
+    that report all four percentiles (so p50 <= p99 <= p99.9 <= max holds for the means as it
+    does in each run) of each workload's median over repetitions; censored when any workload's
+    value is only an upper bound (below the timer's resolution)."""
+    per_workload = []
+    for workload in results.workloads_in(document):
+        run = results.find_run(document, workload, allocator, threads)
+        medians = [results.median_metric(run, f"lat_{op}_{key}_ns") for key, _ in PERCENTILES]
+        if all(medians):
+            censored = [any(results.values(run, f"lat_{op}_{key}_censored")) for key, _ in PERCENTILES]
+            per_workload.append((medians, censored))
+    if not per_workload:
+        return []
+    return [(index, stats.geometric_mean([m[index] for m, _ in per_workload]),
+             any(c[index] for _, c in per_workload)) for index in range(len(PERCENTILES))]
+
+
 def _latency(pyplot, document, styles, title, op, threads):
     figure, axes = pyplot.subplots(figsize=(6.5, 4.2))
     drawn = False
     for allocator, (colour, _, marker) in styles.items():
-        points = []
-        for index, (key, _) in enumerate(PERCENTILES):
-            medians = [results.median_metric(results.find_run(document, w, allocator, threads), f"lat_{op}_{key}_ns")
-                       for w in results.workloads_in(document)]
-            medians = [m for m in medians if m]
-            if medians:
-                points.append((index, stats.geometric_mean(medians)))
+        points = _latency_points(document, allocator, op, threads)
         if points:
             drawn = True
-            axes.plot(*zip(*points), marker=marker, color=colour, label=allocator)
+            xs, ys, censored = zip(*points)
+            axes.plot(xs, ys, color=colour, label=allocator)
+            axes.scatter(xs, ys, marker=marker, color=colour,
+                         facecolors=["none" if c else colour for c in censored], zorder=3)
     if not drawn:
         pyplot.close(figure)
         return None
     axes.set_yscale("log")
     axes.set_xticks(range(len(PERCENTILES)))
     axes.set_xticklabels([label for _, label in PERCENTILES])
-    axes.set_xlabel("percentile")
+    axes.set_xlabel("percentile (hollow marker: below the timer's resolution in some workload, an upper bound)")
     axes.set_ylabel("latency per call (ns, log scale)")
     axes.set_title(title, fontsize="medium")
     axes.legend(fontsize="small")

@@ -16,12 +16,18 @@ Public API (also used by runbench/stress.py):
     Allocator.preload_path      absolute .so path for LD_PRELOAD, or None
     Allocator.package           Debian package that ships it (for its version), or None
     Allocator.environment(base) copy of `base` (a dict) with LD_PRELOAD set when needed
+    verify(allocators, harness_binary) -> {name: {"malloc": file, "free": file}}
+        runs `mem_io_replay --probe` under each allocator's environment before anything is
+        measured; raises UsageError unless each preloaded library is an ELF shared object that
+        ld.so preloads without complaint and that really serves malloc and free.
 
 Every allocator other than mem_io (linked), system and bump runs as the harness's `system`
 adapter with its library preloaded, so peers are measured through the same code path.
 """
 import dataclasses
+import json
 import os
+import subprocess
 from dataclasses import dataclass
 from typing import Optional
 
@@ -40,6 +46,9 @@ _BUILTIN = {
     "mimalloc": ("system", f"{LIB_DIR}/libmimalloc.so.2", "libmimalloc2.0"),
 }
 DROPIN_NAME = "mem_io-preload"
+ELF_MAGIC = b"\x7fELF"
+ELF_SHARED_OBJECT = 3  # e_type ET_DYN, a little-endian 16-bit field at offset 16 on x86-64
+PROBE_TIMEOUT_S = 60
 DROPIN_RELATIVE_PATH = os.path.join("allocator", "dropin", "libmem_io.so")
 
 
@@ -103,3 +112,60 @@ def _existing_library(path, what):
     if not os.path.isfile(path):
         raise UsageError(f"{what}: library {path} does not exist")
     return path
+
+
+def verify(allocators, harness_binary, timeout_s=PROBE_TIMEOUT_S):
+    """Probe every allocator in a replay process; return {name: {"malloc": file, "free": file}}.
+
+    A preloaded library that ld.so ignores (not ELF, wrong architecture) or that does not define
+    malloc and free (libz) would silently measure glibc under another name: refuse it instead.
+    """
+    served = {}
+    for allocator in allocators:
+        if allocator.harness_allocator == "mem_io" or allocator.harness_allocator == "bump":
+            continue  # linked into the harness; it never calls malloc for the replayed ops
+        if allocator.preload_path:
+            _require_shared_object(allocator)
+        served[allocator.name] = _probe(allocator, harness_binary, timeout_s)
+        if allocator.preload_path:
+            for symbol in ("malloc", "free"):
+                found = served[allocator.name][symbol]
+                if os.path.realpath(found) != os.path.realpath(allocator.preload_path):
+                    raise UsageError(f"allocator '{allocator.name}': {allocator.preload_path} does not serve "
+                                     f"{symbol} (the replay process resolves it in {found or 'no library'})")
+    return served
+
+
+def _require_shared_object(allocator):
+    try:
+        with open(allocator.preload_path, "rb") as handle:
+            header = handle.read(18)
+    except OSError as error:
+        raise UsageError(f"allocator '{allocator.name}': cannot read {allocator.preload_path}: {error.strerror}")
+    if header[:4] != ELF_MAGIC:
+        raise UsageError(f"allocator '{allocator.name}': {allocator.preload_path} is not an ELF file")
+    if len(header) < 18 or int.from_bytes(header[16:18], "little") != ELF_SHARED_OBJECT:
+        raise UsageError(f"allocator '{allocator.name}': {allocator.preload_path} is an ELF file but not a "
+                         "shared object (.so)")
+
+
+def _probe(allocator, harness_binary, timeout_s):
+    what = f"allocator '{allocator.name}'"
+    try:
+        proc = subprocess.run([harness_binary, "--probe"], env=allocator.environment(os.environ),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{what}: the probe process ran longer than {timeout_s} s")
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    if proc.returncode != 0:
+        raise UsageError(f"{what}: the probe process failed with exit status {proc.returncode}: "
+                         f"{lines[-1] if lines else '(no message)'}")
+    complaint = next((line for line in lines if "ld.so" in line), None)
+    if complaint:  # ld.so warns and goes on without the library
+        raise UsageError(f"{what}: {complaint}")
+    try:
+        found = json.loads(proc.stdout)
+        return {"malloc": str(found["malloc"]), "free": str(found["free"])}
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"{what}: unexpected probe output from {harness_binary}: {proc.stdout.strip()[:200]!r}")

@@ -31,7 +31,11 @@ STRESS_TIMEOUT_S = 120
 FULL_MIN_TIME_S = 0.2
 QUICK_MIN_TIME_S = 0.05
 DEFAULT_REPETITIONS = 3
-QUICK_REPETITIONS = 2
+QUICK_REPETITIONS = 3
+# A quick process times one replay per repetition, and a replay descheduled by other load on the
+# machine takes 10-25x its CPU time in wall time: three repetitions per process let the round's
+# median drop such a replay where one would have decided the round.
+QUICK_REPETITIONS_PER_PROCESS = 3
 # Most of the gate's noise is per process (mem_io's CPU time per op on one trace clusters at
 # 11, 14 or 21 ns by process), so it spends its time on rounds (processes) more than on
 # repetitions inside a process; the latter's median only absorbs bursts of load.
@@ -76,11 +80,12 @@ def _shared_options():
     repetitions = parent()
     repetitions.add_argument(
         "--repetitions", type=positive_int, metavar="N",
-        help=f"interleaved rounds (suite: default {DEFAULT_REPETITIONS}, --quick {QUICK_REPETITIONS}; "
+        help=f"interleaved rounds (suite: default {DEFAULT_REPETITIONS}, --quick {QUICK_REPETITIONS} of "
+             f"{QUICK_REPETITIONS_PER_PROCESS} repetitions per process; "
              f"check: {CHECK_ROUNDS}, --quick {CHECK_QUICK_ROUNDS}; stress: {STRESS_REPETITIONS})")
     quick = parent()
     quick.add_argument("--quick", action="store_true",
-                       help=f"suite: ~2 minutes: one thread count, fewer repetitions, one replay per "
+                       help=f"suite: one thread count, {QUICK_REPETITIONS} rounds, one replay per "
                             f"measurement; check: {CHECK_QUICK_ROUNDS} rounds instead of {CHECK_ROUNDS}")
     out = parent()
     out.add_argument("--out", metavar="DIR",
@@ -247,15 +252,18 @@ def command_suite(args):
         raise UsageError(f"--out {out_dir} exists and is not a folder")
     binary = _prepare(args, _targets(args.allocators))
     chosen_allocators = allocator_names.resolve_all(args.allocators, args.build_dir)
+    served = allocator_names.verify(chosen_allocators, binary)
     chosen_workloads = _validated_workloads(args.workloads, binary)
     seed = _seed(args)
     options = {"allocators": [a.name for a in chosen_allocators], "workloads": [w.name for w in chosen_workloads],
                "threads": threads, "repetitions": rounds, "quick": args.quick, "min_time_s": min_time,
+               "repetitions_per_process": QUICK_REPETITIONS_PER_PROCESS if args.quick else 1,
                "seed": seed, "build_dir": os.path.abspath(args.build_dir)}
     document = results.new_document("suite", options,
-                                    environment.collect(REPO_ROOT, args.build_dir, chosen_allocators),
+                                    environment.collect(REPO_ROOT, args.build_dir, chosen_allocators, served),
                                     chosen_allocators, chosen_workloads)
-    planned = suite.plan(chosen_workloads, chosen_allocators, threads, rounds, seed, min_time)
+    planned = suite.plan(chosen_workloads, chosen_allocators, threads, rounds, seed, min_time,
+                         repetitions=QUICK_REPETITIONS_PER_PROCESS if args.quick else 1)
     print(f"run_bench.py: {len(planned)} runs: {len(chosen_workloads)} workloads × {len(chosen_allocators)} "
           f"allocators × threads {threads} × {rounds} repetitions", file=sys.stderr)
     failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout)
@@ -291,6 +299,7 @@ def command_check(args):
     binary = _prepare(args, _targets([args.candidate]))
     candidate = dataclasses.replace(allocator_names.resolve(args.candidate, args.build_dir), name=gate.CANDIDATE)
     reference = allocator_names.resolve(results.REFERENCE_ALLOCATOR, args.build_dir)
+    served = allocator_names.verify([candidate, reference], binary)
     chosen_workloads = _validated_workloads(specs, binary)
     rounds = args.repetitions or (CHECK_QUICK_ROUNDS if args.quick else CHECK_ROUNDS)
     seed = _seed(args)
@@ -298,7 +307,7 @@ def command_check(args):
                "repetitions": rounds, "quick": args.quick, "min_time_s": QUICK_MIN_TIME_S, "seed": seed,
                "throughput_threshold": args.throughput_threshold, "memory_threshold": args.memory_threshold}
     document = results.new_document("check", options,
-                                    environment.collect(REPO_ROOT, args.build_dir, [candidate, reference]),
+                                    environment.collect(REPO_ROOT, args.build_dir, [candidate, reference], served),
                                     [candidate, reference], chosen_workloads)
     planned = suite.plan(chosen_workloads, [candidate, reference], [1], rounds, seed, QUICK_MIN_TIME_S,
                          timelines=False, repetitions=CHECK_REPETITIONS_PER_PROCESS)

@@ -1,10 +1,70 @@
-"""`compare A B`: per-workload ratios between two results files (B ÷ A)."""
+"""`compare A B`: per-workload ratios between two results (B ÷ A), after a warning for every way
+the two runs differ that can move the figures by itself (options, machine, code)."""
 from runbench import results
 from runbench.report import format_table
+
+# (label, where to read it in a results document); the touch policy is in the harness's context.
+_OPTIONS = (("quick", ("options", "quick")), ("rounds", ("options", "repetitions")),
+            ("repetitions per process", ("options", "repetitions_per_process")),
+            ("thread counts", ("options", "threads")), ("minimum time per measurement (s)", ("options", "min_time_s")),
+            ("touch policy", ("environment", "harness_context", "touch")))
+_MACHINE = (("CPU", ("environment", "cpu_model")), ("cores", ("environment", "cores")),
+            ("kernel", ("environment", "kernel")), ("C library", ("environment", "glibc")),
+            ("compiler", ("environment", "compiler", "version")))
+
+
+def _lookup(document, path):
+    found = document
+    for key in path:
+        found = found.get(key) if isinstance(found, dict) else None
+    return found
+
+
+def _commit(document):
+    git = _lookup(document, ("environment", "git")) or {}
+    if not git.get("commit"):
+        return None
+    return git["commit"][:12] + (" with uncommitted changes" if git.get("dirty") else "")
+
+
+def _allocator_versions(document):
+    listed = _lookup(document, ("environment", "allocators")) or {}
+    return {name: info.get("version") for name, info in listed.items() if isinstance(info, dict)}
+
+
+def differences(before, after):
+    """One line per difference between the runs that can change their figures by itself."""
+    lines = []
+    for group, fields in (("options", _OPTIONS), ("machine", _MACHINE)):
+        for label, path in fields:
+            old, new = _lookup(before, path), _lookup(after, path)
+            if old != new:
+                lines.append(f"warning: the runs differ in {group}: {label}: A {_text(old)}, B {_text(new)}")
+    old_commit, new_commit = _commit(before), _commit(after)
+    if old_commit != new_commit or old_commit is None or "uncommitted" in old_commit:
+        lines.append(f"warning: the runs' harness code may differ: A at {old_commit or 'an unknown commit'}, "
+                     f"B at {new_commit or 'an unknown commit'}")
+    old_versions, new_versions = _allocator_versions(before), _allocator_versions(after)
+    for name in sorted(set(old_versions) & set(new_versions)):
+        if old_versions[name] != new_versions[name]:
+            lines.append(f"warning: the runs differ in allocator versions: {name}: A {_text(old_versions[name])}, "
+                         f"B {_text(new_versions[name])}")
+    return lines
+
+
+def _text(value):
+    if value is None:
+        return "(not recorded)"
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _ratio(new, old):
     return new / old if new is not None and old else None
+
+
+def _relative_value(document, key):
+    found = results.relative(document, *key)
+    return found and found.value
 
 
 def comparison_rows(before, after):
@@ -14,12 +74,10 @@ def comparison_rows(before, after):
         old = results.find_run(before, *key)
         if old is None:
             continue
-        relative_new = results.relative_throughput(after, *key)
-        relative_old = results.relative_throughput(before, *key)
         rows.append([
             *key,
             _ratio(results.median_metric(run, "ops_per_s"), results.median_metric(old, "ops_per_s")),
-            _ratio(relative_new and relative_new[0], relative_old and relative_old[0]),
+            _ratio(_relative_value(after, key), _relative_value(before, key)),
             _ratio(results.median_metric(run, "fragmentation"), results.median_metric(old, "fragmentation")),
             _ratio(results.median_metric(run, "peak_rss_bytes"), results.median_metric(old, "peak_rss_bytes")),
         ])
@@ -27,10 +85,12 @@ def comparison_rows(before, after):
 
 
 def comparison_text(before, after, before_name, after_name):
+    warnings = differences(before, after)
     rows = comparison_rows(before, after)
     if not rows:
-        return f"{before_name} and {after_name} share no (workload, allocator, threads) runs"
+        return "\n".join([*warnings, f"{before_name} and {after_name} share no (workload, allocator, threads) runs"])
     header = ["workload", "allocator", "threads", "ops/s", "ops/s ÷ system", "fragmentation", "peak RSS"]
     cells = [[*row[:3], *("—" if v is None else f"{v:.3f}" for v in row[3:])] for row in rows]
-    return (f"B ÷ A, medians; A = {before_name}, B = {after_name}. 'ops/s ÷ system' cancels the machine's "
-            "speed: prefer it when A and B ran at different times.\n" + format_table(header, cells))
+    return "\n".join([*warnings, f"B ÷ A, medians; A = {before_name}, B = {after_name}. 'ops/s ÷ system' cancels "
+                      "the machine's speed: prefer it when A and B ran at different times.",
+                      format_table(header, cells)])

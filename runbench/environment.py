@@ -73,7 +73,22 @@ def package_version(package):
     return _command_output(["dpkg-query", "-W", "-f=${Version}", package]) or None
 
 
-def collect(repo_root, build_dir, allocators):
+def package_owning(path):
+    """The Debian package that installed a file (by its real path), or None."""
+    found = _command_output(["dpkg-query", "-S", os.path.realpath(path)])
+    return found.split(":", 1)[0].strip() if found else None
+
+
+def _allocator_facts(allocator, served):
+    """What served an allocator in the replay process: files from the probe, package and version."""
+    served_by = served.get(allocator.name)
+    package = allocator.package or (served_by and package_owning(served_by["malloc"]))
+    return {"harness_allocator": allocator.harness_allocator, "preload": allocator.preload_path,
+            "package": package, "version": package_version(package), "served_by": served_by}
+
+
+def collect(repo_root, build_dir, allocators, served=None):
+    """served: allocators.verify's {name: {"malloc": file, "free": file}}, recorded per allocator."""
     uname = platform.uname()
     return {
         "cpu_model": cpu_model(),
@@ -85,7 +100,5 @@ def collect(repo_root, build_dir, allocators):
         "compiler": compiler(build_dir),
         "git": git_commit(repo_root),
         "python": platform.python_version(),
-        "allocators": {a.name: {"harness_allocator": a.harness_allocator, "preload": a.preload_path,
-                                "package": a.package, "version": package_version(a.package)}
-                       for a in allocators},
+        "allocators": {a.name: _allocator_facts(a, served or {}) for a in allocators},
     }

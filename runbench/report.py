@@ -19,16 +19,33 @@ def _cell(value, pattern):
     return "—" if value is None else pattern.format(value)
 
 
+def ratio_cell(estimate, pattern="{:.2f}"):
+    """'2.22× (1.90–2.61)'; a ratio whose 95 % interval spans 1.0 is a 'tie', never a winner."""
+    if estimate is None:
+        return "—"
+    interval = f"({pattern.format(estimate.low)}–{pattern.format(estimate.high)})"
+    if estimate.verdict == stats.NOT_SEPARATED:
+        return f"tie {interval}"
+    return f"{pattern.format(estimate.value)}× {interval}"
+
+
+INTERVAL_NOTE = ("(95 % interval of the median over rounds; 'tie' = the interval spans 1.0, not separated)")
+
+
 def standing_table(document):
     """(title, header, rows): each allocator over every case, the figures people choose by."""
     cases = {(r["workload"], r["threads"]) for r in document["runs"]}
     rows = []
     for allocator, (time, footprint, worst) in results.standing(document).items():
-        slowest = "—" if worst is None else f"{worst[0]:.2f}× on {worst[1]} (vs {worst[2]})"
-        rows.append([allocator, _cell(time, "{:.3f}×"), _cell(footprint, "{:.3f}×"), slowest])
+        slowest = "—" if worst is None else f"{ratio_cell(worst[0])} on {worst[1]} (vs {worst[2]})"
+        if allocator == results.REFERENCE_ALLOCATOR:
+            rows.append([allocator, "1", "1", slowest])
+        else:
+            rows.append([allocator, ratio_cell(time, "{:.3f}"), ratio_cell(footprint, "{:.3f}"), slowest])
     title = (f"Standing over all {len(cases)} cases (workload/threads): time per op and peak RSS ÷ system "
-             "malloc's in the same round, geometric means (lower is better), and the slowest case ÷ the "
-             "fastest other allocator on it")
+             "malloc's in the same round, geometric means (lower is better), and the slowest case: its time "
+             "÷ the fastest other allocator's there, i.e. the quotient of their throughput-table ratios "
+             + INTERVAL_NOTE)
     return title, ["allocator", "time per op", "peak RSS", "slowest case"], rows
 
 
@@ -42,9 +59,18 @@ def summary_tables(document):
     threads = results.threads_in(document)[0]
     header = ["workload", *allocators]
 
-    def relative(workload, allocator):
-        found = results.relative_throughput(document, workload, allocator, threads)
-        return found[0] if found else None
+    throughput = {(w, a): results.relative(document, w, a, threads) for w in workloads for a in allocators
+                  if a != results.REFERENCE_ALLOCATOR}
+    rows = [[w, *(ratio_cell(throughput[w, a]) if a != results.REFERENCE_ALLOCATOR else "1" for a in allocators)]
+            for w in workloads]
+    means = [stats.geometric_mean_estimate([throughput[w, a] for w in workloads if throughput[w, a]])
+             if a != results.REFERENCE_ALLOCATOR and any(throughput[w, a] for w in workloads) else None
+             for a in allocators]
+    rows.append(["geomean", *(ratio_cell(m) if a != results.REFERENCE_ALLOCATOR else "1"
+                              for a, m in zip(allocators, means))])
+    tables = [standing_table(document),
+              (f"Throughput ÷ system malloc's in the same round (median; higher is better) {INTERVAL_NOTE}, "
+               f"threads={threads}", header, rows)]
 
     def metric(name, scale=1.0):
         def value(workload, allocator):
@@ -52,22 +78,39 @@ def summary_tables(document):
             return None if found is None else found * scale
         return value
 
-    tables = [standing_table(document)]
-    for title, value_of, pattern, mean_name in (
-            ("Throughput ÷ system malloc (median; higher is better)", relative, "{:.2f}×", "geomean"),
+    for title, value_of, pattern in (
             ("Fragmentation = (peak − baseline RSS) ÷ peak live bytes (median; lower is better)",
-             metric("fragmentation"), "{:.2f}", "geomean"),
-            ("Peak RSS in MiB (median; lower is better)", metric("peak_rss_bytes", 1 / MIB), "{:.1f}", "geomean")):
+             metric("fragmentation"), "{:.2f}"),
+            ("Peak RSS in MiB (median; lower is better)", metric("peak_rss_bytes", 1 / MIB), "{:.1f}")):
         grid = {(w, a): value_of(w, a) for w in workloads for a in allocators}
         rows = [[w, *(_cell(grid[w, a], pattern) for a in allocators)] for w in workloads]
         means = [stats.geometric_mean([grid[w, a] for w in workloads if grid[w, a]]) for a in allocators]
-        rows.append([mean_name, *(_cell(m if m == m else None, pattern) for m in means)])
+        rows.append(["geomean", *(_cell(m if m == m else None, pattern) for m in means)])
         tables.append((f"{title}, threads={threads}", header, rows))
     return tables
 
 
+def served_by(document):
+    """[(allocator, what served its malloc)]: the library file the replay process resolved
+    malloc to (allocators.verify's probe) and its package version; mem_io is linked in."""
+    listed = document["environment"].get("allocators", {})
+    described = []
+    for name in results.allocators_in(document):
+        info = listed.get(name) or {}
+        served = info.get("served_by") or {}
+        if info.get("harness_allocator") in ("mem_io", "bump"):
+            text = "linked into mem_io_replay (built from this checkout)"
+        elif served.get("malloc"):
+            text = served["malloc"] + (f" ({info['package']} {info['version']})" if info.get("version") else "")
+        else:
+            text = info.get("preload") or "(not recorded)"
+        described.append((name, text))
+    return described
+
+
 def summary_text(document):
     parts = [f"{title}\n{format_table(header, rows)}" for title, header, rows in summary_tables(document)]
+    parts.append("malloc served by: " + "; ".join(f"{name}: {text}" for name, text in served_by(document)))
     if document.get("interrupted"):
         parts.append("The run was interrupted: these results are incomplete.")
     if document["failures"]:
@@ -87,8 +130,7 @@ def write_html(document, path, charts, charts_note):
         ("kernel / C library", f"{environment.get('kernel')} / {environment.get('glibc')}"),
         ("compiler", (environment.get("compiler") or {}).get("version")),
         ("git commit", f"{git.get('commit')}{' (uncommitted changes)' if git.get('dirty') else ''}"),
-        ("allocator versions", ", ".join(f"{name} {info.get('version') or '(built here)'}"
-                                         for name, info in environment.get("allocators", {}).items())),
+        ("malloc served by", "; ".join(f"{name}: {text}" for name, text in served_by(document))),
         ("options", "; ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
                               for k, v in document.get("options", {}).items())),
     ]
@@ -97,7 +139,8 @@ def write_html(document, path, charts, charts_note):
             "as ratios, not absolute numbers across reports. Each allocator ran in its own process, "
             "interleaved in random order, a workload's allocators back to back in each round. Throughput is "
             "each round's ratio to system malloc in the same round, so the machine's swings between rounds "
-            "cancel; values are medians, error bars the full range.</p>",
+            "cancel; values are medians with 95 % bootstrap intervals over rounds (error bars); a ratio whose "
+            "interval spans 1.0 is a tie (faded in the charts), not a win.</p>",
             "<table class='facts'>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                                               for k, v in facts) + "</table>"]
     if document.get("interrupted"):

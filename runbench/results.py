@@ -145,13 +145,18 @@ def threads_in(document):
     return sorted({r["threads"] for r in document["runs"]})
 
 
-def round_medians(run, metric):
-    """{round: the median of that round's repetitions} of a run's metric."""
+def round_repetitions(run, metric):
+    """{round: [the metric of each of that round's repetitions]} of a run."""
     by_round = {}
     for sample in run["samples"] if run else []:
         if isinstance(sample.get(metric), (int, float)):
             by_round.setdefault(sample.get("round"), []).append(sample[metric])
-    return {round_index: stats.median(found) for round_index, found in by_round.items()}
+    return by_round
+
+
+def round_medians(run, metric):
+    """{round: the median of that round's repetitions} of a run's metric."""
+    return {round_index: stats.median(found) for round_index, found in round_repetitions(run, metric).items()}
 
 
 def paired_ratios(run, reference, metric):
@@ -160,50 +165,69 @@ def paired_ratios(run, reference, metric):
     return stats.paired_ratios(round_medians(run, metric), round_medians(reference, metric))
 
 
-def relative_throughput(document, workload, allocator, threads, metric=THROUGHPUT):
-    """(median, low, high) over rounds of an allocator's throughput (wall ops/s, or cpu_ops_per_s)
-    ÷ system malloc's in the same round, or None.
+def _relative_rounds(document, workload, allocator, threads, metric, versus):
+    """(rounds, statistic) for relative(): the rounds that measured the allocator, system malloc
+    and `versus`, as (allocator's, system's, versus's repetitions)."""
+    by_round = [round_repetitions(find_run(document, workload, name, threads), metric)
+                for name in (allocator, REFERENCE_ALLOCATOR, versus)]
+    shared = set(by_round[0]).intersection(*by_round[1:])
+    rounds = [tuple(series[r] for series in by_round) for r in sorted(shared, key=str)]
 
-    low/high are the smallest and largest round's ratio: with few rounds the full range is the
-    honest error bar.
-    """
-    ratios = paired_ratios(find_run(document, workload, allocator, threads),
-                           find_run(document, workload, REFERENCE_ALLOCATOR, threads), metric)
-    if not ratios:
+    def statistic(sampled):
+        medians = [[stats.median(series) for series in one] for one in sampled]
+        mine = stats.median([m[0] / m[1] for m in medians])
+        return mine if versus == REFERENCE_ALLOCATOR else mine / stats.median([m[2] / m[1] for m in medians])
+    return rounds, statistic
+
+
+def relative(document, workload, allocator, threads, metric=THROUGHPUT, versus=REFERENCE_ALLOCATOR):
+    """stats.Estimate of an allocator's metric ÷ system malloc's in the same round (the median
+    over rounds), divided by `versus`'s same ratio when versus is another allocator; None when
+    no round measured them all. Every table, chart and the Standing use this one ratio, so
+    mem_io ÷ mimalloc in the Standing is exactly the quotient of their throughput-table cells.
+    The interval is stats.bootstrap_rounds' 95 % interval."""
+    rounds, statistic = _relative_rounds(document, workload, allocator, threads, metric, versus)
+    if not rounds or any(stats.median(one[1]) == 0 for one in rounds):
         return None
-    return stats.median(ratios), min(ratios), max(ratios)
+    return stats.bootstrap_rounds(rounds, statistic)
 
 
-def _paired_median(run, reference, metric):
-    return stats.paired_median(round_medians(run, metric), round_medians(reference, metric))
+def _relative_value(document, workload, allocator, threads, metric, versus):
+    """relative()'s point value without its interval (for choosing among many), or None."""
+    rounds, statistic = _relative_rounds(document, workload, allocator, threads, metric, versus)
+    return statistic(rounds) if rounds and all(stats.median(one[1]) for one in rounds) else None
 
 
 def standing(document):
-    """{allocator: (time, rss, worst)} over every (workload, threads) case: the geometric means of
-    its time per op and peak RSS ÷ system malloc's in the same round (None where no case has
-    both), and worst = (factor, case, other) for its slowest case against the fastest other
-    allocator there, or None. Each case's factor is the largest paired median ratio of its time
-    per op to another allocator's."""
+    """{allocator: (time, rss, worst)} over every (workload, threads) case: stats.Estimates of the
+    geometric means of its time per op and peak RSS ÷ system malloc's (None where no case has
+    both), and worst = (Estimate, case, other) for its slowest case against the fastest other
+    allocator there, or None. Time per op ÷ system is 1 ÷ the throughput table's ratio, and the
+    slowest case's factor is the quotient of the two allocators' throughput-table ratios."""
     cases = sorted({(r["workload"], r["threads"]) for r in document["runs"]})
+    names = allocators_in(document)
     answer = {}
-    for allocator in allocators_in(document):
+    for allocator in names:
         times, footprints, worst = [], [], None
         for workload, threads in cases:
-            run = find_run(document, workload, allocator, threads)
-            if run is None:
+            if find_run(document, workload, allocator, threads) is None:
                 continue
-            reference = find_run(document, workload, REFERENCE_ALLOCATOR, threads)
-            for found, metric in ((times, "ns_per_op"), (footprints, "peak_rss_bytes")):
-                ratio = _paired_median(run, reference, metric)
-                if ratio:
-                    found.append(ratio)
-            for other in allocators_in(document):
-                factor = (_paired_median(run, find_run(document, workload, other, threads), "ns_per_op")
+            throughput = relative(document, workload, allocator, threads)
+            footprint = relative(document, workload, allocator, threads, "peak_rss_bytes")
+            if throughput:
+                times.append(throughput.inverse())
+            if footprint:
+                footprints.append(footprint)
+            for other in names:
+                factor = (_relative_value(document, workload, other, threads, THROUGHPUT, allocator)
                           if other != allocator else None)
                 if factor and (worst is None or factor > worst[0]):
-                    worst = (factor, f"{workload}/{threads}", other)
-        answer[allocator] = (stats.geometric_mean(times) if times else None,
-                             stats.geometric_mean(footprints) if footprints else None, worst)
+                    worst = (factor, workload, threads, other)
+        if worst:
+            factor, workload, threads, other = worst
+            worst = (relative(document, workload, other, threads, versus=allocator), f"{workload}/{threads}", other)
+        answer[allocator] = (stats.geometric_mean_estimate(times) if times else None,
+                             stats.geometric_mean_estimate(footprints) if footprints else None, worst)
     return answer
 
 

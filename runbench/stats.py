@@ -1,6 +1,7 @@
 """Small, dependency-free statistics for noisy benchmark samples."""
 import math
 import random
+from dataclasses import dataclass
 
 
 def median(values):
@@ -39,6 +40,68 @@ def quantile(ordered, q):
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+SEPARATED_LOWER, SEPARATED_HIGHER, NOT_SEPARATED = "lower", "higher", "not separated"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A ratio with its confidence interval; draws are its bootstrap replicates (resample b of
+    every estimate used the same round choices, so estimates can be combined draw by draw)."""
+    value: float
+    low: float
+    high: float
+    draws: tuple = ()
+
+    @property
+    def verdict(self):
+        """Whether the interval lies wholly above or below 1.0; otherwise the case is a tie."""
+        if self.low > 1.0:
+            return SEPARATED_HIGHER
+        if self.high < 1.0:
+            return SEPARATED_LOWER
+        return NOT_SEPARATED
+
+    def inverse(self):
+        return Estimate(1 / self.value, 1 / self.high, 1 / self.low, tuple(1 / d for d in self.draws))
+
+
+def _percentile_interval(draws, confidence):
+    ordered = sorted(draws)
+    tail = (1 - confidence) / 2
+    return quantile(ordered, tail), quantile(ordered, 1 - tail)
+
+
+def bootstrap_rounds(rounds, statistic, confidence=0.95, resamples=500, seed=1):
+    """Estimate of statistic(rounds) with a two-level percentile bootstrap interval.
+
+    rounds: one tuple per round of lists (one list per series, e.g. per allocator) holding that
+    round's repetitions. Each replicate draws rounds with replacement (a round's processes share
+    the machine's state, so rounds are the independent units), then each chosen round's
+    repetitions with replacement. With few rounds the interval is about their full range.
+    """
+    if not rounds:
+        raise ValueError("bootstrap needs at least one round")
+    rng = random.Random(seed)
+    draws = []
+    for _ in range(resamples):
+        chosen = rng.choices(rounds, k=len(rounds))
+        draws.append(statistic([tuple(rng.choices(series, k=len(series)) if len(series) > 1 else series
+                                      for series in one) for one in chosen]))
+    low, high = _percentile_interval(draws, confidence)
+    return Estimate(statistic(rounds), low, high, tuple(draws))
+
+
+def geometric_mean_estimate(estimates, confidence=0.95):
+    """The geometric mean of estimates, its interval from their draws combined draw by draw."""
+    value = geometric_mean([e.value for e in estimates])
+    columns = [e.draws for e in estimates if e.draws]
+    if len(columns) != len(estimates) or len({len(c) for c in columns}) != 1:
+        return Estimate(value, value, value)
+    draws = tuple(geometric_mean(list(replicate)) for replicate in zip(*columns))
+    low, high = _percentile_interval(draws, confidence)
+    return Estimate(value, low, high, draws)
 
 
 def bootstrap_ratio_interval(current, baseline, confidence=0.95, resamples=2000, seed=1):

@@ -28,7 +28,7 @@ import sys
 import time
 
 from runbench import allocators as allocator_names
-from runbench import build, stats
+from runbench import build, harness, stats
 from runbench.argtypes import comma_list, positive_float
 from runbench.errors import UsageError
 
@@ -45,7 +45,8 @@ PROGRAMS = {
     "espresso": "stress_espresso_like",
     "malloc-large": "stress_malloc_large",
 }
-BUILD_TARGETS = ("stress_programs", build.DROPIN_TARGET)
+# The harness only probes, before any run, that each preloaded library really serves malloc.
+BUILD_TARGETS = ("stress_programs", build.DROPIN_TARGET, build.HARNESS_TARGET)
 MEASURE_BINARY = "stress_measure"
 MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) cpu_seconds=(\S+) peak_rss_kib=(\d+) status=(\d+)$",
                           re.M)
@@ -222,6 +223,7 @@ def run(args):
     rng = random.Random(args.seed if args.seed is not None else time.time_ns())
     allocators = allocator_names.resolve_all(args.allocators, args.build_dir,
                                              allocator_names.resolve_for_programs)
+    allocator_names.verify(allocators, harness.find_binary(args.build_dir))
     paths = {p: program_path(args.build_dir, p) for p in args.programs}
     measure = program_path(args.build_dir, MEASURE_BINARY)
     names = [a.name for a in allocators]

@@ -5,6 +5,7 @@
 // replay are freed, outside timing).
 #pragma once
 
+#include <dlfcn.h>
 #include <sys/mman.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #ifdef MEM_IO_HAVE_ALLOCATOR
 #include "memory.h"
@@ -21,6 +23,15 @@
 extern "C" void free_sized(void* ptr, size_t size) __attribute__((weak));
 
 namespace memio {
+
+// The file of the shared object (or program) that defines `symbol` for this process, as the
+// dynamic linker binds calls to it: what an LD_PRELOADed library really replaced. "" if none.
+inline std::string library_serving(const char* symbol) {
+  void* address = dlsym(RTLD_DEFAULT, symbol);
+  Dl_info info;
+  if (!address || !dladdr(address, &info) || !info.dli_fname) return "";
+  return info.dli_fname;
+}
 
 // The C library's malloc, or whatever LD_PRELOAD put in its place.
 struct SystemAllocator {

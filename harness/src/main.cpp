@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <new>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct Options {
   Touch touch = Touch::pages;
   std::string timeline_out;
   bool check = false;
+  bool probe = false;
 };
 
 constexpr int max_os_threads = 1024;
@@ -37,6 +39,7 @@ constexpr int max_os_threads = 1024;
   std::fprintf(stderr,
                "usage: mem_io_replay --allocator=mem_io|system|bump [--label=NAME] --trace=PATH... [--threads=N]\n"
                "       [--scaling=MAXN] [--touch=none|ends|pages|full] [--timeline_out=FILE] [--check]\n"
+               "       mem_io_replay --probe\n"
                "       [Google Benchmark flags]   (see harness/README.md)\n");
   std::exit(1);
 }
@@ -64,8 +67,10 @@ Options parse_options(int argc, char** argv) {
       if (!parse_touch(value, &o.touch)) usage_error("--touch must be none, ends, pages or full, not '" + value + "'");
     } else if (flag == "--timeline_out") o.timeline_out = value;
     else if (arg == "--check") o.check = true;
+    else if (arg == "--probe") o.probe = true;
     else usage_error("unknown option '" + arg + "'");
   }
+  if (o.probe) return o;
   if (o.traces.empty()) usage_error("no --trace given");
   for (const std::string& t : o.traces)
     if (t.empty()) usage_error("--trace needs a file name");
@@ -153,15 +158,19 @@ class BenchmarkCase {
       if (!counts[g]) continue;
       std::string name = latency_group_name(g);
       c[name + "_per_s"] = double(counts[g]) * copies_ * per_s;
-      Percentiles p = percentiles(replayer_->latency(g));
-      const double ns = 1 / shared_.timer.ticks_per_ns;
-      c["lat_" + name + "_p50_ns"] = p.p50 * ns;
-      c["lat_" + name + "_p99_ns"] = p.p99 * ns;
-      c["lat_" + name + "_p999_ns"] = p.p999 * ns;
-      c["lat_" + name + "_max_ns"] = p.max * ns;
+      if (replayer_->latency(g).empty()) continue;
+      Percentiles p = percentiles(replayer_->latency(g), shared_.timer);
+      const std::pair<const char*, std::pair<double, bool>> values[] = {
+          {"p50", {p.p50, p.p50_censored}}, {"p99", {p.p99, p.p99_censored}},
+          {"p999", {p.p999, p.p999_censored}}, {"max", {p.max, p.max_censored}}};
+      for (const auto& [key, value] : values) {
+        c["lat_" + name + "_" + key + "_ns"] = value.first;
+        c["lat_" + name + "_" + key + "_censored"] = value.second ? 1 : 0;
+      }
     }
     c["lat_sample_every"] = double(latency_sample_every);
     c["timer_overhead_ns"] = double(shared_.timer.overhead_ticks) / shared_.timer.ticks_per_ns;
+    c["timer_resolution_ns"] = double(shared_.timer.resolution_ticks) / shared_.timer.ticks_per_ns;
     c["threads"] = replayer_->thread_count();
     const double ideal = double(trace_.ideal_bytes) * copies_;
     c["baseline_rss_bytes"] = double(baseline_rss_);
@@ -285,6 +294,16 @@ std::vector<Trace> load_all(const Options& o) {
   return traces;
 }
 
+// --probe: which files serve malloc and free in this process (LD_PRELOAD applied), after one
+// call of each so a library that fails on its first use fails here. One JSON object on stdout.
+int probe() {
+  void* block = std::malloc(64);
+  std::free(block);
+  std::printf("{\"malloc\": %s, \"free\": %s}\n", json_string(library_serving("malloc")).c_str(),
+              json_string(library_serving("free")).c_str());
+  return block ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace memio
 
@@ -294,6 +313,7 @@ int main(int argc, char** argv) {
   static Shared shared;
   shared.options = parse_options(argc, argv);
   const Options& o = shared.options;
+  if (o.probe) return probe();
   std::vector<Trace> traces = load_all(o);
   if (o.check) return 0;
 
@@ -306,7 +326,13 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("label", o.label);
   benchmark::AddCustomContext("touch", touch_name(o.touch));
   benchmark::AddCustomContext("ld_preload", preload ? preload : "");
+  benchmark::AddCustomContext("malloc_library", library_serving("malloc"));
+  benchmark::AddCustomContext("free_library", library_serving("free"));
   benchmark::AddCustomContext("ticks_per_ns", std::to_string(shared.timer.ticks_per_ns));
+  benchmark::AddCustomContext("timer_overhead_ns",
+                              std::to_string(double(shared.timer.overhead_ticks) / shared.timer.ticks_per_ns));
+  benchmark::AddCustomContext("timer_resolution_ns",
+                              std::to_string(double(shared.timer.resolution_ticks) / shared.timer.ticks_per_ns));
 
   if (o.allocator == "system") {
     static SystemAllocator system_allocator;

@@ -41,6 +41,14 @@ TimerCalibration calibrate_timer() {
   }
   std::nth_element(costs.begin(), costs.begin() + costs.size() / 2, costs.end());
   c.overhead_ticks = costs[costs.size() / 2];
+  for (auto& step : costs) {
+    uint64_t a = ticks(), b;
+    while ((b = ticks()) == a) {
+    }
+    step = b - a;
+  }
+  std::nth_element(costs.begin(), costs.begin() + costs.size() / 2, costs.end());
+  c.resolution_ticks = std::max<uint64_t>(1, costs[costs.size() / 2]);
   return c;
 }
 
@@ -156,15 +164,21 @@ void Sampler::run() {
   }
 }
 
-Percentiles percentiles(std::vector<uint32_t>& samples) {
+Percentiles percentiles(std::vector<uint32_t>& samples, const TimerCalibration& timer) {
   Percentiles p;
   if (samples.empty()) return p;
   std::sort(samples.begin(), samples.end());
-  auto at = [&](double q) { return double(samples[std::min(samples.size() - 1, size_t(q * double(samples.size())))]); };
-  p.p50 = at(0.5);
-  p.p99 = at(0.99);
-  p.p999 = at(0.999);
-  p.max = double(samples.back());
+  // Monotone in the sample, so the percentiles stay ordered after the floor is applied.
+  auto at = [&](double q, bool* censored) {
+    uint64_t raw = samples[std::min(samples.size() - 1, size_t(q * double(samples.size())))];
+    uint64_t net = raw > timer.overhead_ticks ? raw - timer.overhead_ticks : 0;
+    *censored = net < timer.resolution_ticks;
+    return double(std::max(net, timer.resolution_ticks)) / timer.ticks_per_ns;
+  };
+  p.p50 = at(0.5, &p.p50_censored);
+  p.p99 = at(0.99, &p.p99_censored);
+  p.p999 = at(0.999, &p.p999_censored);
+  p.max = at(1.0, &p.max_censored);
   return p;
 }
 

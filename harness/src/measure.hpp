@@ -29,9 +29,11 @@ uint64_t process_cpu_ns();
 
 struct TimerCalibration {
   double ticks_per_ns = 1;
-  uint64_t overhead_ticks = 0;  // median cost of two back-to-back reads
+  uint64_t overhead_ticks = 0;    // median cost of two back-to-back reads
+  uint64_t resolution_ticks = 1;  // median smallest step between two reads that differ
 };
-// Measures ticks per nanosecond against steady_clock (~20 ms) and the timer's own cost.
+// Measures ticks per nanosecond against steady_clock (~20 ms), the timer's own cost and the
+// smallest step it shows (a virtual machine's TSC may advance ~10 ns at a time).
 TimerCalibration calibrate_timer();
 
 uint64_t current_rss_bytes();  // /proc/self/statm
@@ -74,10 +76,14 @@ class Sampler {
   uint64_t max_rss_ = 0;
 };
 
+// Latency percentiles in ns, timer overhead subtracted. A value the timer cannot resolve (below
+// its resolution once the overhead is gone) is reported as the resolution with censored set:
+// the call took at most that long. Never 0, and p50 <= p99 <= p999 <= max.
 struct Percentiles {
   double p50 = 0, p99 = 0, p999 = 0, max = 0;
+  bool p50_censored = false, p99_censored = false, p999_censored = false, max_censored = false;
 };
-// Sorts samples in place.
-Percentiles percentiles(std::vector<uint32_t>& samples);
+// samples: raw ticks of timed calls (timer overhead included); sorts them in place.
+Percentiles percentiles(std::vector<uint32_t>& samples, const TimerCalibration& timer);
 
 }  // namespace memio

@@ -126,7 +126,7 @@ class Replayer {
   }
 
   int thread_count() const { return int(workers_.size()); }
-  // Latency samples (ticks, timer overhead subtracted) of every replay since clear_latency().
+  // Latency samples (raw ticks, timer overhead included) of every replay since clear_latency().
   std::vector<uint32_t>& latency(int group) { return latency_[group]; }
   void clear_latency() {
     for (auto& samples : latency_) samples.clear();
@@ -372,8 +372,7 @@ class Replayer {
   void record_latency(Worker& w, OpKind kind, uint64_t elapsed) {
     int g = latency_group(kind);
     if (w.latency_used[g] == w.latency[g].size()) return;
-    uint64_t net = elapsed > timer_.overhead_ticks ? elapsed - timer_.overhead_ticks : 0;
-    w.latency[g][w.latency_used[g]++] = uint32_t(std::min<uint64_t>(net, UINT32_MAX));
+    w.latency[g][w.latency_used[g]++] = uint32_t(std::min<uint64_t>(elapsed, UINT32_MAX));
   }
 
   // Calls f(offset, bytes) for every place the touch policy writes a word: both ends, and for

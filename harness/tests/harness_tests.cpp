@@ -314,3 +314,28 @@ TEST(Replay, WithoutTouchingNothingIsVerified) {
   replayer.run();
   EXPECT_FALSE(replayer.problem().found);
 }
+
+TEST(Measure, PercentilesAreMonotoneAndNeverBelowTheTimerResolution) {
+  TimerCalibration timer;
+  timer.ticks_per_ns = 2;  // 2 ticks per ns
+  timer.overhead_ticks = 20;
+  timer.resolution_ticks = 10;
+  std::vector<uint32_t> samples(1000, 22);  // 2 ticks past the overhead: below the resolution
+  for (size_t i = 0; i < 20; ++i) samples[i] = 60 + uint32_t(i);  // the slow 2 %
+  samples[500] = 1020;
+  Percentiles p = percentiles(samples, timer);
+  EXPECT_EQ(p.p50, 5.0);  // censored: at most the resolution, 10 ticks = 5 ns; never 0
+  EXPECT_TRUE(p.p50_censored);
+  EXPECT_FALSE(p.p99_censored);
+  EXPECT_EQ(p.max, 500.0);  // (1020 - 20) ticks
+  EXPECT_FALSE(p.max_censored);
+  EXPECT_LE(p.p50, p.p99);
+  EXPECT_LE(p.p99, p.p999);
+  EXPECT_LE(p.p999, p.max);
+}
+
+TEST(Measure, CalibrationFindsAPositiveResolution) {
+  TimerCalibration t = timer();
+  EXPECT_GE(t.resolution_ticks, 1u);
+  EXPECT_GT(t.ticks_per_ns, 0);
+}

@@ -27,6 +27,7 @@ class EndToEndTest(CommandTestCase):
     def test_run_succeeds_and_prints_summary(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
         self.assertIn("Throughput ÷ system malloc", self.proc.stdout)
+        self.assertRegex(self.proc.stdout, r"mem_io\s+(tie \(|\d+\.\d+× \()")  # every ratio with its interval
         self.assertIn("tiny", self.proc.stdout)
 
     def test_results_json_records_environment_options_and_every_repetition(self):
@@ -39,18 +40,33 @@ class EndToEndTest(CommandTestCase):
         runs = {(r["workload"], r["allocator"], r["threads"]): r for r in document["runs"]}
         self.assertEqual(set(runs), {("tiny", a, t) for a in ("mem_io", "system") for t in (1, 2)})
         for run in runs.values():
-            self.assertEqual(sorted(s["round"] for s in run["samples"]), [0, 1])
+            # --quick: three repetitions in each round's process
+            self.assertEqual(sorted(s["round"] for s in run["samples"]), [0, 0, 0, 1, 1, 1])
             for sample in run["samples"]:
                 self.assertGreater(sample["ops_per_s"], 0)
                 self.assertGreater(sample["peak_rss_bytes"], 0)
         timeline = runs["tiny", "mem_io", 1]["timeline"]
         self.assertEqual(len(timeline["t_ms"]), len(timeline["rss_bytes"]))
         self.assertEqual(document["failures"], [])
+        served = document["environment"]["allocators"]["system"]["served_by"]
+        self.assertRegex(served["malloc"], r"/libc\.so")
 
+    def test_latency_percentiles_are_positive_and_monotone_in_the_csv(self):
+        with open(os.path.join(self.out, "results.csv"), encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        checked = 0
+        for row in rows:
+            for op in ("malloc", "free"):
+                values = [float(row[f"lat_{op}_{key}_ns"]) for key in ("p50", "p99", "p999", "max")]
+                self.assertGreater(values[0], 0, row)
+                self.assertEqual(values, sorted(values), row)
+                self.assertGreaterEqual(values[0], float(row["timer_resolution_ns"]), row)
+                checked += 1
+        self.assertEqual(checked, 2 * len(rows))
     def test_csv_has_a_row_per_repetition(self):
         with open(os.path.join(self.out, "results.csv"), encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        self.assertEqual(len(rows), 8)
+        self.assertEqual(len(rows), 24)  # 2 allocators × 2 thread counts × 2 rounds × 3 repetitions
         self.assertTrue(all(float(row["ops_per_s"]) > 0 for row in rows))
 
     def test_charts_are_non_empty_pngs_and_the_report_shows_them(self):

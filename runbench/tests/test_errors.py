@@ -1,6 +1,7 @@
 """Bad options, missing or malformed traces and results files end in a clear error, never a traceback."""
 import json
 import os
+import subprocess
 import tempfile
 
 from runbench.tests.support import CommandTestCase, build_dir, run_bench, write_trace
@@ -33,6 +34,46 @@ class BadInputTest(CommandTestCase):
     def test_missing_trace_file(self):
         proc = self.run_suite("--workloads", self.path("absent.trace.gz"))
         self.assertCleanError(proc, "absent.trace.gz", "does not exist")
+
+    def assertRefusedBeforeAnyRun(self, proc, *fragments):
+        self.assertCleanError(proc, *fragments)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertFalse(os.path.exists(self.path("out")), "nothing may run for a refused allocator")
+
+    def test_preload_that_is_not_a_library(self):
+        not_elf = self.path("text.so")
+        with open(not_elf, "w", encoding="utf-8") as handle:
+            handle.write("not a library\n")
+        proc = self.run_suite("--allocators", f"system,mine={not_elf}", "--workloads", write_trace(self.path("t.trace")))
+        self.assertRefusedBeforeAnyRun(proc, "allocator 'mine'", "is not an ELF file")
+        proc = run_bench("stress", "--no-build", "--build-dir", self.build, "--allocators", f"system,mine={not_elf}",
+                         "--programs", "larson", "--scale", "0.01", "--repetitions", "1")
+        self.assertRefusedBeforeAnyRun(proc, "allocator 'mine'", "is not an ELF file")
+        self.assertNotIn("[1/", proc.stderr, "no stress program may run")
+
+    def test_preload_that_ld_so_ignores(self):
+        program = self.path("program")
+        source = self.path("program.c")
+        with open(source, "w", encoding="utf-8") as handle:
+            handle.write("int main(void) { return 0; }\n")
+        subprocess.run(["cc", "-fPIE", "-pie", "-o", program, source], check=True)  # ELF, ET_DYN, not a library
+        proc = self.run_suite("--allocators", f"system,exe={program}", "--workloads", write_trace(self.path("t.trace")))
+        self.assertRefusedBeforeAnyRun(proc, "allocator 'exe'", "ld.so", "cannot be preloaded")
+
+    def test_library_that_does_not_serve_malloc(self):
+        library = self.path("libplain.so")
+        source = self.path("plain.c")
+        with open(source, "w", encoding="utf-8") as handle:
+            handle.write("int plain_answer(void) { return 42; }\n")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", library, source], check=True)
+        trace = write_trace(self.path("t.trace"))
+        proc = self.run_suite("--allocators", f"system,plain={library}", "--workloads", trace)
+        self.assertRefusedBeforeAnyRun(proc, "allocator 'plain'", "does not serve malloc", "libc")
+        proc = run_bench("check", "--no-build", "--build-dir", self.build, "--update-baseline", "--baseline",
+                         self.path("baseline.json"), "--candidate", f"plain={library}", "--workloads", trace)
+        self.assertCleanError(proc, "does not serve malloc")
+        self.assertEqual(proc.returncode, 2)
+        self.assertFalse(os.path.exists(self.path("baseline.json")))
 
     def test_unknown_workload_name(self):
         self.assertCleanError(self.run_suite("--workloads", "no_such_workload"), "'no_such_workload'",

@@ -6,7 +6,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from runbench import build, gate, harness, results, stats, workloads
+from runbench import build, compare, gate, harness, report, results, stats, workloads
 from runbench.errors import BuildError, UsageError
 from runbench.progress import Progress
 
@@ -85,22 +85,48 @@ class GateRuleTest(unittest.TestCase):
         document = document_with([2.0, 3.0])
         document["runs"][0]["samples"][1]["cpu_ops_per_s"] = 3e6  # system sped up in round 1 only
         # unpaired (each round over system's median of 2e6) it would read 1.25 x
-        self.assertEqual(results.relative_throughput(document, "w", "mem_io", 1, "cpu_ops_per_s"), (1.5, 1.0, 2.0))
-        self.assertIsNone(results.relative_throughput(document, "w", "jemalloc", 1, "cpu_ops_per_s"))
+        found = results.relative(document, "w", "mem_io", 1, "cpu_ops_per_s")
+        self.assertEqual((found.value, found.low, found.high), (1.5, 1.0, 2.0))
+        self.assertIsNone(results.relative(document, "w", "jemalloc", 1, "cpu_ops_per_s"))
 
-    def test_standing_pairs_rounds_and_names_the_slowest_case(self):
+    def test_an_interval_spanning_one_is_a_tie_not_a_winner(self):
+        self.assertEqual(results.relative(document_with([1.3, 1.4, 1.2, 1.35]), "w", "mem_io", 1,
+                                          "cpu_ops_per_s").verdict, stats.SEPARATED_HIGHER)
+        self.assertEqual(results.relative(document_with([0.7, 0.8, 0.75]), "w", "mem_io", 1,
+                                          "cpu_ops_per_s").verdict, stats.SEPARATED_LOWER)
+        tie = results.relative(document_with([1.5, 0.8, 1.3, 0.9]), "w", "mem_io", 1, "cpu_ops_per_s")
+        self.assertEqual(tie.verdict, stats.NOT_SEPARATED)
+        self.assertTrue(report.ratio_cell(tie).startswith("tie ("), report.ratio_cell(tie))
+
+    def test_one_slow_repetition_cannot_decide_a_round(self):
+        # Round 0's mem_io process measured three repetitions, one descheduled (20x slower).
+        document = document_with([1.2, 1.25])
+        document["runs"][1]["samples"] += [{"round": 0, "cpu_ops_per_s": 1.2e6}, {"round": 0, "cpu_ops_per_s": 0.06e6}]
+        document["runs"][0]["samples"] += [{"round": 0, "cpu_ops_per_s": 1e6}, {"round": 0, "cpu_ops_per_s": 1e6}]
+        found = results.relative(document, "w", "mem_io", 1, "cpu_ops_per_s")
+        self.assertAlmostEqual(found.value, 1.225)
+        self.assertGreater(found.high, 1.2)
+
+    def test_standing_is_computed_from_the_throughput_tables_ratios(self):
         def run(workload, allocator, times, rss):
             return {"workload": workload, "allocator": allocator, "threads": 1,
-                    "samples": [{"round": r, "ns_per_op": t, "peak_rss_bytes": rss} for r, t in enumerate(times)]}
-        document = {"runs": [run("w", "system", [10, 40], 100), run("w", "mem_io", [5, 20], 110),
-                             run("w", "jemalloc", [4, 40], 120), run("v", "system", [10, 10], 100),
-                             run("v", "mem_io", [40, 40], 90)], "allocators": []}
+                    "samples": [{"round": r, "ops_per_s": 1e9 / t, "peak_rss_bytes": rss} for r, t in enumerate(times)]}
+        document = {"runs": [run("w", "system", [10, 40, 20], 100), run("w", "mem_io", [5, 20, 10], 110),
+                             run("w", "jemalloc", [4, 40, 10], 120), run("v", "system", [10, 10, 10], 100),
+                             run("v", "mem_io", [40, 40, 40], 90)], "allocators": []}
         standing = results.standing(document)
         time, rss, worst = standing["mem_io"]
-        self.assertAlmostEqual(time, (0.5 * 4.0) ** 0.5)   # w: 0.5 in both rounds; v: 4
-        self.assertAlmostEqual(rss, (1.1 * 0.9) ** 0.5)
-        self.assertEqual(worst, (4.0, "v/1", "system"))
-        self.assertEqual(standing["jemalloc"][2], (1.4, "w/1", "mem_io"))  # 0.8 and 2.0: median 1.4
+        self.assertAlmostEqual(time.value, (0.5 * 4.0) ** 0.5)   # w: 0.5 in every round; v: 4
+        self.assertAlmostEqual(rss.value, (1.1 * 0.9) ** 0.5)
+        self.assertAlmostEqual(worst[0].value, 4.0)
+        self.assertEqual(worst[1:], ("v/1", "system"))
+        # jemalloc's throughput ÷ system's: 2.5, 1, 2 (median 2); mem_io's: 2 in every round; so in the
+        # Standing jemalloc is 2 ÷ 2 = 1 x mem_io's time on w, exactly what the two table cells say.
+        jemalloc_worst = standing["jemalloc"][2]
+        cells = [results.relative(document, "w", name, 1).value for name in ("mem_io", "jemalloc")]
+        self.assertAlmostEqual(jemalloc_worst[0].value, cells[0] / cells[1])
+        self.assertEqual(jemalloc_worst[1:], ("w/1", "mem_io"))
+        self.assertEqual(jemalloc_worst[0].verdict, stats.NOT_SEPARATED)
 
     def test_cpu_throughput_is_derived_from_the_harness_counter(self):
         handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
@@ -109,6 +135,36 @@ class GateRuleTest(unittest.TestCase):
         self.addCleanup(os.unlink, handle.name)
         _, samples = harness.parse_benchmark_json(handle.name, "job")
         self.assertEqual(samples[0]["cpu_ops_per_s"], 2e7)
+
+
+class CompareWarningsTest(unittest.TestCase):
+    @staticmethod
+    def run_document(quick=False, threads=(1, 2), cpu="CPU A", commit="abc", dirty=False, touch="pages"):
+        return {"options": {"quick": quick, "repetitions": 3, "threads": list(threads), "min_time_s": 0.2},
+                "environment": {"cpu_model": cpu, "cores": 2, "kernel": "Linux 6.1", "glibc": "glibc 2.36",
+                                "git": {"commit": commit, "dirty": dirty}, "harness_context": {"touch": touch},
+                                "allocators": {"jemalloc": {"version": "5.3.0-1"}}},
+                "runs": [], "failures": []}
+
+    def test_identical_runs_raise_no_warning(self):
+        self.assertEqual(compare.differences(self.run_document(), self.run_document()), [])
+
+    def test_each_difference_is_one_line(self):
+        before = self.run_document()
+        after = self.run_document(quick=True, threads=(1,), cpu="CPU B", commit="def", touch="full")
+        after["environment"]["allocators"]["jemalloc"]["version"] = "5.3.0-2"
+        lines = compare.differences(before, after)
+        for expected in ("options: quick: A False, B True", "options: thread counts: A 1,2, B 1",
+                         "options: touch policy: A pages, B full", "machine: CPU: A CPU A, B CPU B",
+                         "harness code may differ: A at abc, B at def", "jemalloc: A 5.3.0-1, B 5.3.0-2"):
+            self.assertEqual(sum(expected in line for line in lines), 1, (expected, lines))
+        self.assertEqual(len(lines), 6, lines)
+        self.assertTrue(all(line.startswith("warning: ") for line in lines))
+
+    def test_uncommitted_changes_are_a_warning_even_at_one_commit(self):
+        lines = compare.differences(self.run_document(), self.run_document(dirty=True))
+        self.assertEqual(len(lines), 1)
+        self.assertIn("uncommitted changes", lines[0])
 
 
 class WorkloadSelectionTest(unittest.TestCase):
