@@ -18,5 +18,6 @@
 #include "src/large.c"
 #include "src/alloc.c"
 #include "src/free.c"
+#include "src/secure.c"
 #include "src/debug.c"
 #include "src/init.c"

@@ -60,6 +60,9 @@ static inline void *alloc_small_fast(struct heap *h, size_t n)
 /* Not inlined into mem_io_malloc, so the fast path needs no stack frame. */
 static __attribute__((noinline)) void *malloc_slow(size_t n)
 {
+    ensure_init();  /* secure_mode must be known before the first block */
+    if (unlikely(secure_mode))
+        return secure_alloc(n, MEM_IO_ALIGNMENT);
     struct heap *h = tls_heap;
     if (n > SMALL_MAX && n < MEM_IO_MMAP_THRESHOLD) {  /* a medium block this thread freed */
         void *p = medium_cache_take(h, medium_class_need(medium_need(n)));
@@ -92,6 +95,15 @@ static inline void *count_other(void *p)
     return p;
 }
 
+/* Any block that is not malloc's: secure mode's, or the core's. */
+static void *alloc_any(size_t n, size_t alignment, bool zero)
+{
+    ensure_init();  /* secure_mode must be known before the first block */
+    if (unlikely(secure_mode))
+        return secure_alloc(n, alignment);  /* always zeroed */
+    return count_other(alloc_generic(n, alignment, zero));
+}
+
 /* A block for calloc or realloc (zeroed for calloc): from the small fast path when it can,
  * as malloc's is, and counted as not a malloc call. */
 static inline void *alloc_other(size_t n, bool zero)
@@ -104,7 +116,7 @@ static inline void *alloc_other(size_t n, bool zero)
             return count_other(p);
         }
     }
-    return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, zero));
+    return alloc_any(n, MEM_IO_ALIGNMENT, zero);
 }
 
 void *mem_io_calloc(size_t count, size_t size)
@@ -122,12 +134,12 @@ static void *alloc_aligned(size_t alignment, size_t n)
 {
     stat_call(&tls_heap->stats.aligned_calls);
     if (alignment <= MEM_IO_ALIGNMENT)
-        return count_other(alloc_generic(n, MEM_IO_ALIGNMENT, false));
+        return alloc_any(n, MEM_IO_ALIGNMENT, false);
     if (alignment > PTRDIFF_MAX / 2 || n > PTRDIFF_MAX - alignment) {
         errno = ENOMEM;
         return NULL;
     }
-    return count_other(alloc_generic(n, alignment, false));
+    return alloc_any(n, alignment, false);
 }
 
 static inline bool power_of_two(size_t x)
@@ -191,6 +203,9 @@ static inline bool small_resize_in_place(size_t old, size_t n)
  * case but mem_io_realloc's fast one; not inlined there, so that one needs no stack frame. */
 static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
 {
+    ensure_init();
+    if (unlikely(secure_mode))
+        return secure_realloc(p, n);
     stat_call(&tls_heap->stats.realloc_calls);
     if (!p)
         return alloc_other(n, false);

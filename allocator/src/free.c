@@ -46,11 +46,10 @@ static void free_generic(void *p, const char *function)
     errno = saved;
 }
 
-/* Not inlined into mem_io_free, so the fast path needs no stack frame. */
-static __attribute__((noinline)) void free_slow(void *p)
+/* What free does with a non-NULL p that the fast path did not take: medium blocks go to the
+ * thread's cache when they can, the rest to free_generic. */
+static void free_core_slow(void *p)
 {
-    if (!p)
-        return;
     if (!is_small(p)) {
         struct heap *h = tls_heap;
         if (medium_cache_put(h, p)) {  /* only h's own extent passes: h is this thread's */
@@ -62,30 +61,57 @@ static __attribute__((noinline)) void free_slow(void *p)
     free_generic(p, "free");
 }
 
+/* Not inlined into mem_io_free, so the fast path needs no stack frame. */
+static __attribute__((noinline)) void free_slow(void *p)
+{
+    if (!p)
+        return;
+    if (unlikely(secure_mode))
+        secure_free(p, "free");
+    else
+        free_core_slow(p);
+}
+
+/* The owner's free of a small block: when p (at `grain`, a 16-byte aligned small offset) is a
+ * USED block of h's, it goes on its page's free list. False for any other pointer. */
+static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h)
+{
+    struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
+    _Atomic uint8_t *state = &states[grain];
+    if (likely(atomic_load_explicit(&pg->heap, relaxed) == h && LOAD(*state) == STATE_USED)) {
+        STORE(*state, STATE_FREE);
+        struct free_block *b = p;
+        b->next_encoded = link_encode((uintptr_t)pg->free, b);
+        pg->free = b;
+        uint64_t used = page_used_drop(pg);
+        /* slow only to leave the full list or to retire an empty page that is not the
+         * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
+        if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))
+            page_after_free(h, pg);
+        return true;
+    }
+    return false;
+}
+
 /* The fast path: p is a USED block of this thread's heap, pushed on its page's free list.
  * False for any other pointer, which the caller's general path then sorts out (and reports,
- * under its own function name). */
+ * under its own function name). Never true in secure mode (small_grains is 0 there). */
 static inline bool free_fast(void *p)
 {
     uintptr_t grain = small_grain(p);
     struct heap *h = tls_heap;
-    if (likely(grain < LOAD(small_grains))) {  /* small, 16-byte aligned */
-        struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
-        _Atomic uint8_t *state = &states[grain];
-        if (likely(atomic_load_explicit(&pg->heap, relaxed) == h && LOAD(*state) == STATE_USED)) {
-            STORE(*state, STATE_FREE);
-            struct free_block *b = p;
-            b->next_encoded = link_encode((uintptr_t)pg->free, b);
-            pg->free = b;
-            uint64_t used = page_used_drop(pg);
-            /* slow only to leave the full list or to retire an empty page that is not the
-             * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
-            if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))
-                page_after_free(h, pg);
-            return true;
-        }
-    }
+    if (likely(grain < LOAD(small_grains)))  /* small, 16-byte aligned */
+        return free_small_owned(p, grain, h);
     return false;
+}
+
+/* Secure mode's free of a block it has checked: the core's free, fast path included. */
+static void free_core(void *p)
+{
+    uintptr_t grain = small_grain(p);
+    if (grain < (LOAD(small_span) >> GRAIN_SHIFT) && free_small_owned(p, grain, tls_heap))
+        return;
+    free_core_slow(p);
 }
 
 void mem_io_free(void *p)
@@ -112,6 +138,9 @@ size_t mem_io_usable_size(const void *p)
 {
     if (!p)
         return 0;
+    ensure_init();
+    if (unlikely(secure_mode))
+        return secure_usable_size(p);
     if (is_small(p))
         return small_usable(p, "malloc_usable_size");
     ensure_init();

@@ -5,6 +5,13 @@
 #define HEAP_META_CHUNK ((size_t)256 * 1024)
 
 
+/* The page malloc's fast path pops from for `cls`. In secure mode none: every malloc then
+ * takes the slow path, which hands it to secure.c. */
+static inline void heap_set_current(struct heap *h, unsigned cls, struct page *pg)
+{
+    h->current[cls] = secure_mode ? &empty_page : pg;
+}
+
 /* Heaps live in mmap'd chunks and are never unmapped: a heap whose thread exited is reused
  * whole by the next new thread, pages, counters and pending remote frees included. */
 static struct heap *heap_new_locked(void)
@@ -63,13 +70,13 @@ static void page_after_free(struct heap *h, struct page *pg)
         if (pg->place == PAGE_IN_QUEUE && queue->count == 1)
             return;  /* keep one page per class to avoid thrashing */
         list_remove(pg->place == PAGE_IN_QUEUE ? queue : &h->full, pg);
-        h->current[cls] = queue->head ? queue->head : &empty_page;
+        heap_set_current(h, cls, queue->head ? queue->head : &empty_page);
         page_retire(h, pg);
     } else if (pg->place == PAGE_IN_FULL) {
         list_remove(&h->full, pg);
         pg->place = PAGE_IN_QUEUE;
         list_push_tail(queue, pg);
-        h->current[cls] = queue->head;
+        heap_set_current(h, cls, queue->head);
     }
 }
 
@@ -296,7 +303,7 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
             list_remove(queue, pg);
             list_push_head(queue, pg);
         }
-        h->current[cls] = pg;
+        heap_set_current(h, cls, pg);
         void *b = page_pop(pg);
         if (b)
             return b;
@@ -323,7 +330,7 @@ static void heap_thread_exit(void *arg)
             }
             pg = next;
         }
-        h->current[c] = h->queue[c].head ? h->queue[c].head : &empty_page;
+        heap_set_current(h, c, h->queue[c].head ? h->queue[c].head : &empty_page);
     }
     struct page *pg;
     while ((pg = list_pop_head(&h->empty)))

@@ -66,6 +66,8 @@ static void init_once(void)
         small_range_init();
     if (!atomic_load_explicit(&slices_span, memory_order_acquire))
         arena_slices_init();
+    if (secure_mode)
+        secure_init();
 }
 
 /* Registered after the core is ready, because they may allocate (which then works). */

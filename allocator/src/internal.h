@@ -176,6 +176,17 @@ struct heap_stats {
     _Atomic uint64_t calloc_calls, realloc_calls, aligned_calls;
 };
 
+/* Secure mode's freed blocks, zeroed, waiting before the core may hand them out again
+ * (secure.c): a ring of the last QUARANTINE_SLOTS, at most QUARANTINE_BYTES together. */
+#define QUARANTINE_SLOTS 256
+#define QUARANTINE_BYTES ((size_t)1 << 20)
+struct quarantined { void *block; size_t usable; };
+struct quarantine {
+    struct quarantined slots[QUARANTINE_SLOTS];
+    unsigned head, count;
+    size_t bytes;
+};
+
 struct heap {
     struct page *current[NUM_CLASSES];       /* queue head, or &empty_page: the fast path's only load */
     struct page_list queue[NUM_CLASSES];     /* pages with (maybe) free blocks */
@@ -196,6 +207,7 @@ struct heap {
     bool abandoned;
     _Alignas(64) struct large_cache large_cache;  /* ranges of this heap's freed large blocks */
     _Alignas(64) _Atomic(struct free_block *) remote;  /* frees from other threads */
+    struct quarantine quarantine;            /* secure mode only */
 };
 
 /* ---- headered blocks (medium and large) ---- */

@@ -96,7 +96,7 @@ static void small_range_init(void)
         pool.total = pages;
         state_bias = (uintptr_t)states - (base >> GRAIN_SHIFT);  /* base is 64 KiB aligned */
         STORE(small_base, base);
-        STORE(small_grains, span >> GRAIN_SHIFT);
+        STORE(small_grains, secure_mode ? 0 : span >> GRAIN_SHIFT);  /* secure.c says why */
         atomic_store_explicit(&small_span, span, memory_order_release);
         return;
     }

@@ -140,4 +140,11 @@ static bool large_usable(const void *p, const char *function, size_t *usable);
 static void free_generic(void *p, const char *function);
 static inline bool free_fast(void *p);
 static size_t small_usable(const void *p, const char *function);
+static void *alloc_generic(size_t n, size_t alignment, bool zero);
+static void free_core(void *p);
+static void secure_init(void);
+static void *secure_alloc(size_t n, size_t alignment);
+static void secure_free(void *p, const char *function);
+static void *secure_realloc(void *p, size_t n);
+static size_t secure_usable_size(const void *p);
 #endif
