@@ -87,7 +87,7 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
     allocators = list(styles)
     width = 0.8 / max(len(allocators), 1)
     figure, axes = pyplot.subplots(figsize=(max(6.0, 0.9 * len(workloads) + 2), 4.8))
-    any_bar = False
+    any_bar = any_tie = False
     for index, allocator in enumerate(allocators):
         colour, hatch, _ = styles[allocator]
         xs, heights, below, above, ties = [], [], [], [], []
@@ -108,6 +108,7 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
             for bar, tie in zip(bars, ties):
                 if tie:
                     bar.set_alpha(0.3)
+                    any_tie = True
     if not any_bar:
         pyplot.close(figure)
         return None
@@ -120,7 +121,8 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
     axes.set_xlabel("workload")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    axes.legend(fontsize="small", ncol=min(len(allocators), 5))
+    axes.legend(fontsize="small", ncol=min(len(allocators), 5),
+                title="faded: tie (95 % interval spans 1.0)" if any_tie else None, title_fontsize="small")
     axes.grid(axis="y", alpha=0.3)
     return figure
 
@@ -148,14 +150,14 @@ def _relative_bars(document, threads, metric):
 
 def _throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
-        pyplot, title, "throughput ÷ system malloc (log; higher is better; faded: tie)",
+        pyplot, title, "throughput ÷ system malloc (log; higher is better)",
         results.workloads_in(document), styles, _relative_bars(document, threads, results.THROUGHPUT),
         reference_line=1.0, log=True)
 
 
 def _cpu_throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
-        pyplot, title, "ops per CPU-s ÷ system malloc (log; higher is better; faded: tie)",
+        pyplot, title, "ops per CPU-s ÷ system malloc (log; higher is better)",
         results.workloads_in(document), styles, _relative_bars(document, threads, "cpu_ops_per_s"),
         reference_line=1.0, log=True)
 
@@ -268,7 +270,7 @@ def _latency(pyplot, document, styles, title, op, threads):
     axes.set_yscale("log")
     axes.set_xticks(range(len(PERCENTILES)))
     axes.set_xticklabels([label for _, label in PERCENTILES])
-    axes.set_xlabel("percentile (hollow marker: below the timer's resolution in some workload, an upper bound)")
+    axes.set_xlabel("percentile (hollow: an upper bound, below the timer's resolution)")
     axes.set_ylabel("latency per call (ns, log scale)")
     axes.set_title(title, fontsize="medium")
     axes.legend(fontsize="small")
