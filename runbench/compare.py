@@ -1,7 +1,7 @@
 """`compare A B`: per-workload ratios between two results (B ÷ A), after a warning for every way
 the two runs differ that can move the figures by itself (options, machine, code)."""
-from runbench import results
-from runbench.report import format_table
+from runbench import results, stats
+from runbench.report import format_table, ratio_cell
 
 # (label, where to read it in a results document); the touch policy is in the harness's context.
 _OPTIONS = (("quick", ("options", "quick")), ("rounds", ("options", "repetitions")),
@@ -58,16 +58,24 @@ def _text(value):
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def _ratio(new, old):
-    return new / old if new is not None and old else None
+def _change(new, old):
+    """stats.Estimate of median(new) ÷ median(old) for two independent runs' samples, or None."""
+    if not new or not old or not stats.median(old):
+        return None
+    low, high = stats.bootstrap_ratio_interval(new, old)
+    return stats.Estimate(stats.median(new) / stats.median(old), low, high)
 
 
-def _relative_value(document, key):
-    found = results.relative(document, *key)
-    return found and found.value
+def _relative_ratios(document, key):
+    """The per-round ratios to system malloc behind results.relative for one run."""
+    workload, allocator, threads = key
+    return results.paired_ratios(results.find_run(document, *key),
+                                 results.find_run(document, workload, results.REFERENCE_ALLOCATOR, threads),
+                                 results.THROUGHPUT)
 
 
 def comparison_rows(before, after):
+    """[workload, allocator, threads, then an Estimate (or None) per compared metric]."""
     rows = []
     for run in after["runs"]:
         key = (run["workload"], run["allocator"], run["threads"])
@@ -76,10 +84,11 @@ def comparison_rows(before, after):
             continue
         rows.append([
             *key,
-            _ratio(results.median_metric(run, "ops_per_s"), results.median_metric(old, "ops_per_s")),
-            _ratio(_relative_value(after, key), _relative_value(before, key)),
-            _ratio(results.median_metric(run, "fragmentation"), results.median_metric(old, "fragmentation")),
-            _ratio(results.median_metric(run, "peak_rss_bytes"), results.median_metric(old, "peak_rss_bytes")),
+            _change(results.values(run, "ops_per_s"), results.values(old, "ops_per_s")),
+            _change(_relative_ratios(after, key), _relative_ratios(before, key))
+            if run["allocator"] != results.REFERENCE_ALLOCATOR else None,
+            _change(results.values(run, "fragmentation"), results.values(old, "fragmentation")),
+            _change(results.values(run, "peak_rss_bytes"), results.values(old, "peak_rss_bytes")),
         ])
     return sorted(rows, key=lambda row: row[:3])
 
@@ -90,7 +99,7 @@ def comparison_text(before, after, before_name, after_name):
     if not rows:
         return "\n".join([*warnings, f"{before_name} and {after_name} share no (workload, allocator, threads) runs"])
     header = ["workload", "allocator", "threads", "ops/s", "ops/s ÷ system", "fragmentation", "peak RSS"]
-    cells = [[*row[:3], *("—" if v is None else f"{v:.3f}" for v in row[3:])] for row in rows]
-    return "\n".join([*warnings, f"B ÷ A, medians; A = {before_name}, B = {after_name}. 'ops/s ÷ system' cancels "
-                      "the machine's speed: prefer it when A and B ran at different times.",
-                      format_table(header, cells)])
+    cells = [[*row[:3], *(ratio_cell(v, "{:.3f}") for v in row[3:])] for row in rows]
+    return "\n".join([*warnings, f"B ÷ A, medians with 95 % bootstrap intervals ('tie': the interval spans 1.0); "
+                      f"A = {before_name}, B = {after_name}. 'ops/s ÷ system' cancels the machine's speed: "
+                      "prefer it when A and B ran at different times.", format_table(header, cells)])
