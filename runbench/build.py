@@ -1,7 +1,9 @@
 """Installing missing Debian packages and building the harness with CMake (Release, its own build dir)."""
 import os
+import re
 import subprocess
 import sys
+import time
 
 from runbench.errors import BuildError
 
@@ -11,6 +13,11 @@ HARNESS_TARGET = "mem_io_replay"
 DROPIN_TARGET = "mem_io_shared"
 RECORDER_TARGET = "mem_io_recorder"
 BUILD_LOG_TAIL_LINES = 40
+# apt-get's messages when another apt-get, dpkg or unattended-upgrades holds its locks; a fresh
+# machine often runs one for minutes after boot.
+APT_LOCK_MESSAGE = re.compile(r"Could not get lock|Unable to acquire the dpkg frontend lock|Unable to lock")
+APT_LOCK_WAIT_S = 600
+APT_LOCK_POLL_S = 5
 
 
 def missing_packages(packages=REQUIRED_PACKAGES):
@@ -31,10 +38,33 @@ def ensure_packages(packages=REQUIRED_PACKAGES, log=sys.stderr):
     if os.geteuid() != 0:
         raise BuildError("missing Debian packages; as root, install them with:\n  " + " ".join(install))
     print(f"run_bench.py: installing missing Debian packages: {' '.join(missing)}", file=log)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-        if subprocess.run(args, env=env).returncode != 0:
-            raise BuildError(f"'{' '.join(args)}' failed; install the packages by hand: {' '.join(install)}")
+        failure = run_apt(args, log)
+        if failure:
+            raise BuildError(f"'{' '.join(args)}' failed: {failure}; install the packages by hand: {' '.join(install)}")
+
+
+def run_apt(args, log=sys.stderr, wait_s=APT_LOCK_WAIT_S, poll_s=APT_LOCK_POLL_S):
+    """Run an apt-get command, waiting up to wait_s for the lock another package manager holds
+    instead of failing at once. Returns None on success, else what went wrong."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    deadline = time.monotonic() + wait_s
+    announced = False
+    while True:
+        proc = subprocess.run(args, env=env, stderr=subprocess.PIPE, text=True)
+        if proc.returncode == 0:
+            return None
+        if not APT_LOCK_MESSAGE.search(proc.stderr):
+            log.write(proc.stderr)
+            return f"exit status {proc.returncode}"
+        if time.monotonic() >= deadline:
+            log.write(proc.stderr)
+            return f"the package manager's lock was still held after {wait_s} s"
+        if not announced:
+            print(f"run_bench.py: another package manager holds the dpkg/apt lock; waiting for it "
+                  f"(up to {wait_s} s): {proc.stderr.strip().splitlines()[-1]}", file=log)
+            announced = True
+        time.sleep(poll_s)
 
 
 def build(repo_root, build_dir, targets, log=sys.stderr):

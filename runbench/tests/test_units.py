@@ -231,6 +231,52 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(build.missing_packages(("libc6",)), [])
 
 
+class AptLockTest(unittest.TestCase):
+    """run_apt waits while another package manager holds the lock, then runs; a fake apt-get on
+    PATH stands in for the real one (locked for its first `locked_runs` runs)."""
+
+    def fake_apt(self, locked_runs, other_failure=False):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        counter = os.path.join(folder.name, "runs")
+        failure = ('echo "E: Unable to locate package nothing" >&2; exit 100' if other_failure else
+                   'echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 42 (apt-get)" >&2; '
+                   'exit 100')
+        with open(os.path.join(folder.name, "apt-get"), "w", encoding="utf-8") as script:
+            script.write(f"#!/bin/sh\necho x >> {counter}\n"
+                         f"if [ $(wc -l < {counter}) -le {locked_runs} ]; then {failure}; fi\nexit 0\n")
+        os.chmod(os.path.join(folder.name, "apt-get"), 0o755)
+        path = mock.patch.dict(os.environ, PATH=folder.name + os.pathsep + os.environ["PATH"])
+        path.start()
+        self.addCleanup(path.stop)
+        return counter
+
+    def runs(self, counter):
+        with open(counter, encoding="utf-8") as handle:
+            return len(handle.readlines())
+
+    def test_waits_for_the_lock_with_a_message_then_runs(self):
+        counter = self.fake_apt(locked_runs=2)
+        log = io.StringIO()
+        self.assertIsNone(build.run_apt(["apt-get", "update"], log, wait_s=60, poll_s=0.01))
+        self.assertEqual(self.runs(counter), 3)
+        self.assertEqual(log.getvalue().count("waiting for it (up to 60 s)"), 1)
+        self.assertIn("held by process 42", log.getvalue())
+
+    def test_gives_up_after_the_time_limit(self):
+        self.fake_apt(locked_runs=10 ** 6)
+        failure = build.run_apt(["apt-get", "update"], io.StringIO(), wait_s=0.05, poll_s=0.01)
+        self.assertEqual(failure, "the package manager's lock was still held after 0.05 s")
+
+    def test_other_failures_are_not_retried(self):
+        counter = self.fake_apt(locked_runs=1, other_failure=True)
+        log = io.StringIO()
+        self.assertEqual(build.run_apt(["apt-get", "install", "nothing"], log, wait_s=60, poll_s=0.01),
+                         "exit status 100")
+        self.assertEqual(self.runs(counter), 1)
+        self.assertIn("Unable to locate package", log.getvalue())
+
+
 class ProgressTest(unittest.TestCase):
     def test_plain_output_every_tenth_with_eta(self):
         now = [0.0]
