@@ -50,13 +50,19 @@ def standing_table(document):
 
 
 def summary_tables(document):
-    """[(title, header, rows)]: the standing over every case, then for the first thread count
+    """[(title, header, rows)]: the standing over every case, then for each thread count that ran
     throughput ×system, fragmentation and peak RSS per workload."""
     workloads = results.workloads_in(document)
     allocators = results.allocators_in(document)
     if not workloads:
         return []
-    threads = results.threads_in(document)[0]
+    tables = [standing_table(document)]
+    for threads in results.threads_in(document):
+        tables.extend(_per_workload_tables(document, workloads, allocators, threads))
+    return tables
+
+
+def _per_workload_tables(document, workloads, allocators, threads):
     header = ["workload", *allocators]
 
     throughput = {(w, a): results.relative(document, w, a, threads) for w in workloads for a in allocators
@@ -68,8 +74,7 @@ def summary_tables(document):
              for a in allocators]
     rows.append(["geomean", *(ratio_cell(m) if a != results.REFERENCE_ALLOCATOR else "1"
                               for a, m in zip(allocators, means))])
-    tables = [standing_table(document),
-              (f"Throughput ÷ system malloc's in the same round (median; higher is better) {INTERVAL_NOTE}, "
+    tables = [(f"Throughput ÷ system malloc's in the same round (median; higher is better) {INTERVAL_NOTE}, "
                f"threads={threads}", header, rows)]
 
     def metric(name, scale=1.0):

@@ -30,6 +30,14 @@ class EndToEndTest(CommandTestCase):
         self.assertRegex(self.proc.stdout, r"mem_io\s+(tie \(|\d+\.\d+× \()")  # every ratio with its interval
         self.assertIn("tiny", self.proc.stdout)
 
+    def test_terminal_and_summary_txt_show_every_thread_count(self):
+        with open(os.path.join(self.out, "summary.txt"), encoding="utf-8") as handle:
+            summary = handle.read()
+        for text in (self.proc.stdout, summary):
+            for threads in (1, 2):
+                self.assertRegex(text, rf"(?m)^Throughput ÷ system malloc.*, threads={threads}$")
+                self.assertRegex(text, rf"(?m)^Peak RSS in MiB.*, threads={threads}$")
+
     def test_results_json_records_environment_options_and_every_repetition(self):
         with open(os.path.join(self.out, "results.json"), encoding="utf-8") as handle:
             document = json.load(handle)
