@@ -13,6 +13,7 @@ import datetime
 import os
 import re
 import sys
+import tempfile
 
 from runbench import allocators as allocator_names
 from runbench.argtypes import comma_list, fraction, positive_float, positive_int, thread_list
@@ -189,7 +190,8 @@ def build_parser():
 
 
 def finish(parser, args):
-    """Refuse shared options the chosen subcommand does not take, then fill in its defaults."""
+    """Refuse shared options the chosen subcommand does not take, then fill in its defaults; check
+    that a given --out can be written before anything is built or run."""
     accepted = {action.dest for action in _subcommand_parser(parser, args.subcommand)._actions}
     for action in parser._actions:
         if action.dest in SHARED_DEFAULTS and hasattr(args, action.dest) and action.dest not in accepted:
@@ -198,7 +200,31 @@ def finish(parser, args):
     for name, value in defaults.items():
         if name in accepted and not hasattr(args, name):
             setattr(args, name, value)
+    if getattr(args, "out", None):
+        check_writable_folder(args.out)
     return args
+
+
+def check_writable_folder(path):
+    """Fail now, not after minutes of building and running, when `path` cannot be created or
+    written. Folders created to find out are removed again: a refused run leaves nothing behind."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"--out {path} exists and is not a folder")
+    created = []
+    missing = os.path.abspath(path)
+    while not os.path.exists(missing):
+        created.append(missing)
+        missing = os.path.dirname(missing)
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UsageError(f"--out {path} cannot be written: {error.strerror or error}") from error
+    finally:
+        for folder in created:  # deepest first
+            if os.path.isdir(folder):
+                os.rmdir(folder)
 
 
 def _subcommand_parser(parser, name):
@@ -248,8 +274,7 @@ def command_suite(args):
         REPO_ROOT, "results", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     if os.path.exists(os.path.join(out_dir, "results.json")):
         raise UsageError(f"{out_dir} already holds a results.json; choose another --out")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UsageError(f"--out {out_dir} exists and is not a folder")
+    check_writable_folder(out_dir)
     binary = _prepare(args, _targets(args.allocators))
     chosen_allocators = allocator_names.resolve_all(args.allocators, args.build_dir)
     served = allocator_names.verify(chosen_allocators, binary)

@@ -63,16 +63,37 @@ class CommandTest(CommandTestCase):
         self.assertCleanError(proc, "--threads does not apply to 'check'")
         self.assertEqual(proc.returncode, 2)
 
-    def test_failed_build_has_its_own_exit_status(self):
+    def failing_cmake(self):
+        """An environment whose cmake notes that it ran, then fails as a broken build does."""
         fake_bin = self.path("bin")
         os.mkdir(fake_bin)
         with open(os.path.join(fake_bin, "cmake"), "w", encoding="utf-8") as script:
-            script.write("#!/bin/sh\necho fake cmake fails >&2\nexit 2\n")
+            script.write(f"#!/bin/sh\ntouch {self.path('cmake-ran')}\necho fake cmake fails >&2\nexit 2\n")
         os.chmod(os.path.join(fake_bin, "cmake"), 0o755)
-        env = dict(os.environ, PATH=fake_bin + os.pathsep + os.environ["PATH"])
-        proc = run_bench("--build-dir", self.path("build"), "--out", self.path("out"), env=env)
+        return dict(os.environ, PATH=fake_bin + os.pathsep + os.environ["PATH"])
+
+    def test_failed_build_has_its_own_exit_status(self):
+        proc = run_bench("--build-dir", self.path("build"), "--out", self.path("out"), env=self.failing_cmake())
         self.assertCleanError(proc, "build step failed", "fake cmake fails")
         self.assertEqual(proc.returncode, 3)
+
+    def test_unwritable_out_is_refused_before_building(self):
+        """Tests run as root, who may write anywhere: a path under a file and one in /proc cannot be made."""
+        open(self.path("file"), "w").close()
+        env = self.failing_cmake()
+        for out, reason in ((self.path("file/out"), "Not a directory"), ("/proc/mem_io_out", "No such file")):
+            build = ("--build-dir", self.path("build"))
+            for argv in ((*build, "--out", out), ("--out", out, "check", *build), ("plot", "r.json", "--out", out)):
+                with self.subTest(argv=argv):
+                    proc = run_bench(*argv, env=env)
+                    self.assertCleanError(proc, f"--out {out} cannot be written: {reason}")
+                    self.assertEqual(proc.returncode, 2)
+                    self.assertFalse(os.path.exists(self.path("cmake-ran")), "the build must not start")
+
+    def test_out_check_leaves_no_folder_behind(self):
+        proc = run_bench("--no-build", "--build-dir", self.path("no-build"), "--out", self.path("a/b/c"))
+        self.assertCleanError(proc, "harness binary")
+        self.assertFalse(os.path.exists(self.path("a")))
 
     def test_suite_writes_a_relative_out_under_the_current_folder(self):
         trace = write_trace(self.path("tiny.trace"), blocks=500, live=50)
