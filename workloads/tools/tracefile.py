@@ -176,6 +176,7 @@ def read_ops(path):
     expected_args = {"m": 1, "c": 2, "a": 2, "r": 1, "f": 0, "s": 1}
     live = set()
     header_seen = False
+    operations = number = 0
     try:
         with open_text(path, "r") as lines:
             for number, line in enumerate(lines, 1):
@@ -224,11 +225,14 @@ def read_ops(path):
                     size = args[0] if op == "r" else 0
                     if op in "fs":
                         live.discard(block)
+                operations += 1
                 yield thread, op, block, size
     except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as error:
         raise TraceError("%s: cannot read: %s" % (path, error))
     if not header_seen:
         raise TraceError("%s: empty file, the header '%s' is missing" % (path, HEADER))
+    if not operations:  # the replayer refuses a trace that measures nothing
+        raise TraceError("%s:%d: no operations after the header" % (path, number))
 
 
 def check(path):
