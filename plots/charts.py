@@ -7,6 +7,7 @@ hatches and lines markers so no chart relies on colour alone.
 """
 import os
 import sys
+import textwrap
 
 from runbench import results, stats
 
@@ -16,6 +17,11 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LATENCY_OPS = ("malloc", "free", "realloc", "calloc", "aligned")
 PERCENTILES = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
 MIB = 1024 * 1024
+# Titles longer than this wrap: a chart opened at its saved size must show all of its text.
+TITLE_WIDTH = 70
+# A timeline with fewer samples than this (the harness samples RSS every interval_ms, 1 ms at
+# first) is too short to show a shape: its points are marked and the chart says why it is flat.
+FEW_SAMPLES = 20
 
 
 def missing_reason():
@@ -120,11 +126,16 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
     axes.set_xticklabels(workloads, rotation=30, ha="right")
     axes.set_xlabel("workload")
     axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.legend(fontsize="small", ncol=min(len(allocators), 5),
-                title="faded: tie (95 % interval spans 1.0)" if any_tie else None, title_fontsize="small")
+    axes.set_title(_wrapped(title), pad=28)
+    axes.legend(fontsize="small", ncol=min(len(allocators), 8), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                frameon=False, title="faded: tie (95 % interval spans 1.0)" if any_tie else None,
+                title_fontsize="small")
     axes.grid(axis="y", alpha=0.3)
     return figure
+
+
+def _wrapped(title):
+    return "\n".join(textwrap.wrap(title, TITLE_WIDTH))
 
 
 def _spread(values):
@@ -150,20 +161,20 @@ def _relative_bars(document, threads, metric):
 
 def _throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
-        pyplot, title, "throughput ÷ system malloc (log; higher is better)",
+        pyplot, title, "throughput ÷ system malloc\n(log scale; higher is better)",
         results.workloads_in(document), styles, _relative_bars(document, threads, results.THROUGHPUT),
         reference_line=1.0, log=True)
 
 
 def _cpu_throughput(pyplot, document, styles, title, threads):
     return _grouped_bars(
-        pyplot, title, "ops per CPU-s ÷ system malloc (log; higher is better)",
+        pyplot, title, "ops per CPU-s ÷ system malloc\n(log scale; higher is better)",
         results.workloads_in(document), styles, _relative_bars(document, threads, "cpu_ops_per_s"),
         reference_line=1.0, log=True)
 
 
 def _fragmentation(pyplot, document, styles, title, threads):
-    return _grouped_bars(pyplot, title, "(peak RSS − baseline RSS) ÷ peak live bytes (lower is better)",
+    return _grouped_bars(pyplot, title, "(peak RSS − baseline RSS)\n÷ peak live bytes (lower is better)",
                          results.workloads_in(document), styles,
                          _metric_spread(document, threads, "fragmentation"), reference_line=1.0)
 
@@ -210,28 +221,38 @@ def _progress(t_ms):
 
 
 def _timeline(pyplot, document, styles, title, workload, threads):
-    figure, axes = pyplot.subplots(figsize=(7, 4.2))
-    live_drawn = False
-    for allocator, (colour, _, _) in styles.items():
+    timelines = {}
+    for allocator in styles:
         run = results.find_run(document, workload, allocator, threads)
         timeline = run.get("timeline") if run else None
-        if not timeline or not timeline.get("t_ms"):
-            continue
+        if timeline and timeline.get("t_ms"):
+            timelines[allocator] = timeline
+    # live bytes are the trace's, the same under every allocator: draw the best-sampled copy
+    live = max((t for t in timelines.values() if t.get("live_bytes")), key=lambda t: len(t["t_ms"]), default=None)
+    if live is None:
+        return None
+    figure, axes = pyplot.subplots(figsize=(7, 5.2))
+    short = []
+    for allocator, timeline in timelines.items():
+        colour, _, marker = styles[allocator]
+        samples = len(timeline["t_ms"])
+        if samples < FEW_SAMPLES:
+            short.append(allocator)
         baseline = timeline.get("baseline_rss_bytes", 0)
         axes.plot(_progress(timeline["t_ms"]), [(r - baseline) / MIB for r in timeline["rss_bytes"]],
-                  color=colour, label=f"{allocator}: RSS − baseline ({timeline['t_ms'][-1]:.0f} ms)")
-        if not live_drawn and timeline.get("live_bytes"):
-            axes.plot(_progress(timeline["t_ms"]), [b / MIB for b in timeline["live_bytes"]], color="black",
-                      linestyle="--", linewidth=1.2, label="live requested bytes")
-            live_drawn = True
-    if not live_drawn:
-        pyplot.close(figure)
-        return None
+                  color=colour, marker=marker if samples < FEW_SAMPLES else None, markersize=4,
+                  label=f"{allocator}: RSS − baseline ({timeline['t_ms'][-1]:.0f} ms, {samples} samples)")
+    axes.plot(_progress(live["t_ms"]), [b / MIB for b in live["live_bytes"]], color="black",
+              linestyle="--", linewidth=1.2, label="live requested bytes")
     axes.set_xlabel("progress through the replay (% of its wall time)")
     axes.set_ylabel("MiB")
-    axes.set_title(title)
-    axes.legend(fontsize="small")
+    axes.set_title(_wrapped(title))
+    axes.legend(fontsize="small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     axes.grid(alpha=0.3)
+    if short:
+        interval = min(timelines[name].get("interval_ms", 1) for name in short)
+        figure.text(0.01, 0.01, f"Marked lines: fewer than {FEW_SAMPLES} samples (RSS is sampled every "
+                    f"{interval:g} ms), a replay too short to show a shape.", fontsize="x-small", style="italic")
     return figure
 
 
@@ -272,7 +293,7 @@ def _latency(pyplot, document, styles, title, op, threads):
     axes.set_xticklabels([label for _, label in PERCENTILES])
     axes.set_xlabel("percentile (hollow: an upper bound, below the timer's resolution)")
     axes.set_ylabel("latency per call (ns, log scale)")
-    axes.set_title(title, fontsize="medium")
+    axes.set_title(_wrapped(title), fontsize="medium")
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3, which="both")
     return figure
