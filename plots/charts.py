@@ -17,8 +17,9 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LATENCY_OPS = ("malloc", "free", "realloc", "calloc", "aligned")
 PERCENTILES = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
 MIB = 1024 * 1024
-# Titles longer than this wrap: a chart opened at its saved size must show all of its text.
-TITLE_WIDTH = 70
+# Titles wrap at this many characters per inch of figure width: a chart opened at its saved
+# size must show all of its text.
+TITLE_CHARACTERS_PER_INCH = 10
 # A timeline with fewer samples than this (the harness samples RSS every interval_ms, 1 ms at
 # first) is too short to show a shape: its points are marked and the chart says why it is flat.
 FEW_SAMPLES = 20
@@ -126,7 +127,7 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
     axes.set_xticklabels(workloads, rotation=30, ha="right")
     axes.set_xlabel("workload")
     axes.set_ylabel(ylabel)
-    axes.set_title(_wrapped(title), pad=28)
+    axes.set_title(_wrapped(title, figure), pad=28)
     axes.legend(fontsize="small", ncol=min(len(allocators), 8), loc="lower center", bbox_to_anchor=(0.5, 1.0),
                 frameon=False, title="faded: tie (95 % interval spans 1.0)" if any_tie else None,
                 title_fontsize="small")
@@ -134,8 +135,8 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
     return figure
 
 
-def _wrapped(title):
-    return "\n".join(textwrap.wrap(title, TITLE_WIDTH))
+def _wrapped(title, figure):
+    return "\n".join(textwrap.wrap(title, int(figure.get_figwidth() * TITLE_CHARACTERS_PER_INCH)))
 
 
 def _spread(values):
@@ -246,7 +247,7 @@ def _timeline(pyplot, document, styles, title, workload, threads):
               linestyle="--", linewidth=1.2, label="live requested bytes")
     axes.set_xlabel("progress through the replay (% of its wall time)")
     axes.set_ylabel("MiB")
-    axes.set_title(_wrapped(title))
+    axes.set_title(_wrapped(title, figure))
     axes.legend(fontsize="small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     axes.grid(alpha=0.3)
     if short:
@@ -293,7 +294,7 @@ def _latency(pyplot, document, styles, title, op, threads):
     axes.set_xticklabels([label for _, label in PERCENTILES])
     axes.set_xlabel("percentile (hollow: an upper bound, below the timer's resolution)")
     axes.set_ylabel("latency per call (ns, log scale)")
-    axes.set_title(_wrapped(title), fontsize="medium")
+    axes.set_title(_wrapped(title, figure), fontsize="medium")
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3, which="both")
     return figure
