@@ -93,6 +93,35 @@ def comparison_rows(before, after):
     return sorted(rows, key=lambda row: row[:3])
 
 
+def verdict_agreement(before, after):
+    """({outcome: count}, [reversed keys]) over the (workload, allocator, threads) cases both runs
+    measured against system malloc: the same separated verdict, a tie in both or in one, or reversed
+    (separated in opposite directions): how far a quick run agrees with a full one."""
+    counts, reversed_keys = {}, []
+    for run in after["runs"]:
+        key = (run["workload"], run["allocator"], run["threads"])
+        if run["allocator"] == results.REFERENCE_ALLOCATOR or results.find_run(before, *key) is None:
+            continue
+        old, new = results.relative(before, *key), results.relative(after, *key)
+        if old is None or new is None:
+            continue
+        ties = (old.verdict == stats.NOT_SEPARATED, new.verdict == stats.NOT_SEPARATED)
+        outcome = {(True, True): "tie in both", (True, False): "tie in A only",
+                   (False, True): "tie in B only"}.get(ties, "same verdict" if old.verdict == new.verdict else "reversed")
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == "reversed":
+            reversed_keys.append(key)
+    return counts, sorted(reversed_keys)
+
+
+def agreement_text(before, after):
+    counts, reversed_keys = verdict_agreement(before, after)
+    outcomes = ("same verdict", "tie in both", "tie in A only", "tie in B only", "reversed")
+    text = (f"Verdicts against system malloc over {sum(counts.values())} cases: " +
+            ", ".join(f"{name} {counts.get(name, 0)}" for name in outcomes))
+    return text + "".join(f"\n  reversed: {w}/{a}/threads:{t}" for w, a, t in reversed_keys)
+
+
 def comparison_text(before, after, before_name, after_name):
     warnings = differences(before, after)
     rows = comparison_rows(before, after)
@@ -102,4 +131,5 @@ def comparison_text(before, after, before_name, after_name):
     cells = [[*row[:3], *(ratio_cell(v, "{:.3f}") for v in row[3:])] for row in rows]
     return "\n".join([*warnings, f"B ÷ A, medians with 95 % bootstrap intervals ('tie': the interval spans 1.0); "
                       f"A = {before_name}, B = {after_name}. 'ops/s ÷ system' cancels the machine's speed: "
-                      "prefer it when A and B ran at different times.", format_table(header, cells)])
+                      "prefer it when A and B ran at different times.", format_table(header, cells),
+                      agreement_text(before, after)])

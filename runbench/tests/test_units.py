@@ -167,6 +167,25 @@ class CompareWarningsTest(unittest.TestCase):
         self.assertIn("uncommitted changes", lines[0])
 
 
+class VerdictAgreementTest(unittest.TestCase):
+    @staticmethod
+    def suite_with(ratios_by_workload):
+        """mem_io's ops/s = ratio × system's 1e6 in each round, per workload."""
+        runs = []
+        for workload, ratios in ratios_by_workload.items():
+            for allocator, scale in (("system", [1.0] * len(ratios)), ("mem_io", ratios)):
+                runs.append({"workload": workload, "allocator": allocator, "threads": 1,
+                             "samples": [{"round": r, "ops_per_s": 1e6 * x} for r, x in enumerate(scale)]})
+        return {"runs": runs, "allocators": []}
+
+    def test_outcomes_are_counted_and_reversals_named(self):
+        full = self.suite_with({"a": [2.0, 2.1, 2.2], "b": [0.5, 0.6, 0.55], "c": [0.9, 1.1, 1.0], "d": [2, 2, 2]})
+        quick = self.suite_with({"a": [1.8, 2.0, 1.9], "b": [1.5, 1.6, 1.7], "c": [1.2, 1.3, 1.4], "d": [0.8, 1.3, 1]})
+        counts, reversed_keys = compare.verdict_agreement(full, quick)
+        self.assertEqual(counts, {"same verdict": 1, "reversed": 1, "tie in A only": 1, "tie in B only": 1})
+        self.assertEqual(reversed_keys, [("b", "mem_io", 1)])
+
+
 class WorkloadSelectionTest(unittest.TestCase):
     def setUp(self):
         self.root = tempfile.TemporaryDirectory()
