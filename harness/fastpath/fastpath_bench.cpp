@@ -16,9 +16,7 @@
 #include <string>
 #include <vector>
 
-#ifdef MEM_IO_HAVE_ALLOCATOR
 #include "memory.h"
-#endif
 
 namespace {
 
@@ -77,11 +75,7 @@ int main(int argc, char **argv) {
     if (api_name == "malloc") {
         api = {libc_allocate, libc_release};
     } else if (api_name == "mem_io") {
-#ifdef MEM_IO_HAVE_ALLOCATOR
         api = {mem_io_malloc, mem_io_free};
-#else
-        UsageError("--api=mem_io: this build has no mem_io allocator library");
-#endif
     } else {
         UsageError(api_name.empty() ? "missing --api" : "unknown --api '" + api_name + "'");
     }

@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef MEM_IO_HAVE_ALLOCATOR
 #include "memory.h"
-#endif
 
 static unsigned long parse_count(const char *text, const char *what, unsigned long min)
 {
@@ -42,13 +40,8 @@ int main(int argc, char **argv)
     void *(*allocate)(size_t) = malloc;
     void (*release)(void *) = free;
     if (strcmp(argv[1], "mem_io") == 0) {
-#ifdef MEM_IO_HAVE_ALLOCATOR
         allocate = mem_io_malloc;
         release = mem_io_free;
-#else
-        fprintf(stderr, "fastpath_loop: this build has no mem_io allocator library\n");
-        return 2;
-#endif
     } else if (strcmp(argv[1], "malloc") != 0) {
         fprintf(stderr, "fastpath_loop: unknown API '%s' (malloc or mem_io)\n", argv[1]);
         return 2;

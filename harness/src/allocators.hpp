@@ -15,9 +15,7 @@
 #include <cstring>
 #include <string>
 
-#ifdef MEM_IO_HAVE_ALLOCATOR
 #include "memory.h"
-#endif
 
 // glibc before 2.39 lacks free_sized; an LD_PRELOADed allocator may provide it.
 extern "C" void free_sized(void* ptr, size_t size) __attribute__((weak));
@@ -46,7 +44,6 @@ struct SystemAllocator {
   void after_replay() {}
 };
 
-#ifdef MEM_IO_HAVE_ALLOCATOR
 // mem_io linked in and called through its own API.
 struct MemIoAllocator {
   void* malloc(size_t size) { return mem_io_malloc(size); }
@@ -57,7 +54,6 @@ struct MemIoAllocator {
   void free_sized(void* ptr, size_t size) { mem_io_free_sized(ptr, size); }
   void after_replay() {}
 };
-#endif
 
 // Hands out memory from one big reservation and never reuses it; free does nothing. Replaying
 // against it measures what the harness itself costs per operation.

@@ -77,9 +77,6 @@ Options parse_options(int argc, char** argv) {
   if (!o.check) {
     if (o.allocator != "mem_io" && o.allocator != "system" && o.allocator != "bump")
       usage_error("--allocator must be mem_io, system or bump, not '" + o.allocator + "'");
-#ifndef MEM_IO_HAVE_ALLOCATOR
-    if (o.allocator == "mem_io") usage_error("this build has no mem_io allocator (allocator/ was not built)");
-#endif
     if (o.threads && o.scaling) usage_error("give --threads or --scaling, not both");
   }
   if (o.label.empty()) o.label = o.allocator;
@@ -179,7 +176,6 @@ class BenchmarkCase {
     c["ideal_bytes"] = ideal;
     c["fragmentation"] = ideal > 0 ? (double(peak_rss) - double(baseline_rss_)) / ideal : 0;
     c["failed_allocs"] = double(failed_allocs) / double(replays ? replays : 1);
-#ifdef MEM_IO_HAVE_ALLOCATOR
     if (std::is_same<Allocator, MemIoAllocator>::value) {
       mem_io_stats stats{};
       mem_io_get_stats(&stats);
@@ -187,7 +183,6 @@ class BenchmarkCase {
       c["mem_io_peak_os_bytes"] = double(stats.peak_os_bytes);
       c["mem_io_errors"] = double(stats.errors);
     }
-#endif
   }
 
   Shared& shared_;
@@ -342,12 +337,10 @@ int main(int argc, char** argv) {
     static BumpAllocator bump_allocator;
     register_benchmarks(shared, bump_allocator, traces);
   }
-#ifdef MEM_IO_HAVE_ALLOCATOR
   if (o.allocator == "mem_io") {
     static MemIoAllocator mem_io_allocator;
     register_benchmarks(shared, mem_io_allocator, traces);
   }
-#endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   if (!o.timeline_out.empty() && !write_timelines(o.timeline_out, shared)) {

@@ -40,7 +40,7 @@ struct Op {
 static_assert(sizeof(Op) <= 16, "decoded operations must stay compact");
 
 // A growable array of ops in its own mapping: it grows with mremap (no copying) and asks for
-// huge pages, because page faults (~12 µs per 4 KiB here) would otherwise dominate loading.
+// huge pages, because a page fault per 4 KiB would otherwise dominate loading.
 class OpArray {
  public:
   OpArray() = default;
