@@ -7,14 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(
-  cmake make g++ clang libclang-rt-14-dev      # compilers; clang brings libFuzzer and the sanitizers
-  pkg-config                                   # the install test's outside Makefile project
-  libbenchmark-dev libgtest-dev zlib1g-dev     # harness and tests
-  python3 python3-matplotlib                   # run_bench.py and its charts
-  libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0   # peer allocators the harness compares against
-  sqlite3 perl git bash gcc                    # real programs run on mem_io's drop-in library
-)
+# every package of debian-packages.txt (its first column; '#' starts a comment)
+mapfile -t packages < <(sed -e 's/#.*//' debian-packages.txt | awk 'NF { print $1 }')
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,10 +5,10 @@ import subprocess
 import sys
 import time
 
+from runbench import REPO_ROOT
 from runbench.errors import BuildError
 
-REQUIRED_PACKAGES = ("cmake", "make", "g++", "libbenchmark-dev", "zlib1g-dev", "python3-matplotlib",
-                     "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0")
+PACKAGE_LIST = os.path.join(REPO_ROOT, "debian-packages.txt")
 HARNESS_TARGET = "mem_io_replay"
 DROPIN_TARGET = "mem_io_shared"
 RECORDER_TARGET = "mem_io_recorder"
@@ -20,7 +20,14 @@ APT_LOCK_WAIT_S = 600
 APT_LOCK_POLL_S = 5
 
 
-def missing_packages(packages=REQUIRED_PACKAGES):
+def required_packages(path=PACKAGE_LIST):
+    """The packages run_bench.py needs: the 'bench' lines of debian-packages.txt."""
+    with open(path, encoding="utf-8") as listing:
+        fields = [line.split("#", 1)[0].split() for line in listing]
+    return tuple(words[0] for words in fields if len(words) >= 2 and words[1] == "bench")
+
+
+def missing_packages(packages):
     missing = []
     for package in packages:
         proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
@@ -30,8 +37,8 @@ def missing_packages(packages=REQUIRED_PACKAGES):
     return missing
 
 
-def ensure_packages(packages=REQUIRED_PACKAGES, log=sys.stderr):
-    missing = missing_packages(packages)
+def ensure_packages(packages=None, log=sys.stderr):
+    missing = missing_packages(packages or required_packages())
     if not missing:
         return
     install = ["apt-get", "install", "-y", *missing]

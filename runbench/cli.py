@@ -15,6 +15,7 @@ import re
 import sys
 import tempfile
 
+from runbench import REPO_ROOT
 from runbench import allocators as allocator_names
 from runbench.argtypes import comma_list, fraction, positive_float, positive_int, thread_list
 from runbench import build, environment, gate, harness, progress, report, results, stress, suite, workloads
@@ -22,7 +23,6 @@ from runbench.compare import comparison_text
 from runbench.errors import BUILD_STATUS, USAGE_STATUS, BuildError, UsageError
 from workloads.tools import mtrace_import, record
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BUILD_DIR = os.path.join(REPO_ROOT, "build", "bench")
 DEFAULT_BASELINE = os.path.join(REPO_ROOT, "runbench", "baseline.json")
 RUN_TIMEOUT_S = 300

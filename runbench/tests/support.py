@@ -3,7 +3,8 @@ import os
 import subprocess
 import unittest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from runbench import REPO_ROOT
+
 RUN_BENCH = os.path.join(REPO_ROOT, "run_bench.py")
 PYTHON = "/usr/bin/python3"
 

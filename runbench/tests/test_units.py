@@ -6,7 +6,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from runbench import build, compare, gate, harness, report, results, stats, workloads
+from runbench import allocators, build, compare, gate, harness, report, results, stats, workloads
 from runbench.errors import BuildError, UsageError
 from runbench.progress import Progress
 
@@ -248,6 +248,15 @@ class PackageTest(unittest.TestCase):
 
     def test_installed_packages_need_nothing(self):
         self.assertEqual(build.missing_packages(("libc6",)), [])
+
+    def test_package_list_holds_the_build_tools_and_every_peer_allocator(self):
+        needed = build.required_packages()
+        self.assertIn("cmake", needed)
+        self.assertIn("libbenchmark-dev", needed)
+        for name in allocators.DEFAULT_ALLOCATORS:
+            package = allocators.resolve(name, "build").package
+            if package and package != "libc6":
+                self.assertIn(package, needed, name)
 
 
 class AptLockTest(unittest.TestCase):

@@ -17,9 +17,10 @@ import sys
 import tempfile
 import time
 
+from runbench import REPO_ROOT
 from workloads.tools import record
 
-INPUTS = os.path.join(record.REPO, "workloads", "real", "inputs")
+INPUTS = os.path.join(REPO_ROOT, "workloads", "real", "inputs")
 PROGRAMS = [  # (name, command, extra environment)
     ("python3 text processing (1.9 M calls)", ["/usr/bin/python3", os.path.join(INPUTS, "python_text_processing.py")], {"PYTHONMALLOC": "malloc"}),
     ("python3 4 threads + queue (1.2 M calls)", ["/usr/bin/python3", os.path.join(INPUTS, "python_threaded_queue.py")], {"PYTHONMALLOC": "malloc"}),

@@ -22,9 +22,9 @@ import subprocess
 import sys
 import tempfile
 
+from runbench import REPO_ROOT
 from workloads.tools import tracefile
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIBRARY_NAME = "libmem_io_recorder.so"
 LIBRARY_IN_BUILD = os.path.join("workloads", "recorder", LIBRARY_NAME)
 PREFIX_VARIABLE = "MEM_IO_RECORD_PREFIX"
@@ -152,17 +152,17 @@ def find_library(args):
         candidates = [os.path.join(args.build_dir, LIBRARY_IN_BUILD)]
     else:
         # the benchmark and release builds first, then any other build, newest first
-        preferred = [os.path.join(REPO, "build", name, LIBRARY_IN_BUILD) for name in ("bench", "release")]
-        others = sorted(glob.glob(os.path.join(REPO, "build", "*", LIBRARY_IN_BUILD)), key=os.path.getmtime, reverse=True)
+        preferred = [os.path.join(REPO_ROOT, "build", name, LIBRARY_IN_BUILD) for name in ("bench", "release")]
+        others = sorted(glob.glob(os.path.join(REPO_ROOT, "build", "*", LIBRARY_IN_BUILD)), key=os.path.getmtime, reverse=True)
         candidates = preferred + others
     for candidate in candidates:
         if os.path.isfile(candidate):
             return os.path.abspath(candidate)
-    build_dir = args.build_dir or os.path.join(REPO, "build", "release")
+    build_dir = args.build_dir or os.path.join(REPO_ROOT, "build", "release")
     raise RecordError(
         "%s not found (looked in %s); build it first (run record without --no-build), or by hand:\n"
         "  cmake -S %s -B %s -DCMAKE_BUILD_TYPE=Release && cmake --build %s --target mem_io_recorder"
-        % (LIBRARY_NAME, ", ".join(os.path.dirname(c) for c in candidates[:3]), REPO, build_dir, build_dir)
+        % (LIBRARY_NAME, ", ".join(os.path.dirname(c) for c in candidates[:3]), REPO_ROOT, build_dir, build_dir)
     )
 
 

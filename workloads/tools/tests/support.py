@@ -8,10 +8,11 @@ import sys
 import tempfile
 import unittest
 
+from runbench import REPO_ROOT
 from workloads.tools import tracefile
 
-TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN_BENCH = os.path.join(os.path.dirname(os.path.dirname(TOOLS)), "run_bench.py")
+TOOLS = os.path.join(REPO_ROOT, "workloads", "tools")
+RUN_BENCH = os.path.join(REPO_ROOT, "run_bench.py")
 
 REPLAY = os.environ.get("MEM_IO_REPLAY")  # set by CMake when harness/mem_io_replay is built
 

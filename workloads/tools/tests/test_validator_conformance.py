@@ -5,10 +5,11 @@ import os
 import subprocess
 import unittest
 
+from runbench import REPO_ROOT
 from workloads.tools import tracefile
 from workloads.tools.tests.support import built
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "harness", "tests", "data")
+DATA = os.path.join(REPO_ROOT, "harness", "tests", "data")
 
 
 class ValidatorConformanceTest(unittest.TestCase):
