@@ -2,7 +2,7 @@
 import html
 import os
 
-from runbench import results, stats
+from runbench import charts as chart_module, results, stats
 
 MIB = 1024 * 1024
 
@@ -176,8 +176,6 @@ def write_html(document, path, charts, charts_note):
 
 def write_folder_outputs(document, out_dir, log):
     """results.csv, charts/ (PNG+SVG), report.html and summary.txt from a results document."""
-    from plots import charts as chart_module
-
     results.write_csv(document, os.path.join(out_dir, "results.csv"))
     charts_note = chart_module.missing_reason()
     drawn = []

@@ -1,1 +1,0 @@
-"""matplotlib charts for run_bench.py results (see charts.py)."""
