@@ -1,13 +1,16 @@
 """results.json: the one schema that the charts, the report, `compare` and the gate all read.
 
 Layout (schema "mem_io-results", version 1):
-  created_utc, kind ("suite" or "check"), options (the run's options), environment (machine,
-  compiler, git commit, allocator versions), allocators [{name, harness_allocator, preload}],
+  created_utc, kind ("suite" or "check"), options (the run's options, e.g. repetitions = rounds and
+  repetitions_per_process), environment (machine, compiler, git commit, per allocator its package,
+  version and served_by {malloc, free}: the files the probe found serving them; harness_context
+  with the timer's resolution and overhead), allocators [{name, harness_allocator, preload}],
   workloads [{name, path}], runs [{workload, allocator, threads, samples: [{round, metric: value…}],
   timeline (the harness's timeline for the first round, or null)}],
   failures [{workload, allocator, threads, round, error}].
 Each sample is one measured repetition; metric names are the harness's counters
-(ops_per_s, peak_rss_bytes, fragmentation, lat_<op>_p99_ns, …) plus real_time_ns.
+(ops_per_s, peak_rss_bytes, fragmentation, lat_<op>_p99_ns, lat_<op>_p99_censored, …) plus
+real_time_ns, cpu_ops_per_s, iterations and repetition_index (within its process).
 """
 import csv
 import datetime
