@@ -60,5 +60,5 @@ static void worker(int index, void *shared)
 
 int main(int argc, char **argv)
 {
-    return stress_steps_main(argc, argv, "espresso", 500000, worker);
+    return stress_steps_main(argc, argv, "espresso", 500000, STRESS_MAIN_WORKS, worker);
 }

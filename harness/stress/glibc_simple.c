@@ -1,34 +1,78 @@
-/* glibc-simple: modelled on glibc's bench-malloc-simple. Each thread
- * allocates a batch of same-size blocks and frees them all, for batch sizes
- * 25-400 and block sizes 16-1024 B: the allocator's plain fast path, with
- * batches big enough to run past per-thread caches. */
+/* glibc-simple: modelled on glibc's bench-malloc-simple with the parameters mimalloc-bench
+ * runs it with. For block sizes 16, 32 and 64 B and batch counts 25, 100, 400 and 1600, a
+ * phase allocates batches of same-size blocks (every byte written) and frees each batch,
+ * its first half oldest first and its second half newest first, 2 000 000 blocks per size
+ * and count. Four phases per size, as in the original: a warm-up and a timed run on the
+ * worker's own thread, one on a thread it starts for it, and one more on its own thread.
+ * Worker 0 is the main thread, so with one thread glibc serves it from its main arena. */
 #include "stress_common.h"
 
-static const size_t block_sizes[] = {16, 64, 256, 1024};
-static const int batch_counts[] = {25, 100, 400};
-enum { MAX_BATCH = 400 };
+static const size_t block_sizes[] = {16, 32, 64};
+static const int batch_counts[] = {25, 100, 400, 1600};
+enum { MAX_BATCH = 1600, BLOCKS_PER_SHAPE = 2000000, PHASES_ON_OWN_THREAD = 3 };
+
+struct simple {
+    double scale;
+    _Atomic uint64_t checksum;
+    _Atomic uint64_t corrupted;
+};
+
+struct phase {
+    struct simple *run;
+    size_t size;
+    uint64_t tag_base;
+    uint64_t sum;
+};
+
+static void *run_phase(void *arg)
+{
+    struct phase *phase = arg;
+    void **blocks = stress_malloc_or_die(sizeof *blocks * MAX_BATCH);
+    uint64_t tag = phase->tag_base;
+    for (size_t c = 0; c < sizeof batch_counts / sizeof *batch_counts; c++) {
+        int count = batch_counts[c];
+        uint64_t rounds = stress_scaled(BLOCKS_PER_SHAPE / (uint64_t)count, phase->run->scale);
+        for (uint64_t round = 0; round < rounds; round++) {
+            for (int i = 0; i < count; i++) {
+                blocks[i] = stress_malloc_or_die(phase->size);
+                memset(blocks[i], i & 0xff, phase->size);
+                stress_tag(blocks[i], phase->size, ++tag);
+            }
+            for (int i = 0; i < count / 2; i++) phase->sum += stress_release(blocks[i], phase->size, &phase->run->corrupted);
+            for (int i = count - 1; i >= count / 2; i--)
+                phase->sum += stress_release(blocks[i], phase->size, &phase->run->corrupted);
+        }
+    }
+    free(blocks);
+    return NULL;
+}
 
 static void worker(int index, void *shared)
 {
-    struct stress_steps *run = shared;
-    void **blocks = stress_malloc_or_die(sizeof *blocks * MAX_BATCH);
-    uint64_t sum = 0, tag = (uint64_t)index << 40;
-    for (uint64_t round = 0; round < run->steps_per_thread; round++)  /* one step: a round of every batch shape */
-        for (size_t s = 0; s < sizeof block_sizes / sizeof *block_sizes; s++)
-            for (size_t c = 0; c < sizeof batch_counts / sizeof *batch_counts; c++) {
-                size_t size = block_sizes[s];
-                int count = batch_counts[c];
-                for (int i = 0; i < count; i++) {
-                    blocks[i] = stress_malloc_or_die(size);
-                    stress_tag(blocks[i], size, ++tag);
+    struct simple *run = shared;
+    struct phase phase = {run, 0, (uint64_t)index << 48, 0};
+    for (size_t s = 0; s < sizeof block_sizes / sizeof *block_sizes; s++) {
+        phase.size = block_sizes[s];
+        for (int p = 0; p < PHASES_ON_OWN_THREAD; p++) {
+            run_phase(&phase);
+            if (p == 1) {  /* the third phase runs on a new thread */
+                pthread_t thread;
+                int rc = pthread_create(&thread, NULL, run_phase, &phase);
+                if (rc) {
+                    fprintf(stderr, "glibc-simple: pthread_create failed: %s\n", strerror(rc));
+                    exit(1);
                 }
-                for (int i = 0; i < count; i++) sum += stress_release(blocks[i], size, &run->corrupted);
+                pthread_join(thread, NULL);
             }
-    free(blocks);
-    atomic_fetch_add(&run->checksum, sum);
+        }
+    }
+    atomic_fetch_add(&run->checksum, phase.sum);
 }
 
 int main(int argc, char **argv)
 {
-    return stress_steps_main(argc, argv, "glibc-simple", 3600, worker);
+    struct stress_args args = stress_parse_args(argc, argv);
+    struct simple run = {.scale = args.scale};
+    stress_run_workers(args.threads, STRESS_MAIN_WORKS, worker, &run);
+    return stress_report("glibc-simple", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
 }

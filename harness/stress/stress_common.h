@@ -2,7 +2,8 @@
  * thread launching and the checksum line every program prints.
  *
  * Every program is called as `PROGRAM THREADS SCALE`: THREADS worker threads,
- * SCALE a multiplier of the work (1.0 runs for roughly 0.3-1 s on this machine).
+ * SCALE a multiplier of the work (1.0: see README.md for each program's work and
+ * how it compares with the original benchmark's).
  * The checksum is a sum of per-block tags written when a block is allocated and
  * read back when it is freed, so it depends only on the arguments, never on the
  * allocator or on how threads interleave: a differing checksum means an
@@ -31,7 +32,7 @@ struct stress_args {
 
 static inline void stress_usage_error(const char *program, const char *why)
 {
-    fprintf(stderr, "%s: %s\nusage: %s THREADS SCALE   (THREADS 1..%d, SCALE > 0, 1.0 = about half a second)\n",
+    fprintf(stderr, "%s: %s\nusage: %s THREADS SCALE   (THREADS 1..%d, SCALE > 0, 1.0 = the default work)\n",
             program, why, program, STRESS_MAX_THREADS);
     exit(2);
 }
@@ -158,12 +159,23 @@ static inline void *stress_thread_main(void *arg)
     return NULL;
 }
 
-/* Runs worker(i, shared) on `threads` new threads and waits for all of them. */
-static inline void stress_run_threads(int threads, stress_worker worker, void *shared)
+/* Where worker 0 runs. The originals differ, and it matters to glibc, whose main thread
+ * allocates from the brk heap and every other thread from an mmap'd arena. */
+enum stress_main_thread {
+    STRESS_MAIN_WAITS,       /* every worker on a new thread, the main thread only joins them */
+    STRESS_MAIN_WORKS,       /* worker 0 on the main thread, the others on new threads */
+    STRESS_MAIN_WORKS_ALONE, /* the main thread when there is one worker, else all on new threads */
+};
+
+/* Runs worker(i, shared) for i < threads, worker 0 placed as `main_thread` says, and waits
+ * for all of them. */
+static inline void stress_run_workers(int threads, enum stress_main_thread main_thread, stress_worker worker,
+                                      void *shared)
 {
+    int on_main = main_thread == STRESS_MAIN_WORKS || (main_thread == STRESS_MAIN_WORKS_ALONE && threads == 1);
     pthread_t ids[STRESS_MAX_THREADS];
     struct stress_launch launches[STRESS_MAX_THREADS];
-    for (int i = 0; i < threads; i++) {
+    for (int i = on_main; i < threads; i++) {
         launches[i] = (struct stress_launch){worker, i, shared};
         int rc = pthread_create(&ids[i], NULL, stress_thread_main, &launches[i]);
         if (rc) {
@@ -171,7 +183,14 @@ static inline void stress_run_threads(int threads, stress_worker worker, void *s
             exit(1);
         }
     }
-    for (int i = 0; i < threads; i++) pthread_join(ids[i], NULL);
+    if (on_main) worker(0, shared);
+    for (int i = on_main; i < threads; i++) pthread_join(ids[i], NULL);
+}
+
+/* Runs worker(i, shared) on `threads` new threads and waits for all of them. */
+static inline void stress_run_threads(int threads, stress_worker worker, void *shared)
+{
+    stress_run_workers(threads, STRESS_MAIN_WAITS, worker, shared);
 }
 
 /* Prints the result line and returns the exit status: 0, or 1 when any
@@ -195,11 +214,12 @@ struct stress_steps {
 
 /* The whole main() of such a program: parse THREADS SCALE, run worker on
  * every thread, print the result line, return the exit status. */
-static inline int stress_steps_main(int argc, char **argv, const char *name, uint64_t base_steps, stress_worker worker)
+static inline int stress_steps_main(int argc, char **argv, const char *name, uint64_t base_steps,
+                                    enum stress_main_thread main_thread, stress_worker worker)
 {
     struct stress_args args = stress_parse_args(argc, argv);
     struct stress_steps run = {.steps_per_thread = stress_scaled(base_steps, args.scale)};
-    stress_run_threads(args.threads, worker, &run);
+    stress_run_workers(args.threads, main_thread, worker, &run);
     return stress_report(name, args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
 }
 
