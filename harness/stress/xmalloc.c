@@ -1,143 +1,98 @@
-/* xmalloc-like: cross-thread frees. Every thread produces batches of small
- * blocks (16-128 B) and hands each batch to the next thread, which frees it;
- * with one thread a thread frees its own batches. Like xmalloc-test, nearly
- * every free happens on a thread other than the one that allocated, which is
+/* xmalloc-like: cross-thread frees, after Lever and Boreham's test. THREADS producer threads
+ * fill batches of 4096 blocks of 64 B (every byte written) and push them on one shared
+ * queue of at most 100 batches; THREADS consumer threads pop batches and free every block.
+ * So every free happens on a thread other than the one that allocated the block, which is
  * where allocators that return blocks to their owner under a lock fall over. */
 #include "stress_common.h"
 
-enum { BATCH = 100, MIN_SIZE = 16, MAX_SIZE = 128, MAX_QUEUED = 256 };
+enum { BATCH = 4096, BLOCK_SIZE = 64, MAX_QUEUED = 100, BATCHES_PER_PRODUCER = 1000 };
 
 struct batch {
     struct batch *next;
     void *blocks[BATCH];
-    size_t sizes[BATCH];
-};
-
-struct inbox {
-    pthread_mutex_t lock;
-    struct batch *head;
-    int queued;
 };
 
 struct xmalloc {
-    struct inbox *inboxes;
-    int threads;
-    uint64_t batches_per_thread;
-    _Atomic int producers_left;
-    /* Broadcast after every push and drain, so a waiting thread sleeps instead of spinning
-     * (a spinning thread steals the core its partner needs on a loaded machine). */
-    pthread_mutex_t progress_lock;
-    pthread_cond_t progress;
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty, not_full;
+    struct batch *head;
+    int queued;
+    int producers_left;
+    uint64_t batches_per_producer;
     _Atomic uint64_t checksum;
     _Atomic uint64_t corrupted;
 };
 
-static uint64_t free_batches(struct batch *batch, _Atomic uint64_t *corrupted)
+static void push(struct xmalloc *run, struct batch *batch)
 {
-    uint64_t sum = 0;
-    while (batch) {
-        struct batch *next = batch->next;
-        for (int i = 0; i < BATCH; i++) sum += stress_release(batch->blocks[i], batch->sizes[i], corrupted);
-        free(batch);
-        batch = next;
+    pthread_mutex_lock(&run->lock);
+    while (run->queued >= MAX_QUEUED) pthread_cond_wait(&run->not_full, &run->lock);
+    batch->next = run->head;
+    run->head = batch;
+    run->queued++;
+    pthread_cond_signal(&run->not_empty);
+    pthread_mutex_unlock(&run->lock);
+}
+
+/* The next batch, or NULL once every producer is done and the queue is empty. */
+static struct batch *pop(struct xmalloc *run)
+{
+    pthread_mutex_lock(&run->lock);
+    while (!run->head && run->producers_left > 0) pthread_cond_wait(&run->not_empty, &run->lock);
+    struct batch *batch = run->head;
+    if (batch) {
+        run->head = batch->next;
+        run->queued--;
+        pthread_cond_signal(&run->not_full);
     }
-    return sum;
+    pthread_mutex_unlock(&run->lock);
+    return batch;
 }
 
-static struct batch *take_all(struct inbox *box)
+static void produce(struct xmalloc *run, int index)
 {
-    pthread_mutex_lock(&box->lock);
-    struct batch *all = box->head;
-    box->head = NULL;
-    box->queued = 0;
-    pthread_mutex_unlock(&box->lock);
-    return all;
-}
-
-static void announce_progress(struct xmalloc *run)
-{
-    pthread_mutex_lock(&run->progress_lock);
-    pthread_cond_broadcast(&run->progress);
-    pthread_mutex_unlock(&run->progress_lock);
-}
-
-/* Sleeps until another thread pushes or drains, or 1 ms passes (a wake-up that raced with the
- * caller's last check costs at most that). */
-static void wait_for_progress(struct xmalloc *run)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&run->progress_lock);
-    pthread_cond_timedwait(&run->progress, &run->progress_lock, &until);
-    pthread_mutex_unlock(&run->progress_lock);
-}
-
-static uint64_t drain(struct xmalloc *run, struct inbox *box)
-{
-    struct batch *all = take_all(box);
-    if (!all) return 0;
-    announce_progress(run);
-    return free_batches(all, &run->corrupted);
-}
-
-static void worker(int index, void *shared)
-{
-    struct xmalloc *run = shared;
     struct stress_rng rng = stress_rng_seed(0x3a110c, (uint64_t)index);
-    struct inbox *mine = &run->inboxes[index], *next = &run->inboxes[(index + 1) % run->threads];
-    uint64_t sum = 0;
-    for (uint64_t b = 0; b < run->batches_per_thread; b++) {
+    for (uint64_t b = 0; b < run->batches_per_producer; b++) {
         struct batch *batch = stress_malloc_or_die(sizeof *batch);
         for (int i = 0; i < BATCH; i++) {
-            batch->sizes[i] = stress_between(&rng, MIN_SIZE, MAX_SIZE);
-            batch->blocks[i] = stress_malloc_or_die(batch->sizes[i]);
-            stress_tag(batch->blocks[i], batch->sizes[i], stress_next(&rng));
+            batch->blocks[i] = stress_malloc_or_die(BLOCK_SIZE);
+            memset(batch->blocks[i], i & 0xff, BLOCK_SIZE);
+            stress_tag(batch->blocks[i], BLOCK_SIZE, stress_next(&rng));
         }
-        /* While the next thread's queue is full, keep freeing what others
-         * send us: two threads waiting on each other's full queues would deadlock. */
-        for (;;) {
-            sum += drain(run, mine);
-            pthread_mutex_lock(&next->lock);
-            if (next->queued < MAX_QUEUED || next == mine) break;
-            pthread_mutex_unlock(&next->lock);
-            wait_for_progress(run);
-        }
-        batch->next = next->head;
-        next->head = batch;
-        next->queued++;
-        pthread_mutex_unlock(&next->lock);
-        announce_progress(run);
+        push(run, batch);
     }
-    /* Keep draining until every producer is done: one may still wait for room in our queue. */
-    atomic_fetch_sub(&run->producers_left, 1);
-    announce_progress(run);
-    while (atomic_load(&run->producers_left) > 0) {
-        sum += drain(run, mine);
-        wait_for_progress(run);
+    pthread_mutex_lock(&run->lock);
+    if (--run->producers_left == 0) pthread_cond_broadcast(&run->not_empty);
+    pthread_mutex_unlock(&run->lock);
+}
+
+static void consume(struct xmalloc *run)
+{
+    uint64_t sum = 0;
+    for (struct batch *batch; (batch = pop(run));) {
+        for (int i = 0; i < BATCH; i++) sum += stress_release(batch->blocks[i], BLOCK_SIZE, &run->corrupted);
+        free(batch);
     }
-    sum += drain(run, mine);
     atomic_fetch_add(&run->checksum, sum);
+}
+
+/* Threads are started in pairs, a consumer then a producer, as in the original. */
+static void worker(int index, void *shared)
+{
+    if (index % 2) produce(shared, index / 2);
+    else consume(shared);
 }
 
 int main(int argc, char **argv)
 {
     struct stress_args args = stress_parse_args(argc, argv);
-    struct xmalloc run = {.threads = args.threads, .batches_per_thread = stress_scaled(160000, args.scale)};
-    run.inboxes = stress_malloc_or_die(sizeof *run.inboxes * (size_t)args.threads);
-    for (int i = 0; i < args.threads; i++) {
-        pthread_mutex_init(&run.inboxes[i].lock, NULL);
-        run.inboxes[i].head = NULL;
-        run.inboxes[i].queued = 0;
-    }
-    run.producers_left = args.threads;
-    pthread_mutex_init(&run.progress_lock, NULL);
-    pthread_cond_init(&run.progress, NULL);
-    stress_run_threads(args.threads, worker, &run);
-    free(run.inboxes);
+    if (args.threads * 2 > STRESS_MAX_THREADS)
+        stress_usage_error(argv[0], "THREADS producers plus as many consumers must not exceed the thread limit");
+    struct xmalloc run = {.producers_left = args.threads,
+                          .batches_per_producer = stress_scaled(BATCHES_PER_PRODUCER, args.scale)};
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_cond_init(&run.not_empty, NULL);
+    pthread_cond_init(&run.not_full, NULL);
+    stress_run_threads(2 * args.threads, worker, &run);
     return stress_report("xmalloc-test", args, atomic_load(&run.checksum), atomic_load(&run.corrupted));
 }
