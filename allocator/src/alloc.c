@@ -170,8 +170,15 @@ void *mem_io_aligned_alloc(size_t alignment, size_t n)
     return alloc_aligned(alignment, n);
 }
 
+/* glibc's rules: an alignment that is not a power of two is rounded up to one, but one above
+ * the largest power of two cannot be (the rounding would wrap): EINVAL, as glibc answers
+ * memalign(-1, n). Powers of two too big to serve are ENOMEM. */
 void *mem_io_memalign(size_t alignment, size_t n)
 {
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
     if (alignment > PTRDIFF_MAX / 2) {
         errno = ENOMEM;
         return NULL;

@@ -241,6 +241,41 @@ static void test_memalign_rounds_alignment_up(void)
     }
 }
 
+/* glibc's memalign: an alignment above the largest power of two is EINVAL (rounding it up would
+ * wrap; glibc's tst-memalign asks memalign(-1, pagesize)), while a power of two or a size too big
+ * to serve is ENOMEM. aligned_alloc and posix_memalign reject such alignments as not powers of
+ * two. */
+static void test_memalign_rejects_unroundable_alignment(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    static const size_t unroundable[] = {SIZE_MAX, SIZE_MAX / 2 + 2, SIZE_MAX - 4095};
+    for (size_t i = 0; i < sizeof unroundable / sizeof unroundable[0]; i++) {
+        errno = 0;
+        void *block = api_memalign(opaque_size(unroundable[i]), page);
+        CHECK(block == NULL && errno == EINVAL, "memalign(%#zx, %zu) = %p, errno %d",
+              unroundable[i], page, block, errno);
+        errno = 0;
+        block = api_aligned_alloc(opaque_size(unroundable[i]), page);
+        CHECK(block == NULL && errno == EINVAL, "aligned_alloc(%#zx, %zu) = %p, errno %d",
+              unroundable[i], page, block, errno);
+        void *out = (void *)0x1234;
+        int result = api_posix_memalign(&out, opaque_size(unroundable[i]), page);
+        CHECK(result == EINVAL && out == (void *)0x1234, "posix_memalign(%#zx) = %d, %p",
+              unroundable[i], result, out);
+    }
+    static const struct { size_t alignment, size; } too_big[] = {
+        {SIZE_MAX / 2 + 1, 16}, {sizeof(void *), SIZE_MAX}, {4096, -(size_t)4096}};
+    for (size_t i = 0; i < sizeof too_big / sizeof too_big[0]; i++) {
+        errno = 0;
+        void *block = api_memalign(opaque_size(too_big[i].alignment), opaque_size(too_big[i].size));
+        CHECK(block == NULL && errno == ENOMEM, "memalign(%#zx, %#zx) = %p, errno %d",
+              too_big[i].alignment, too_big[i].size, block, errno);
+    }
+    void *block = api_memalign(opaque_size(0x100), 10);  /* the failures above left it working */
+    CHECK(block && is_aligned(block, 0x100), "memalign(0x100, 10) = %p", block);
+    api_free(block);
+}
+
 /* fork() while other threads allocate: the child must find the allocator's
  * locks free and its heap consistent (the core's atfork handlers), allocate at
  * once, and the parent's threads must carry on. A deadlock ends in SIGALRM. */
@@ -338,6 +373,7 @@ static const struct {
     {"realloc_zero_frees", test_realloc_to_zero_frees},
     {"free_keeps_errno", test_free_keeps_errno},
     {"memalign_rounds_up", test_memalign_rounds_alignment_up},
+    {"memalign_einval", test_memalign_rejects_unroundable_alignment},
     {"fork_while_threads_allocate", test_fork_while_threads_allocate},
 #ifdef MEM_IO_TEST_EXPORTED_NAMES
     {"page_and_obsolete", test_page_allocations_and_obsolete_names},
