@@ -2,6 +2,8 @@
  * the fork and thread-exit hooks registered right after it. */
 #include "internal.h"
 
+#include <sys/single_threaded.h>
+
 /* INIT_NONE, INIT_DONE, or the pid of the process one of whose threads is initialising.
  * The pid matters after fork(): a child forked while another thread was initialising
  * inherits a "running" state whose thread does not exist there, and must take over. */
@@ -9,8 +11,31 @@ enum { INIT_NONE = 0, INIT_DONE = -1 };
 static _Atomic long init_state = INIT_NONE;
 static bool atfork_registered;
 
+/* glibc's lock of its list of open FILEs, exported but declared in no public header. Weak:
+ * another C library simply has none. */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+
+/* fork() holds every allocator lock across the fork, so that the child finds each structure
+ * whole and may allocate at once. Two rules, both glibc's own malloc's:
+ *  - a single-threaded process takes no lock: nothing else can hold one, and a fork from a
+ *    signal handler that interrupted malloc (or fork itself) must not wait for the lock its
+ *    own thread holds (glibc's tst-mallocfork and tst-mallocfork2). The forking thread is the
+ *    only one, so it alone reads fork_locked;
+ *  - glibc's fork takes its stdio list lock after the prepare handlers, and fflush(NULL) holds
+ *    that lock while it waits for a FILE's lock, whose holder may be inside malloc (getline
+ *    growing its buffer): holding our locks while waiting for the list lock closed that
+ *    circle (tst-malloc-fork-deadlock). So the list lock comes first, as glibc orders its own
+ *    malloc's locks; the lock is recursive, so glibc's fork takes it again at once. */
+static bool fork_locked;
+
 static void fork_prepare(void)
 {
+    fork_locked = !__libc_single_threaded;
+    if (!fork_locked)
+        return;
+    if (_IO_list_lock)
+        _IO_list_lock();
     pthread_mutex_lock(&heaps.lock);
     pthread_mutex_lock(&pool.lock);
     for (unsigned i = 0; i < ARENA_COUNT; i++)
@@ -18,13 +43,18 @@ static void fork_prepare(void)
     pthread_mutex_lock(&large.lock);
 }
 
+/* glibc releases its hold on the list lock before this runs, and resets it in the child. */
 static void fork_parent(void)
 {
+    if (!fork_locked)
+        return;
     pthread_mutex_unlock(&large.lock);
     for (unsigned i = ARENA_COUNT; i-- > 0;)
         pthread_mutex_unlock(&arena_locks[i].lock);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&heaps.lock);
+    if (_IO_list_unlock)
+        _IO_list_unlock();
 }
 
 /* A lock that spins a little before it sleeps, as PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP makes. */
@@ -37,8 +67,12 @@ static void mutex_init_adaptive(pthread_mutex_t *lock)
     pthread_mutexattr_destroy(&spin_first);
 }
 
-/* In the child only this thread exists: the locks are made anew and every other thread's
- * heap is abandoned so a later thread can adopt it. */
+/* In the child only this thread exists: the locks are made anew (in a single-threaded fork
+ * they were not taken, and the interrupted call they may guard never resumes safely anyway).
+ * The heaps of the parent's other threads are left as they are, never adopted: those threads
+ * use them without a lock, so one may have been halfway through changing its page lists when
+ * the fork copied it. Their blocks that the child frees go to their remote lists and stay
+ * there: the child leaks at most what those heaps held, once, instead of risking a torn heap. */
 static void fork_child(void)
 {
     atfork_registered = true;  /* what a child that must finish the initialisation checks */
@@ -47,12 +81,6 @@ static void fork_child(void)
     for (unsigned i = 0; i < ARENA_COUNT; i++)
         mutex_init_adaptive(&arena_locks[i].lock);
     mutex_init_adaptive(&large.lock);
-    for (struct heap *h = heaps.all; h; h = h->next_all)
-        if (h != tls_heap && !h->abandoned) {
-            h->abandoned = true;
-            h->next_abandoned = heaps.abandoned;
-            heaps.abandoned = h;
-        }
 }
 
 /* Idempotent, so that a forked child can finish what its parent's thread began: blocks
