@@ -9,6 +9,7 @@
 
 #define ARENA_GROW_MIN ((size_t)256 * 1024)
 #define BIN_SCAN_LIMIT 16
+#define ARENA_MAP_AHEAD_BYTES ((size_t)32 << 20)  /* slice bytes mapped ahead of use at once */
 
 struct bin_links {
     struct mem_io_block *next, *prev;
@@ -136,23 +137,42 @@ static inline bool arena_may_hold(const struct arena *a, const void *p)
     return (uintptr_t)p >= LOAD(a->span_lo) && (uintptr_t)p < LOAD(a->span_hi);
 }
 
-/* Reserves the range the slices of arenas 1.. come from, smaller where address space is
- * limited; without it every thread uses arena 0. */
+/* Finds room for the slices of arenas 1.., smaller where address space is limited; each arena
+ * maps its slice as it grows (arena_slice_map). Without room every thread uses arena 0. */
 static void arena_slices_init(void)
 {
     for (unsigned shift = ARENA_SLICE_SHIFT_MAX; shift >= ARENA_SLICE_SHIFT_MIN; shift--) {
         size_t span = (size_t)(ARENA_COUNT - 1) << shift;
-        char *raw = os_reserve(span);
+        char *raw = os_probe(span, os_room_hint(1));
         if (!raw)
             continue;
-        if (huge_pages)  /* each arena fills its slice front to back */
-            for (size_t slice = 0; slice < ARENA_COUNT - 1; slice++)
-                os_hugepages(raw + (slice << shift) + HUGE_AFTER_BYTES, ((size_t)1 << shift) - HUGE_AFTER_BYTES);
+        room_probes[1] = (struct room_probe){raw, span};
         slice_shift = shift;
         STORE(slices_base, (uintptr_t)raw);
         atomic_store_explicit(&slices_span, span, memory_order_release);
         return;
     }
+}
+
+/* Maps arena a's slice, which starts at `start`, up to at least `end` bytes: a step ahead when
+ * it can (os_map_ahead), else just that; past HUGE_AFTER_BYTES in huge pages, since each arena
+ * fills its slice front to back. False when the address space has no room (arena lock held). */
+static bool arena_slice_map(struct arena *a, char *start, size_t end)
+{
+    size_t from = a->slice_mapped;
+    size_t ahead = from + os_map_ahead(ARENA_MAP_AHEAD_BYTES);
+    if (ahead > ((size_t)1 << slice_shift))
+        ahead = (size_t)1 << slice_shift;
+    bool mapped_ahead = ahead > end && os_map_at(start + from, ahead - from);
+    if (!mapped_ahead && !os_map_at(start + from, end - from))
+        return false;
+    size_t to = mapped_ahead ? ahead : end;
+    if (huge_pages && to > HUGE_AFTER_BYTES) {
+        size_t huge_from = from > HUGE_AFTER_BYTES ? from : HUGE_AFTER_BYTES;
+        os_hugepages(start + huge_from, to - huge_from);
+    }
+    a->slice_mapped = to;
+    return true;
 }
 
 /* The arena whose memory p would be in, or NULL when p is in none (no medium block). */
@@ -223,14 +243,17 @@ static struct mem_io_block *arena_grow_sbrk(struct arena *a, size_t grow)
     return got ? arena_new_extent(a, got, grow, EXTENT_MMAP) : NULL;
 }
 
-/* Arenas 1..: the next piece of the slice (reserved, so no system call); NULL when the slice
- * is used up. */
+/* Arenas 1..: the next piece of the slice (mapped ahead, so mostly no system call); NULL when
+ * the slice is used up or cannot be mapped. */
 static struct mem_io_block *arena_grow_slice(struct arena *a, size_t grow)
 {
     if (grow > ((size_t)1 << slice_shift) - a->slice_used)
         return NULL;
     size_t slice = (size_t)(a - &arenas[1]);  /* arena i owns slice i - 1 */
-    char *got = (char *)(LOAD(slices_base) + (slice << slice_shift) + a->slice_used);
+    char *start = (char *)(LOAD(slices_base) + (slice << slice_shift));
+    if (a->slice_used + grow > a->slice_mapped && !arena_slice_map(a, start, a->slice_used + grow))
+        return NULL;
+    char *got = start + a->slice_used;
     a->slice_used += grow;
     if (a->top)
         return arena_extend_top(a, grow);
@@ -389,6 +412,11 @@ static void *arena_alloc(size_t n, size_t alignment)
     struct mem_io_block *b = arena_take(a, need, alignment);
     if (!b && a != &arenas[0])
         b = arena_take(&arenas[0], need, alignment);
+    /* Out of address space (RLIMIT_AS): the free blocks of other threads' arenas are all that
+     * is left. */
+    for (unsigned i = 1; !b && i < ARENA_COUNT; i++)
+        if (&arenas[i] != a && LOAD(arenas[i].span_hi))
+            b = arena_take(&arenas[i], need, alignment);
     if (!b) {
         errno = ENOMEM;
         return NULL;

@@ -84,18 +84,23 @@ static void fork_child(void)
 }
 
 /* Idempotent, so that a forked child can finish what its parent's thread began: blocks
- * sealed with the secret may already exist, and the small range may be reserved. */
+ * sealed with the secret may already exist, and the small range may be placed. */
 static void init_once(void)
 {
     if (!mem_io_secret)
         mem_io_secret = os_random_secret();
     options_init();
-    if (!atomic_load_explicit(&small_span, memory_order_acquire))
+    if (!LOAD(small_base))
         small_range_init();
     if (!atomic_load_explicit(&slices_span, memory_order_acquire))
         arena_slices_init();
     if (secure_mode)
         secure_init();
+    for (size_t i = 0; i < sizeof room_probes / sizeof room_probes[0]; i++)
+        if (room_probes[i].at) {  /* the holes are found: nothing of them stays mapped */
+            os_unmap(room_probes[i].at, room_probes[i].len);
+            room_probes[i].at = NULL;
+        }
 }
 
 /* Registered after the core is ready, because they may allocate (which then works). */

@@ -318,6 +318,18 @@ static bool large_fold_due_locked(size_t len, size_t pages)
     return true;
 }
 
+/* Unmaps every cached range, of every thread's cache: what a mapping that failed for want of
+ * address space can still get. False when nothing was cached. */
+static bool large_cache_release_all(void)
+{
+    pthread_mutex_lock(&large.lock);
+    bool any = large.cached_bytes > 0;
+    while (large.cached_bytes > 0)
+        large_cache_drop_oldest_locked(NULL);
+    pthread_mutex_unlock(&large.lock);
+    return any;
+}
+
 /* *fresh says whether the memory is known to be zero (a new mapping). A cache hit takes the
  * lock once; only a miss, which makes or grows a mapping, takes it again. */
 static void *large_alloc(size_t n, size_t alignment, bool *fresh)
@@ -348,6 +360,8 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
     bool fold = false;
     if (!base) {
         base = room ? large_map(len, grown, &origin, fresh) : NULL;
+        if (!base && room && large_cache_release_all())  /* out of address space (RLIMIT_AS) */
+            base = large_map(len, (struct large_cached){0}, &origin, fresh);
         if (!base) {
             errno = ENOMEM;
             return NULL;

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static void *os_map(size_t len)
@@ -11,19 +12,68 @@ static void *os_map(size_t len)
     return p == MAP_FAILED ? NULL : p;
 }
 
-/* Address space that costs nothing until touched: the kernel commits it page by page. */
-static void *os_reserve(size_t len)
-{
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static void os_unmap(void *p, size_t len)
 {
     int saved = errno;
     munmap(p, len);
     errno = saved;
+}
+
+/* Address space is mapped as it is used, never reserved far ahead: every mapping counts
+ * against RLIMIT_AS (ulimit -v, containers, CI sandboxes) whatever its protection, and the
+ * 44 GiB the small range and the arena slices used to reserve at start-up left a process that
+ * set a limit afterwards no room for a thread stack (glibc's tst-malloc-thread-fail). A range
+ * that grows in place (small pages, arena slices) finds a hole for its largest size once, with
+ * os_probe, and then maps its pieces there with os_map_at as they are needed. */
+
+/* A hole of len bytes, held by an inaccessible mapping until the caller releases it (so that
+ * the search for a second range does not find the same hole); NULL when there is none. The
+ * hint (os_room_hint) asks for a place far below the kernel's own mappings, which fill the
+ * address space from the top down: growth there rarely meets another mapping. */
+static void *os_probe(size_t len, uintptr_t hint)
+{
+    void *p = mmap((void *)hint, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Hint number `nth` (64 GiB apart) in [32 TiB, 64 TiB): below PIE executables and the mmap
+ * area on x86-64's 47-bit address space, and above AddressSanitizer's shadow. Picked with
+ * the secret, so the place differs from process to process. A hint that is taken (or that a
+ * sanitizer's mmap drops) only means the kernel picks the place. */
+static uintptr_t os_room_hint(unsigned nth)
+{
+    return ((uintptr_t)32 << 40) + (((mem_io_secret >> 4) & 0x1fff) << 32) + ((uintptr_t)nth << 36);
+}
+
+/* Maps [at, at + len) readable and writable (committed page by page as touched) where nothing
+ * is mapped yet; NULL when the address-space limit is reached or another mapping is there. */
+static void *os_map_at(void *at, size_t len)
+{
+    int saved = errno;
+    void *p = mmap(at, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    errno = saved;
+    if (p == MAP_FAILED)
+        return NULL;
+    if (p != at) {  /* a kernel before 4.17 reads MAP_FIXED_NOREPLACE as a mere hint */
+        os_unmap(p, len);
+        return NULL;
+    }
+    return p;
+}
+
+/* How much to map ahead of use at once: `step`, or where the address space is limited a 64th
+ * of the limit (read each time: a program may set it at any moment), in whole huge pages, so
+ * that what is mapped but unused stays a small share of it. */
+static size_t os_map_ahead(size_t step)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return step;
+    size_t share = (size_t)(limit.rlim_cur / 64) & ~(OS_HUGE_PAGE - 1);
+    if (share < OS_HUGE_PAGE)
+        share = OS_HUGE_PAGE;
+    return share < step ? share : step;
 }
 
 /* Asks for transparent huge pages in [p, p + len), trimmed inward to whole 2 MiB units: one

@@ -2,8 +2,9 @@
  * blocks of one size class. */
 #include "internal.h"
 
-#define POOL_PAGE_COUNT_MIN ((size_t)256 << 20)   /* smallest range worth reserving */
+#define SMALL_RANGE_MIN_BYTES ((size_t)32 << 20)  /* smallest range worth having */
 #define SMALL_RANGE_BYTES ((size_t)16 << 30)
+#define SMALL_MAP_AHEAD_BYTES ((size_t)32 << 20)  /* pages mapped ahead of use at once */
 #define HEAP_RUN_PAGES 16                        /* fresh pages a heap takes from the range at once */
 #define HUGE_RUN_PAGES (OS_HUGE_PAGE / PAGE_SIZE) /* a run that is one huge page */
 #define POOL_OWNER_SCAN 64                        /* pool pages looked at for the caller's own */
@@ -79,27 +80,71 @@ static inline uint64_t page_used_drop(struct page *pg)
     return counts & PAGE_USED_MASK;
 }
 
-/* Reserves the range that holds descriptors, state bytes and pages, falling back to smaller
- * sizes where the address space is limited. Without it every size is served as medium. */
+/* Finds room for the range of descriptors, state bytes and pages, falling back to smaller
+ * sizes where the address space is limited; nothing is mapped yet (small_range_map_locked
+ * maps it as pages are needed, and until then nothing is small). Without room every size is
+ * served as medium. */
 static void small_range_init(void)
 {
-    for (size_t span = SMALL_RANGE_BYTES; span >= POOL_PAGE_COUNT_MIN; span >>= 1) {
+    for (size_t span = SMALL_RANGE_BYTES; span >= SMALL_RANGE_MIN_BYTES; span >>= 1) {
         size_t pages = span >> PAGE_SHIFT;
         size_t desc_bytes = (pages * sizeof(struct page) + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
         size_t state_bytes = span >> GRAIN_SHIFT;
-        char *raw = os_reserve(desc_bytes + state_bytes + span + PAGE_SIZE);
+        size_t len = desc_bytes + state_bytes + span + PAGE_SIZE;
+        char *raw = os_probe(len, os_room_hint(0));
         if (!raw)
             continue;
+        room_probes[0] = (struct room_probe){raw, len};
         descs = (struct page *)raw;
         states = (_Atomic uint8_t *)(raw + desc_bytes);
         uintptr_t base = ((uintptr_t)raw + desc_bytes + state_bytes + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
-        pool.total = pages;
+        pool.room = pages;
         state_bias = (uintptr_t)states - (base >> GRAIN_SHIFT);  /* base is 64 KiB aligned */
         STORE(small_base, base);
-        STORE(small_grains, secure_mode ? 0 : span >> GRAIN_SHIFT);  /* secure.c says why */
-        atomic_store_explicit(&small_span, span, memory_order_release);
         return;
     }
+}
+
+/* Maps the range up to page `pages`: descriptors, state bytes and the pages themselves, then
+ * makes them small (pool lock held). False, with nothing changed, when it cannot. */
+static bool small_range_map_locked(size_t pages)
+{
+    uintptr_t desc_from = (uintptr_t)descs + pool.desc_mapped;
+    uintptr_t desc_to = ((uintptr_t)(descs + pages) + MEM_IO_PAGE - 1) & ~(uintptr_t)(MEM_IO_PAGE - 1);
+    char *state_from = (char *)&states[pool.total * STATES_PER_PAGE];
+    size_t state_len = (pages - pool.total) * STATES_PER_PAGE;
+    char *page_from = (char *)LOAD(small_base) + (pool.total << PAGE_SHIFT);
+    size_t page_len = (pages - pool.total) << PAGE_SHIFT;
+    bool descs_mapped = desc_to <= desc_from || os_map_at((void *)desc_from, desc_to - desc_from);
+    bool states_mapped = descs_mapped && os_map_at(state_from, state_len);
+    if (!states_mapped || !os_map_at(page_from, page_len)) {
+        if (states_mapped)
+            os_unmap(state_from, state_len);
+        if (descs_mapped && desc_to > desc_from)
+            os_unmap((void *)desc_from, desc_to - desc_from);
+        return false;
+    }
+    if (desc_to > desc_from)
+        pool.desc_mapped = desc_to - (uintptr_t)descs;
+    pool.total = pages;
+    STORE(small_grains, secure_mode ? 0 : (pages << PAGE_SHIFT) >> GRAIN_SHIFT);  /* secure.c says why */
+    atomic_store_explicit(&small_span, pages << PAGE_SHIFT, memory_order_release);
+    return true;
+}
+
+/* Makes sure pages up to `end` are mapped if the room and the address space allow (pool lock
+ * held): a step ahead (os_map_ahead) when it can, else just what is asked. */
+static void small_range_grow_locked(size_t end)
+{
+    if (end > pool.room)
+        end = pool.room;
+    if (end <= pool.total)
+        return;
+    size_t ahead = pool.total + (os_map_ahead(SMALL_MAP_AHEAD_BYTES) >> PAGE_SHIFT);
+    if (ahead > pool.room)
+        ahead = pool.room;
+    if (ahead <= end || !small_range_map_locked(ahead))
+        small_range_map_locked(end);
 }
 
 static void list_push_head(struct page_list *list, struct page *pg)
@@ -202,6 +247,7 @@ static struct page *heap_run_take_locked(struct heap *h)
         size_t start = pool.bumped, n = HEAP_RUN_PAGES;
         bool huge = huge_pages && h->fresh_pages >= HUGE_AFTER_BYTES / PAGE_SIZE;
         size_t aligned = huge ? huge_aligned_index(start) : start;
+        small_range_grow_locked(huge ? aligned + HUGE_RUN_PAGES : start + n);
         if (huge && aligned + HUGE_RUN_PAGES <= pool.total) {
             start = aligned;
             n = HUGE_RUN_PAGES;

@@ -11,13 +11,18 @@ static uintptr_t mem_io_secret;
 
 /* ---- small pages (pages.c) ---- */
 static _Atomic uintptr_t small_base;   /* start of the page range, 64 KiB aligned */
-static _Atomic uintptr_t small_span;   /* its length; 0 until init, so nothing is small */
+static _Atomic uintptr_t small_span;   /* its length mapped so far; 0 until the first page
+                                          is needed, so nothing is small */
 static _Atomic uintptr_t small_grains; /* small_span / 16 (free's fast test, pages.c) */
 static uintptr_t state_bias;           /* states - small_base / 16: the state byte of block b
                                           is at state_bias + b / 16 (one shift and one add) */
 static struct page *descs;             /* one descriptor per page */
 static _Atomic uint8_t *states;        /* one state byte per 16 bytes of the range */
 static struct page empty_page;         /* no free block: sends the fast path to the slow one */
+/* The holes found at start-up for the ranges that grow in place, held until both are found
+ * (os_probe). */
+struct room_probe { void *at; size_t len; };
+static struct room_probe room_probes[2];
 
 #define HEAP_EMPTY_PAGES 8             /* empty pages a heap keeps formatted (the biggest
                                           glibc-simple batch empties 6 at once) */
@@ -27,7 +32,9 @@ static struct {
     struct page_list warm;             /* empty pages, most recently emptied first */
     struct page_list purged;           /* empty pages whose memory went back to the OS */
     size_t bumped;                     /* pages ever carved from the range */
-    size_t total;                      /* pages the range holds */
+    size_t total;                      /* pages mapped so far (and small) */
+    size_t room;                       /* pages the range can grow to */
+    size_t desc_mapped;                /* bytes of descriptors mapped so far */
 } pool = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- heaps (heap.c) ---- */
@@ -71,6 +78,7 @@ struct arena {                         /* its lock: arena_lock() */
     size_t top_index;
     _Atomic uintptr_t span_lo, span_hi;  /* every extent lies in [span_lo, span_hi) */
     size_t slice_used;                 /* arenas 1..: bytes of their slice used so far */
+    size_t slice_mapped;               /* and mapped so far (arena_slice_map) */
     uintptr_t heap_start;              /* first sbrk extent, for the log trace */
     size_t heap_bytes;
     size_t quarantine_next;
@@ -91,7 +99,7 @@ static inline pthread_mutex_t *arena_lock(const struct arena *a)
     return &arena_locks[a - arenas].lock;
 }
 static _Atomic uintptr_t slices_base;  /* arena i >= 1 owns slice i - 1 of the range here */
-static _Atomic uintptr_t slices_span;  /* 0 while not reserved (or not reservable): then
+static _Atomic uintptr_t slices_span;  /* 0 until room is found (or where there is none): then
                                           every heap uses arena 0 */
 static unsigned slice_shift;
 

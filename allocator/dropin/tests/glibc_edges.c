@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -324,6 +326,95 @@ static void test_fork_while_threads_allocate(void)
 }
 
 #ifdef MEM_IO_TEST_EXPORTED_NAMES
+/* Under an address-space limit set after start-up (glibc's tst-malloc-thread-fail sets
+ * RLIMIT_AS to 200 MB, as ulimit -v and containers do), for small, medium and large blocks, each
+ * in a child process of its own: threads can still be created (their stacks need address
+ * space the allocator must not have taken), allocating past the limit fails with NULL and
+ * ENOMEM, and once the blocks are freed the same allocation succeeds again. Release build
+ * only: the sanitizers' shadow memory alone is far above such a limit. */
+enum { limit_threads = 4, limit_mib = 200 };
+static size_t limit_block_size;
+
+/* Allocates blocks until the first failure, then frees them; returns how many it got plus
+ * one, or 0 when the failure was not ENOMEM. */
+static void *allocate_until_enomem(void *unused)
+{
+    (void)unused;
+    struct chained { struct chained *next; } *head = NULL;
+    size_t count = 0;
+    for (;;) {
+        errno = 0;
+        struct chained *block = api_malloc(limit_block_size);
+        if (!block)
+            break;
+        block->next = head;
+        head = block;
+        count++;
+    }
+    bool enomem = errno == ENOMEM;
+    while (head) {
+        struct chained *next = head->next;
+        api_free(head);
+        head = next;
+    }
+    return (void *)(uintptr_t)(enomem ? count + 1 : 0);
+}
+
+static int exhaust_address_space(size_t size)
+{
+    limit_block_size = size;
+    pthread_attr_t small_stack;
+    pthread_attr_init(&small_stack);
+    pthread_attr_setstacksize(&small_stack, 256 << 10);
+    pthread_t threads[limit_threads];
+    for (int i = 0; i < limit_threads; i++)
+        if (pthread_create(&threads[i], &small_stack, allocate_until_enomem, NULL) != 0)
+            return 10;
+    size_t blocks = 0;
+    int status = 0;
+    for (int i = 0; i < limit_threads; i++) {
+        void *result;
+        pthread_join(threads[i], &result);
+        if (result == NULL)
+            status = 11;
+        else
+            blocks += (uintptr_t)result - 1;
+    }
+    if (status == 0 && blocks * size < ((size_t)limit_mib << 20) / 4)
+        return 13;  /* the limit, not the allocator, should be what runs out */
+    void *again = api_malloc(size);
+    if (!again)
+        return 12;
+    api_free(again);
+    return status;
+}
+
+static void test_address_space_limit(void)
+{
+    struct rlimit limit;
+    getrlimit(RLIMIT_AS, &limit);
+    limit.rlim_cur = (rlim_t)limit_mib << 20;
+    CHECK(setrlimit(RLIMIT_AS, &limit) == 0, "setrlimit(RLIMIT_AS, %d MiB) failed", limit_mib);
+    static const size_t sizes[] = {144, 40000, 1 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        pid_t child = fork();
+        if (child == 0) {
+            alarm(60);
+            _exit(exhaust_address_space(sizes[i]));
+        }
+        int status = 0;
+        CHECK(child > 0 && waitpid(child, &status, 0) == child, "fork/waitpid failed");
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "blocks of %zu bytes under a %d MiB limit: status %#x (exit 10: pthread_create "
+              "failed, 11: an allocation failed without ENOMEM, 12: none after the frees, "
+              "13: less than a quarter of the limit was allocated)",
+              sizes[i], limit_mib, status);
+    }
+}
+
+#endif
+
+#ifdef MEM_IO_TEST_EXPORTED_NAMES
 /* Exports with no mem_io_* counterpart, so only testable through libmem_io.so. */
 void cfree(void *ptr);
 void free_sized(void *ptr, size_t size);
@@ -376,6 +467,7 @@ static const struct {
     {"memalign_einval", test_memalign_rejects_unroundable_alignment},
     {"fork_while_threads_allocate", test_fork_while_threads_allocate},
 #ifdef MEM_IO_TEST_EXPORTED_NAMES
+    {"address_space_limit", test_address_space_limit},
     {"page_and_obsolete", test_page_allocations_and_obsolete_names},
 #endif
 };
