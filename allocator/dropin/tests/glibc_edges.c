@@ -273,6 +273,12 @@ static void test_memalign_rejects_unroundable_alignment(void)
         CHECK(block == NULL && errno == ENOMEM, "memalign(%#zx, %#zx) = %p, errno %d",
               too_big[i].alignment, too_big[i].size, block, errno);
     }
+    void *out = (void *)0x1234;
+    errno = 0;
+    int result = api_posix_memalign(&out, 64, opaque_size((size_t)PTRDIFF_MAX + 1));
+    int error = *(volatile int *)&errno;  /* GCC assumes posix_memalign keeps errno: load it */
+    CHECK(result == ENOMEM && error == ENOMEM && out == (void *)0x1234,
+          "posix_memalign(64, huge) = %d, errno %d (glibc leaves ENOMEM), %p", result, error, out);
     void *block = api_memalign(opaque_size(0x100), 10);  /* the failures above left it working */
     CHECK(block && is_aligned(block, 0x100), "memalign(0x100, 10) = %p", block);
     api_free(block);
