@@ -90,7 +90,7 @@ def _shared_options():
                             f"measurement; check: {CHECK_QUICK_ROUNDS} rounds instead of {CHECK_ROUNDS}")
     out = parent()
     out.add_argument("--out", metavar="DIR",
-                     help="suite: results folder (default results/<UTC timestamp>); plot: folder for charts "
+                     help="suite and stress: results folder (default results/<UTC timestamp>); plot: folder for charts "
                           "and report (default beside results.json); check: also write results.json there")
     building = parent()
     group = building.add_argument_group("build")
@@ -174,7 +174,7 @@ def build_parser():
     tool_format = argparse.RawDescriptionHelpFormatter
     stress_command = command("stress", command_stress,
                              "run the standard allocator stress programs against every allocator",
-                             ("allocators", "threads", "repetitions", "build", "runs"),
+                             ("allocators", "threads", "repetitions", "out", "build", "runs"),
                              description=stress.__doc__, formatter_class=tool_format)
     stress.add_arguments(stress_command)
 
@@ -266,15 +266,21 @@ def _seed(args):
     return args.seed if args.seed is not None else int(datetime.datetime.now().timestamp())
 
 
-def command_suite(args):
-    threads = args.threads or ([1] if args.quick else [1, 2])
-    rounds = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
-    min_time = QUICK_MIN_TIME_S if args.quick else FULL_MIN_TIME_S
+def _results_folder(args):
+    """The folder a suite or stress run writes: --out or results/<UTC time>, new and writable."""
     out_dir = args.out or os.path.join(
         REPO_ROOT, "results", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     if os.path.exists(os.path.join(out_dir, "results.json")):
         raise UsageError(f"{out_dir} already holds a results.json; choose another --out")
     check_writable_folder(out_dir)
+    return out_dir
+
+
+def command_suite(args):
+    threads = args.threads or ([1] if args.quick else [1, 2])
+    rounds = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
+    min_time = QUICK_MIN_TIME_S if args.quick else FULL_MIN_TIME_S
+    out_dir = _results_folder(args)
     binary = _prepare(args, _targets(args.allocators))
     chosen_allocators = allocator_names.resolve_all(args.allocators, args.build_dir)
     served = allocator_names.verify(chosen_allocators, binary)
@@ -368,9 +374,10 @@ def command_check(args):
 
 
 def command_stress(args):
+    out_dir = _results_folder(args)
     if not args.no_build:
         _install_and_build(args.build_dir, list(stress.BUILD_TARGETS))
-    return stress.run(args)
+    return stress.run(args, REPO_ROOT, out_dir)
 
 
 def command_record(args):

@@ -88,6 +88,8 @@ def _per_workload_tables(document, workloads, allocators, threads):
              metric("fragmentation"), "{:.2f}"),
             ("Peak RSS in MiB (median; lower is better)", metric("peak_rss_bytes", 1 / MIB), "{:.1f}")):
         grid = {(w, a): value_of(w, a) for w in workloads for a in allocators}
+        if not any(value is not None for value in grid.values()):
+            continue  # a metric these runs do not measure (stress programs report no fragmentation)
         rows = [[w, *(_cell(grid[w, a], pattern) for a in allocators)] for w in workloads]
         means = [stats.geometric_mean([grid[w, a] for w in workloads if grid[w, a]]) for a in allocators]
         rows.append(["geomean", *(_cell(m if m == m else None, pattern) for m in means)])

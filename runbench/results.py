@@ -1,10 +1,11 @@
 """results.json: the one schema that the charts, the report, `compare` and the gate all read.
 
 Layout (schema "mem_io-results", version 1):
-  created_utc, kind ("suite" or "check"), options (the run's options, e.g. repetitions = rounds and
-  repetitions_per_process), environment (machine, compiler, git commit, per allocator its package,
-  version and served_by {malloc, free}: the files the probe found serving them; harness_context
-  with the timer's resolution and overhead), allocators [{name, harness_allocator, preload}],
+  created_utc, kind ("suite", "check", or "stress": one workload per stress program), options
+  (the run's options, e.g. repetitions = rounds and repetitions_per_process), environment
+  (machine, compiler, git commit, per allocator its package, version and served_by {malloc,
+  free}: the files the probe found serving them; harness_context with the timer's resolution and
+  overhead), allocators [{name, harness_allocator, preload}],
   workloads [{name, path}], runs [{workload, allocator, threads, samples: [{round, metric: value…}],
   timeline (the harness's timeline for the first round, or null)}],
   failures [{workload, allocator, threads, round, error}].

@@ -22,8 +22,9 @@ def plan(workloads, allocators, thread_counts, rounds, seed, min_time=None, time
     return planned
 
 
-def execute(binary, document, planned, progress, timeout_s):
+def execute(binary, document, planned, progress, timeout_s, run=harness.run):
     """Run every planned job, recording measurements or failures in `document`; return failure count.
+    run(binary, job, timeout_s) -> harness.JobOutput measures one job (stress runs programs instead).
 
     Ctrl-C stops the run but keeps what was measured: the document is marked "interrupted".
     """
@@ -31,7 +32,7 @@ def execute(binary, document, planned, progress, timeout_s):
     for round_index, job in planned:
         progress.running(job.describe())
         try:
-            output = harness.run(binary, job, timeout_s)
+            output = run(binary, job, timeout_s)
         except KeyboardInterrupt:
             document["interrupted"] = True
             progress.message("run_bench.py: interrupted; keeping the runs finished so far")
