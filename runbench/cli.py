@@ -298,14 +298,7 @@ def command_suite(args):
     print(f"run_bench.py: {len(planned)} runs: {len(chosen_workloads)} workloads × {len(chosen_allocators)} "
           f"allocators × threads {threads} × {rounds} repetitions", file=sys.stderr)
     failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout)
-    os.makedirs(out_dir, exist_ok=True)
-    results.save(document, os.path.join(out_dir, "results.json"))
-    report.write_folder_outputs(document, out_dir, sys.stderr)
-    print(report.summary_text(document))
-    print(f"\nresults: {out_dir}/results.json, results.csv, report.html, charts/", file=sys.stderr)
-    if document.get("interrupted"):
-        return 130
-    return 1 if failures else 0
+    return suite.write_results(document, out_dir, failures)
 
 
 def command_plot(args):

@@ -26,7 +26,7 @@ import sys
 import time
 
 from runbench import allocators as allocator_names
-from runbench import build, environment, harness, progress, report, results, suite, workloads
+from runbench import build, environment, harness, progress, results, suite, workloads
 from runbench.argtypes import comma_list, positive_float
 from runbench.errors import UsageError
 
@@ -150,12 +150,5 @@ def run(args, repo_root, out_dir):
     disagreements = checksum_failures(checksums)
     document["failures"].extend(disagreements)
     failures += len(disagreements)
-    os.makedirs(out_dir, exist_ok=True)
-    results.save(document, os.path.join(out_dir, "results.json"))
-    report.write_folder_outputs(document, out_dir, sys.stderr)
-    print(report.summary_text(document))
-    print(f"\nresults: {out_dir}/results.json, results.csv, report.html, charts/", file=sys.stderr)
-    if document.get("interrupted"):
-        return 130
-    return 1 if failures else 0
+    return suite.write_results(document, out_dir, failures)
 

@@ -1,8 +1,10 @@
 """Running a set of jobs interleaved: every round visits every workload and runs its allocators in
 a fresh random order, so drift in machine speed spreads over all allocators instead of biasing one."""
+import os
 import random
+import sys
 
-from runbench import harness, results
+from runbench import harness, report, results
 from runbench.harness import Job
 
 
@@ -45,3 +47,15 @@ def execute(binary, document, planned, progress, timeout_s, run=harness.run):
             results.add_output(document, job, output, round_index)
         progress.step(job.describe())
     return failures
+
+
+def write_results(document, out_dir, failures):
+    """The results folder of a suite or stress run, the summary on stdout; returns the exit status."""
+    os.makedirs(out_dir, exist_ok=True)
+    results.save(document, os.path.join(out_dir, "results.json"))
+    report.write_folder_outputs(document, out_dir, sys.stderr)
+    print(report.summary_text(document))
+    print(f"\nresults: {out_dir}/results.json, results.csv, report.html, charts/", file=sys.stderr)
+    if document.get("interrupted"):
+        return 130
+    return 1 if failures else 0
