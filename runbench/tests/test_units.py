@@ -6,7 +6,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from runbench import allocators, build, compare, gate, harness, report, results, stats, workloads
+from runbench import allocators, build, charts, compare, gate, harness, report, results, stats, workloads
 from runbench.errors import BuildError, UsageError
 from runbench.progress import Progress
 
@@ -303,6 +303,35 @@ class AptLockTest(unittest.TestCase):
                          "exit status 100")
         self.assertEqual(self.runs(counter), 1)
         self.assertIn("Unable to locate package", log.getvalue())
+
+
+class TimelineChartTest(unittest.TestCase):
+    """A replay too short for the 1 ms RSS sampler is marked and explained; live bytes come from the
+    best-sampled run; the legend sits below the axes, off the data."""
+
+    def timeline(self, samples):
+        return {"t_ms": list(range(samples)), "rss_bytes": [1 << 20] * samples,
+                "live_bytes": [1000 * i for i in range(samples)], "interval_ms": 1}
+
+    def test_short_replay_is_marked_and_explained(self):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+
+        document = {"runs": [{"workload": "w", "allocator": name, "threads": 1, "samples": [],
+                              "timeline": self.timeline(samples)}
+                             for name, samples in (("mem_io", 4), ("system", 50))]}
+        figure = charts._timeline(pyplot, document, charts._styles(["mem_io", "system"]), "t", "w", 1)
+        self.addCleanup(pyplot.close, figure)
+        axes = figure.axes[0]
+        lines = {line.get_label(): line for line in axes.get_lines()}
+        short = next(line for label, line in lines.items() if label.startswith("mem_io"))
+        long = next(line for label, line in lines.items() if label.startswith("system"))
+        self.assertNotEqual(short.get_marker(), "None")
+        self.assertEqual(long.get_marker(), "None")
+        self.assertEqual(len(lines["live requested bytes"].get_xdata()), 50)
+        self.assertTrue(any("fewer than 20 samples" in text.get_text() for text in figure.texts))
+        self.assertLess(axes.get_legend().get_bbox_to_anchor().y1, axes.bbox.y0)
 
 
 class ProgressTest(unittest.TestCase):
