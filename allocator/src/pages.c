@@ -331,7 +331,25 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
     return pg;
 }
 
-/* Carves about one OS page more of blocks into the (empty) free list, in address order. */
+/* Secure mode's order for page_extend's `count` new blocks: a shuffle (Fisher-Yates, keyed by
+ * the secret and the blocks' address), so that where the next block lies cannot be predicted
+ * from where the last one did. */
+static void carve_shuffle(uint16_t *order, uint32_t count, uintptr_t first)
+{
+    for (uint32_t i = 0; i < count; i++)
+        order[i] = (uint16_t)i;
+    uint64_t random = mem_io_secret ^ first;
+    for (uint32_t i = count; i > 1; i--) {
+        random = mix64(random);
+        uint32_t j = (uint32_t)(random % i);
+        uint16_t swap = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = swap;
+    }
+}
+
+/* Carves about one OS page more of blocks into the (empty) free list, in address order
+ * (shuffled in secure mode). */
 static void page_extend(struct page *pg)
 {
     uint32_t capacity = LOAD(pg->capacity), size = LOAD(pg->block_size);
@@ -341,14 +359,17 @@ static void page_extend(struct page *pg)
     if (count > pg->reserved - capacity)
         count = pg->reserved - capacity;
     uintptr_t first = page_start(pg) + (uintptr_t)capacity * size;
+    uint16_t order[EXTEND_BYTES >> GRAIN_SHIFT];
+    if (secure_mode)
+        carve_shuffle(order, count, first);
     uintptr_t next = (uintptr_t)pg->free;
     for (uint32_t i = count; i-- > 0;) {
-        uintptr_t block = first + (uintptr_t)i * size;
+        uintptr_t block = first + (uintptr_t)(secure_mode ? order[i] : i) * size;
         STORE(*block_state((void *)block), STATE_FREE);
         ((struct free_block *)block)->next_encoded = link_encode(next, (void *)block);
         next = block;
     }
-    pg->free = (struct free_block *)first;
+    pg->free = (struct free_block *)next;
     STORE(pg->capacity, capacity + count);
 }
 
