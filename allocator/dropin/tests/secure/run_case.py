@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Runs one secure-mode case program and says how it ended.
 
-  run_case.py --library LIB.so [--env NAME=VALUE ...] (--expect caught|runs) PROGRAM
-  run_case.py --library LIB.so [--env NAME=VALUE ...] --classify PROGRAM...
+  run_case.py [--library LIB.so] [--env NAME=VALUE ...] (--expect caught|runs) PROGRAM
+  run_case.py [--library LIB.so] [--env NAME=VALUE ...] --classify PROGRAM...
 
-The program runs under LD_PRELOAD=LIB.so with the given environment. It is `caught` when it
+The program runs under LD_PRELOAD=LIB.so (without --library: on the C library's malloc) with
+the given environment. It is `caught` when it
 died of SIGABRT after a line of the allocator's on stderr (mem_io's begin with "mem_io: "; any
 other allocator's line counts for --classify), `crashed` when another signal stopped it, `runs`
 when it exited 0, and `failed` otherwise. With --expect the exit status says whether the
@@ -20,7 +21,10 @@ TIMEOUT_S = 60
 
 
 def run(program, library, env_pairs):
-    env = dict(os.environ, LD_PRELOAD=library)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if library:
+        env["LD_PRELOAD"] = library
     env.pop("MEM_IO_ON_ERROR", None)
     for pair in env_pairs:
         name, _, value = pair.partition("=")
@@ -46,7 +50,7 @@ def outcome(returncode, stderr, own_line_only):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--library", required=True, help="shared library to preload")
+    parser.add_argument("--library", help="shared library to preload (default: none)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--expect", choices=["caught", "runs"])
@@ -58,7 +62,7 @@ def parse_args(argv):
     for pair in args.env:
         if "=" not in pair:
             parser.error(f"--env wants NAME=VALUE, not {pair!r}")
-    if not os.path.exists(args.library):
+    if args.library and not os.path.exists(args.library):
         parser.error(f"no such library: {args.library}")
     return args
 
