@@ -31,6 +31,7 @@
 #define TAIL_SLACK_MAX (((size_t)1 << 28) - 1)   /* 4 bytes of 7 bits */
 #define CANARY_BYTES 16
 #define QUARANTINE_BLOCK_MAX ((size_t)256 << 10)
+#define SECURE_DECOMMIT_MIN ((size_t)64 << 10)     /* zeroed by giving pages back from here */
 #define ZERO_SLOT_WORDS 1024                      /* 65536 live malloc(0) objects */
 #define ZERO_SLOT_SIZE 16
 
@@ -194,6 +195,32 @@ static size_t secure_live_size(void *p, const char *function, size_t *usable)
     return SIZE_MAX;
 }
 
+/* Zeroes [p, p + len). Whole OS pages of a long range are given back instead (they read as
+ * zero and cost no memory until written again): memset would make every page of a large block
+ * resident, also those the program never touched. */
+static void secure_zero(unsigned char *p, size_t len)
+{
+    if (len < SECURE_DECOMMIT_MIN) {
+        memset(p, 0, len);
+        return;
+    }
+    uintptr_t first = ((uintptr_t)p + MEM_IO_PAGE - 1) & ~(uintptr_t)(MEM_IO_PAGE - 1);
+    uintptr_t last = ((uintptr_t)p + len) & ~(uintptr_t)(MEM_IO_PAGE - 1);
+    memset(p, 0, first - (uintptr_t)p);
+    os_decommit((void *)first, last - first);
+    memset((void *)last, 0, (uintptr_t)p + len - last);
+}
+
+/* Whether the first len bytes of p (a multiple of 8 bytes long, 8-byte aligned) are zero. */
+static bool secure_all_zero(const unsigned char *p, size_t len)
+{
+    const uint64_t *words = (const uint64_t *)p;
+    uint64_t any = 0;
+    for (size_t i = 0; i < len / 8; i++)
+        any |= words[i];
+    return any == 0;
+}
+
 /* ---- allocation ---- */
 
 static void *secure_alloc(size_t n, size_t alignment)
@@ -208,10 +235,12 @@ static void *secure_alloc(size_t n, size_t alignment)
         errno = ENOMEM;
         return NULL;
     }
-    unsigned char *p = alloc_generic(need, alignment, true);
+    unsigned char *p = alloc_generic(need, alignment, false);
     if (!p)
         return NULL;
-    canary_write(p, n, core_usable(p, "malloc"));
+    size_t usable = core_usable(p, "malloc");
+    secure_zero(p, n);
+    canary_write(p, n, usable);
     return p;
 }
 
@@ -223,15 +252,9 @@ static void quarantine_release(struct quarantined q)
 {
     unsigned char *p = q.block;
     size_t body = q.usable - TAIL_BYTES;
-    bool clean = freed_mark_intact(p, q.usable, secure_key(p));
-    for (size_t i = 0; clean && i < body; i += 8) {
-        uint64_t word;
-        size_t take = body - i < 8 ? body - i : 8;
-        word = 0;
-        memcpy(&word, p + i, take);
-        clean = word == 0;
-    }
-    if (!clean) {
+    uint32_t last;  /* usable sizes are multiples of 16: words, then 4 bytes before the tail */
+    memcpy(&last, p + body - 4, 4);
+    if (!freed_mark_intact(p, q.usable, secure_key(p)) || last || !secure_all_zero(p, body - 4)) {
         report_error("free", "write to a freed block (found when it left the quarantine)", p);
         return;  /* errors continue: the block is leaked, never handed out again */
     }
@@ -247,7 +270,7 @@ static void secure_release(unsigned char *p, size_t usable)
         free_core(p);
         return;
     }
-    memset(p, 0, usable - TAIL_BYTES);
+    secure_zero(p, usable - TAIL_BYTES);
     uint64_t key = secure_key(p);
     for (unsigned i = 0; i < TAIL_BYTES; i++)
         p[usable - TAIL_BYTES + i] = freed_mark_byte(key, i);
