@@ -47,14 +47,39 @@ static inline uint64_t secure_key(const void *p)
     return mix64(mem_io_secret ^ (uintptr_t)p);
 }
 
-static inline uint8_t canary_byte(uint64_t key, size_t i)
+/* The canary bytes after a block: those of this word, over and over (top bit of each set). */
+static inline uint64_t canary_word(uint64_t key)
 {
-    return (uint8_t)(0x80 | (key >> (7 * (i & 7))));
+    return key | 0x8080808080808080u;
 }
 
-static inline uint8_t freed_mark_byte(uint64_t key, unsigned i)
+/* The tail: 28 bits, 7 in each byte, the top bit of each byte set. */
+static inline uint32_t tail_encode(uint32_t v)
 {
-    return (uint8_t)(0x01 | ((key >> (8 * i + 1)) & 0x7e));  /* top bit clear, never 0 */
+    return 0x80808080u | (v & 0x7f) | (v << 1 & 0x7f00) | (v << 2 & 0x7f0000) | (v << 3 & 0x7f000000);
+}
+
+static inline uint32_t tail_decode(uint32_t t)
+{
+    return (t & 0x7f) | (t >> 1 & 0x3f80) | (t >> 2 & 0x1fc000) | (t >> 3 & 0xfe00000);
+}
+
+/* The tail of a freed block: no byte with its top bit set (so no live tail equals it), none 0. */
+static inline uint32_t freed_mark(uint64_t key)
+{
+    return ((uint32_t)(key >> 8) & 0x7e7e7e7eu) | 0x01010101u;
+}
+
+static inline uint32_t tail_load(const unsigned char *p, size_t usable)
+{
+    uint32_t t;
+    memcpy(&t, p + usable - TAIL_BYTES, TAIL_BYTES);
+    return t;
+}
+
+static inline void tail_store(unsigned char *p, size_t usable, uint32_t t)
+{
+    memcpy(p + usable - TAIL_BYTES, &t, TAIL_BYTES);
 }
 
 /* ---- zero-size objects ---- */
@@ -138,23 +163,38 @@ static size_t core_usable(const void *p, const char *function)
     return usable;
 }
 
+/* Canary bytes at p[n..) up to CANARY_BYTES, or to the tail when it comes first. */
+static inline size_t canary_end(size_t n, size_t usable)
+{
+    return n + CANARY_BYTES < usable - TAIL_BYTES ? n + CANARY_BYTES : usable - TAIL_BYTES;
+}
+
 /* Marks [n, usable) of block p: canary bytes after n, the keyed slack in the tail. */
 static void canary_write(unsigned char *p, size_t n, size_t usable)
 {
-    uint64_t key = secure_key(p);
-    size_t end = n + CANARY_BYTES < usable - TAIL_BYTES ? n + CANARY_BYTES : usable - TAIL_BYTES;
-    for (size_t i = n; i < end; i++)
-        p[i] = canary_byte(key, i - n);
+    uint64_t key = secure_key(p), canary = canary_word(key);
+    size_t end = canary_end(n, usable);
+    if (end - n == CANARY_BYTES) {
+        memcpy(p + n, &canary, 8);
+        memcpy(p + n + 8, &canary, 8);
+    } else {
+        for (size_t i = n; i < end; i++)
+            p[i] = (uint8_t)(canary >> (8 * ((i - n) & 7)));
+    }
     size_t slack = usable - n < TAIL_SLACK_MAX ? usable - n : TAIL_SLACK_MAX;
-    uint32_t coded = (uint32_t)((slack ^ (key >> 32)) & TAIL_SLACK_MAX);
-    for (unsigned i = 0; i < TAIL_BYTES; i++)
-        p[usable - TAIL_BYTES + i] = (uint8_t)(0x80 | (coded >> (7 * i)));
+    tail_store(p, usable, tail_encode((uint32_t)((slack ^ (key >> 32)) & TAIL_SLACK_MAX)));
 }
 
-static bool freed_mark_intact(const unsigned char *p, size_t usable, uint64_t key)
+static bool canary_intact(const unsigned char *p, size_t n, size_t end, uint64_t canary)
 {
-    for (unsigned i = 0; i < TAIL_BYTES; i++)
-        if (p[usable - TAIL_BYTES + i] != freed_mark_byte(key, i))
+    if (end - n == CANARY_BYTES) {
+        uint64_t first, second;
+        memcpy(&first, p + n, 8);
+        memcpy(&second, p + n + 8, 8);
+        return first == canary && second == canary;
+    }
+    for (size_t i = n; i < end; i++)
+        if (p[i] != (uint8_t)(canary >> (8 * ((i - n) & 7))))
             return false;
     return true;
 }
@@ -168,28 +208,17 @@ static size_t secure_live_size(void *p, const char *function, size_t *usable)
         return SIZE_MAX;
     unsigned char *bytes = p;
     uint64_t key = secure_key(p);
-    if (freed_mark_intact(bytes, u, key)) {
+    if (tail_load(bytes, u) == freed_mark(key)) {
         report_error(function, "double free detected", p);
         return SIZE_MAX;
     }
-    uint32_t coded = 0;
-    bool tail_ok = true;
-    for (unsigned i = 0; i < TAIL_BYTES; i++) {
-        uint8_t b = bytes[u - TAIL_BYTES + i];
-        tail_ok &= (b & 0x80) != 0;
-        coded |= (uint32_t)(b & 0x7f) << (7 * i);
-    }
-    size_t slack = (coded ^ (key >> 32)) & TAIL_SLACK_MAX;
-    if (tail_ok && slack >= TAIL_BYTES && slack <= u) {
-        size_t n = u - slack;
-        size_t end = n + CANARY_BYTES < u - TAIL_BYTES ? n + CANARY_BYTES : u - TAIL_BYTES;
-        size_t i = n;
-        while (i < end && bytes[i] == canary_byte(key, i - n))
-            i++;
-        if (i == end) {
-            *usable = u;
-            return n;
-        }
+    uint32_t tail = tail_load(bytes, u);
+    size_t slack = (tail_decode(tail) ^ (key >> 32)) & TAIL_SLACK_MAX;
+    bool tail_ok = (tail & 0x80808080u) == 0x80808080u;
+    if (tail_ok && slack >= TAIL_BYTES && slack <= u &&
+        canary_intact(bytes, u - slack, canary_end(u - slack, u), canary_word(key))) {
+        *usable = u;
+        return u - slack;
     }
     report_error(function, "heap overflow: the canary after the block was overwritten", p);
     return SIZE_MAX;
@@ -254,7 +283,7 @@ static void quarantine_release(struct quarantined q)
     size_t body = q.usable - TAIL_BYTES;
     uint32_t last;  /* usable sizes are multiples of 16: words, then 4 bytes before the tail */
     memcpy(&last, p + body - 4, 4);
-    if (!freed_mark_intact(p, q.usable, secure_key(p)) || last || !secure_all_zero(p, body - 4)) {
+    if (tail_load(p, q.usable) != freed_mark(secure_key(p)) || last || !secure_all_zero(p, body - 4)) {
         report_error("free", "write to a freed block (found when it left the quarantine)", p);
         return;  /* errors continue: the block is leaked, never handed out again */
     }
@@ -271,9 +300,7 @@ static void secure_release(unsigned char *p, size_t usable)
         return;
     }
     secure_zero(p, usable - TAIL_BYTES);
-    uint64_t key = secure_key(p);
-    for (unsigned i = 0; i < TAIL_BYTES; i++)
-        p[usable - TAIL_BYTES + i] = freed_mark_byte(key, i);
+    tail_store(p, usable, freed_mark(secure_key(p)));
     struct quarantine *qu = &h->quarantine;
     while (qu->count == QUARANTINE_SLOTS || (qu->count && qu->bytes + usable > QUARANTINE_BYTES)) {
         struct quarantined out = qu->slots[qu->head];
