@@ -31,7 +31,7 @@
 #define TAIL_SLACK_MAX (((size_t)1 << 28) - 1)   /* 4 bytes of 7 bits */
 #define CANARY_BYTES 16
 #define QUARANTINE_BLOCK_MAX ((size_t)256 << 10)
-#define SECURE_DECOMMIT_MIN ((size_t)64 << 10)     /* zeroed by giving pages back from here */
+#define SECURE_DECOMMIT_MIN ((size_t)1 << 20)      /* zeroed by giving pages back from here */
 #define ZERO_SLOT_WORDS 1024                      /* 65536 live malloc(0) objects */
 #define ZERO_SLOT_SIZE 16
 
