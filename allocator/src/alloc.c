@@ -81,8 +81,10 @@ void *mem_io_malloc(size_t n)
 {
     if (likely(n <= SMALL_MAX)) {
         void *p = alloc_small_fast(tls_heap, n);
-        if (likely(p != NULL))
+        if (likely(p != NULL)) {
+            INJECTED_SLOWDOWN();
             return p;
+        }
     }
     return malloc_slow(n);
 }

@@ -52,6 +52,16 @@
 #define STORE(x, v) atomic_store_explicit(&(x), (v), relaxed)
 /* Counter bump without a locked instruction: only the owning thread writes it, readers fold. */
 #define BUMP(x, v) STORE(x, LOAD(x) + (v))
+/* The regression gate's proof (CMake option MEM_IO_INJECT_MALLOC_INSTRUCTIONS, test target
+ * mem_io_injected): N extra instructions on mem_io_malloc's fast path; nothing in normal builds. */
+#if defined(MEM_IO_INJECT_MALLOC_INSTRUCTIONS) && MEM_IO_INJECT_MALLOC_INSTRUCTIONS > 0
+#define INJECTED_SLOWDOWN_STRING(n) #n
+#define INJECTED_SLOWDOWN_REPEAT(n) INJECTED_SLOWDOWN_STRING(n)
+#define INJECTED_SLOWDOWN() \
+    __asm__ volatile(".rept " INJECTED_SLOWDOWN_REPEAT(MEM_IO_INJECT_MALLOC_INSTRUCTIONS) "\n\tnop\n\t.endr")
+#else
+#define INJECTED_SLOWDOWN() ((void)0)
+#endif
 
 /* ---- small blocks ---- */
 #define PAGE_SHIFT 16
