@@ -16,32 +16,25 @@ blocks live and frees the oldest (the steady state of a working set: both calls 
 """
 import argparse
 import os
-import re
-import subprocess
 import sys
-import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 from runbench import allocators as allocator_names  # noqa: E402
+from runbench import callgrind  # noqa: E402
 from runbench.errors import UsageError  # noqa: E402
 
 SMALL, LARGE = 10_000, 110_000
 RING = 100
-COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def instructions(loop, allocator, size, pairs, live):
     api = "mem_io" if allocator.harness_allocator == "mem_io" else "malloc"
-    with tempfile.TemporaryDirectory() as scratch:
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out",
-                   loop, api, str(size), str(pairs), str(live)]
-        proc = subprocess.run(command, env=allocator.environment(os.environ), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    match = COLLECTED.search(proc.stderr)
-    if proc.returncode != 0 or not match:
-        raise UsageError(f"{allocator.name}: {' '.join(command)} failed ({proc.returncode}): {proc.stderr[-500:]}")
-    return int(match.group(1))
+    try:
+        return callgrind.instructions([loop, api, str(size), str(pairs), str(live)],
+                                      env=allocator.environment(os.environ))
+    except callgrind.CallgrindError as error:
+        raise UsageError(f"{allocator.name}: {error}")
 
 
 def main(argv=None):
