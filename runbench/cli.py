@@ -8,6 +8,7 @@ finish() then fills in the chosen subcommand's defaults. So a subcommand's defau
 what the user gave, and an option given before a subcommand that does not take it is refused.
 """
 import argparse
+import concurrent.futures
 import dataclasses
 import datetime
 import os
@@ -18,7 +19,7 @@ import tempfile
 from runbench import REPO_ROOT
 from runbench import allocators as allocator_names
 from runbench.argtypes import comma_list, fraction, positive_float, positive_int, thread_list
-from runbench import build, environment, gate, harness, progress, report, results, stress, suite, workloads
+from runbench import build, callgrind, environment, gate, harness, progress, report, results, stress, suite, workloads
 from runbench.compare import comparison_text
 from runbench.errors import BUILD_STATUS, USAGE_STATUS, BuildError, UsageError
 from workloads.tools import mtrace_import, record
@@ -45,6 +46,11 @@ CHECK_QUICK_ROUNDS = 8
 CHECK_REPETITIONS_PER_PROCESS = 2
 THROUGHPUT_THRESHOLD = 0.25
 MEMORY_THRESHOLD = 0.30
+# Counted figures repeat exactly on single-threaded traces, so 1 % is pure signal: 1-2
+# instructions per malloc on the fast path. The baseline replays each workload a few times under
+# callgrind so that multi-threaded traces carry their own spread; a check replays each once.
+INSTRUCTIONS_THRESHOLD = 0.01
+BASELINE_CALLGRIND_RUNS = 3
 STRESS_THREADS = [2]
 STRESS_REPETITIONS = 3
 
@@ -168,6 +174,9 @@ def build_parser():
     check.add_argument("--memory-threshold", type=fraction, default=MEMORY_THRESHOLD,
                        help="fail when mem_io's fragmentation or peak RSS grows by more than this "
                             f"(default {MEMORY_THRESHOLD})")
+    check.add_argument("--instructions-threshold", type=fraction, default=INSTRUCTIONS_THRESHOLD,
+                       help="fail when mem_io's instructions per operation or its peak bytes from the OS, "
+                            f"counted under callgrind, grow by more than this (default {INSTRUCTIONS_THRESHOLD})")
     # Tests substitute a deliberately slow or wasteful library for mem_io to prove the gate fires.
     check.add_argument("--candidate", default="mem_io", help=argparse.SUPPRESS)
 
@@ -321,6 +330,7 @@ def command_check(args):
     baseline = None if args.update_baseline else results.load(args.baseline)
     specs = args.workloads or (results.workloads_in(baseline) if baseline else None)
     binary = _prepare(args, _targets([args.candidate]))
+    callgrind.require_valgrind()
     candidate = dataclasses.replace(allocator_names.resolve(args.candidate, args.build_dir), name=gate.CANDIDATE)
     reference = allocator_names.resolve(results.REFERENCE_ALLOCATOR, args.build_dir)
     served = allocator_names.verify([candidate, reference], binary)
@@ -329,41 +339,86 @@ def command_check(args):
     seed = _seed(args)
     options = {"candidate": args.candidate, "workloads": [w.name for w in chosen_workloads], "threads": [1],
                "repetitions": rounds, "quick": args.quick, "min_time_s": QUICK_MIN_TIME_S, "seed": seed,
-               "throughput_threshold": args.throughput_threshold, "memory_threshold": args.memory_threshold}
+               "throughput_threshold": args.throughput_threshold, "memory_threshold": args.memory_threshold,
+               "instructions_threshold": args.instructions_threshold}
     document = results.new_document("check", options,
                                     environment.collect(REPO_ROOT, args.build_dir, [candidate, reference], served),
                                     [candidate, reference], chosen_workloads)
     planned = suite.plan(chosen_workloads, [candidate, reference], [1], rounds, seed, QUICK_MIN_TIME_S,
                          timelines=False, repetitions=CHECK_REPETITIONS_PER_PROCESS)
-    failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout)
+    suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout)
     if document.get("interrupted"):
         return 130
+    failed_runs = [f"{f['workload']}/{f['allocator']} round {f['round']}" for f in document["failures"]]
+    runs_each = BASELINE_CALLGRIND_RUNS if args.update_baseline else 1
+    failed_runs += _count_instructions(binary, candidate, chosen_workloads, runs_each, document, args.timeout)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         results.save(document, os.path.join(args.out, "results.json"))
-    failed_runs = [f"{f['workload']}/{f['allocator']} round {f['round']}" for f in document["failures"]]
     if args.update_baseline:
-        if failures:
+        if failed_runs:
             print(f"check: FAILED: no baseline written; runs failed: {', '.join(failed_runs)}")
             return 1
+        _relative_workload_paths(document)
         results.save(document, args.baseline)
-        print(f"check: wrote baseline {args.baseline} ({len(chosen_workloads)} workloads, {rounds} rounds)")
+        print(f"check: wrote baseline {args.baseline} ({len(chosen_workloads)} workloads, {rounds} rounds, "
+              f"{runs_each} callgrind runs each)")
         return 0
     thresholds = {"throughput": args.throughput_threshold, "fragmentation": args.memory_threshold,
                   "peak RSS": args.memory_threshold}
-    verdicts = gate.evaluate(document, baseline, thresholds)
+    verdicts = (gate.evaluate_counted(document, baseline, args.instructions_threshold)
+                + gate.evaluate(document, baseline, thresholds))
     print(gate.verdict_table(verdicts))
     for name in gate.missing_workloads(document, baseline):
         print(f"check: note: workload {name} is not in the baseline; not judged")
-    regressed = [f"{v.workload} {v.metric.label} ({v.change:.2f}× baseline)" for v in verdicts if v.regressed]
-    if regressed or failures:
+    return _check_outcome(verdicts, failed_runs, args)
+
+
+def _count_instructions(binary, candidate, chosen_workloads, runs_each, document, timeout_s):
+    """Replay every workload `runs_each` times under callgrind, one process per core at once (the
+    counts do not depend on load); record them and return the failures."""
+    jobs = [w for w in chosen_workloads for _ in range(runs_each)]
+    print(f"check: counting instructions: {len(jobs)} replays under callgrind", file=sys.stderr)
+    failed = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = {pool.submit(callgrind.replay_cost, binary, candidate, w, timeout_s): w for w in jobs}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            workload = futures[future]
+            try:
+                cost = future.result()
+            except (callgrind.CallgrindError, harness.HarnessError) as error:
+                failed.append(f"{workload.name} under callgrind ({error})")
+                continue
+            results.add_callgrind(document, workload.name, candidate.name, cost)
+            print(f"check: [{done}/{len(jobs)}] {workload.name}: {cost.instructions_per_op:.3f} instructions/op",
+                  file=sys.stderr)
+    return failed
+
+
+def _relative_workload_paths(document):
+    """Shipped traces by their repository-relative path, so a committed baseline names no machine's folders."""
+    for workload in document["workloads"]:
+        path = os.path.abspath(workload["path"])
+        if os.path.commonpath([path, REPO_ROOT]) == REPO_ROOT:
+            workload["path"] = os.path.relpath(path, REPO_ROOT)
+
+
+def _check_outcome(verdicts, failed_runs, args):
+    status = gate.exit_status(verdicts, failed_runs)
+    failed = [f"{v.workload} {v.metric.label} ({v.change:.4g}× baseline)" for v in verdicts if v.state == gate.FAIL]
+    unclear = [f"{v.workload} {v.metric.label}" for v in verdicts if v.state == gate.INCONCLUSIVE]
+    if status == 1:
         print("check: FAILED: " + "; ".join(
-            ([f"{len(regressed)} regression(s): {', '.join(regressed)}"] if regressed else []) +
-            ([f"{failures} run(s) failed: {', '.join(failed_runs)}"] if failures else [])))
-        return 1
-    print(f"check: passed ({len(verdicts)} comparisons; throughput threshold {args.throughput_threshold:.0%}, "
-          f"memory threshold {args.memory_threshold:.0%}, 95% bootstrap confidence)")
-    return 0
+            ([f"{len(failed)} regression(s): {', '.join(failed)}"] if failed else []) +
+            ([f"{len(failed_runs)} run(s) failed: {', '.join(failed_runs)}"] if failed_runs else [])))
+    elif status == gate.EXIT_INCONCLUSIVE:
+        print(f"check: INCONCLUSIVE (exit {status}): nothing failed, but the 95% interval of {', '.join(unclear)} "
+              "covers its threshold; rerun with more --repetitions to decide")
+    else:
+        print(f"check: passed ({len(verdicts)} comparisons; instructions threshold {args.instructions_threshold:.0%}, "
+              f"throughput {args.throughput_threshold:.0%}, memory {args.memory_threshold:.0%}, "
+              "95% bootstrap confidence)")
+    return status
 
 
 def command_stress(args):

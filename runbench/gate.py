@@ -1,11 +1,23 @@
-"""`check`: the regression gate. mem_io and system malloc run interleaved, in random order, once per
+"""`check`: the regression gate. Two kinds of evidence, each verdict pass, fail or inconclusive.
+
+Counted (deterministic, tight threshold): mem_io replays each workload once under valgrind's
+callgrind; the gate compares the instructions executed inside mem_io's entry points per trace
+operation, and the bytes mem_io held from the OS at its peak, with the baseline's. Either growing
+by more than the threshold (1 %, or the baseline's own run-to-run spread on multi-threaded traces)
+fails.
+
+Timed (for large effects): mem_io and system malloc run interleaved, in random order, once per
 round (a few measured repetitions in each process); the gate compares mem_io's per-round
 throughput ratio to system malloc (machine speed cancels; throughput per CPU second of the
 replay threads, which other processes' load barely moves) and mem_io's fragmentation and peak
-RSS with a baseline results.json made by the same code. A metric regresses only when its median
-moved past the threshold (or, if larger, the spread of the baseline's own rounds) in the bad
-direction, by more than a small absolute floor, AND the bootstrap 95 % confidence interval of
-that change excludes "no change"."""
+RSS with the baseline. A metric fails only when its median moved past the threshold (or, if
+larger, the spread of the baseline's own rounds) in the bad direction, by more than a small
+absolute floor, AND the bootstrap 95 % confidence interval of that change excludes "no change";
+it passes only when the whole interval lies on the good side of the threshold; anything else is
+inconclusive.
+
+Exit status: 0 every verdict passed; 1 a verdict failed or a run failed; 4 nothing failed but a
+timed verdict is inconclusive; 2 bad input; 3 the build failed."""
 from dataclasses import dataclass
 from typing import Optional
 
@@ -13,11 +25,16 @@ from runbench import results, stats
 from runbench.report import format_table
 
 CANDIDATE = "mem_io"
+PASS, FAIL, INCONCLUSIVE = "pass", "FAIL", "inconclusive"
+EXIT_INCONCLUSIVE = 4
 
 
 # Memory that moves by less than this between runs is the allocator's timing (delayed release to
 # the OS, thread interleaving), not a regression: measured run-to-run spread on the shipped traces.
 MEMORY_FLOOR_BYTES = 1 << 20
+# A counted metric's threshold is at least this many times the spread (max/min - 1) of the
+# baseline's own callgrind runs: a few runs understate the range of many.
+COUNTED_SPREAD_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,11 @@ METRICS = (
     Metric("fragmentation", "fragmentation", False, False, "ideal_bytes"),
     Metric("peak RSS", "peak_rss_bytes", False, False, IN_BYTES),
 )
+# From the callgrind runs (results.CALLGRIND records); lower is better.
+COUNTED_METRICS = (
+    Metric("instructions/op", "instructions_per_op", False, False, None),
+    Metric("peak OS bytes", "peak_os_bytes", False, False, IN_BYTES),
+)
 
 
 @dataclass
@@ -46,9 +68,9 @@ class Verdict:
     baseline: float
     current: float
     change: float
-    interval: tuple
+    interval: Optional[tuple]  # bootstrap 95 % interval of the change; None for counted metrics
     threshold: float
-    regressed: bool
+    state: str
 
 
 def samples(document, workload, metric, threads):
@@ -85,8 +107,22 @@ def baseline_spread(before, metric):
     return 1 - low / high if metric.higher_is_better else high / low - 1
 
 
+def _timed_state(metric, change, interval, threshold, bytes_at):
+    """FAIL: past the threshold and the interval excludes no change (memory: and more than the
+    floor). PASS: the whole interval on the good side of the threshold (memory: or its worst end
+    below the floor). Otherwise INCONCLUSIVE."""
+    low, high = interval
+    if metric.higher_is_better:
+        if change < 1 - threshold and high < 1:
+            return FAIL
+        return PASS if low >= 1 - threshold else INCONCLUSIVE
+    if change > 1 + threshold and low > 1 and bytes_at(change) > MEMORY_FLOOR_BYTES:
+        return FAIL
+    return PASS if high <= 1 + threshold or bytes_at(high) <= MEMORY_FLOOR_BYTES else INCONCLUSIVE
+
+
 def evaluate(current, baseline, thresholds, threads=1):
-    """Verdicts for every workload and metric present in both documents."""
+    """Timed verdicts for every workload and metric present in both documents."""
     verdicts = []
     for workload in results.workloads_in(current):
         for metric in METRICS:
@@ -96,15 +132,41 @@ def evaluate(current, baseline, thresholds, threads=1):
                 continue
             now_median, before_median = stats.median(now), stats.median(before)
             change = now_median / before_median
-            low, high = stats.bootstrap_ratio_interval(now, before)
+            interval = stats.bootstrap_ratio_interval(now, before)
             threshold = max(thresholds[metric.label], baseline_spread(before, metric))
-            if metric.higher_is_better:
-                worse = change < 1 - threshold and high < 1
-            else:
-                worse = (change > 1 + threshold and low > 1 and _change_in_bytes(
-                    current, workload, metric, now_median - before_median, threads) > MEMORY_FLOOR_BYTES)
-            verdicts.append(Verdict(workload, metric, before_median, now_median, change, (low, high), threshold,
-                                    worse))
+
+            def bytes_at(ratio, metric=metric, before_median=before_median):
+                return _change_in_bytes(current, workload, metric, before_median * (ratio - 1), threads)
+
+            verdicts.append(Verdict(workload, metric, before_median, now_median, change, interval, threshold,
+                                    _timed_state(metric, change, interval, threshold, bytes_at)))
+    return verdicts
+
+
+def counted_values(document, workload, metric):
+    return [r[metric.counter] for r in results.callgrind_records(document, workload, CANDIDATE)
+            if isinstance(r.get(metric.counter), (int, float))]
+
+
+def counted_spread(values):
+    """max/min - 1 over a workload's callgrind runs: 0 for a deterministic replay."""
+    return max(values) / min(values) - 1 if values and min(values) > 0 else 0.0
+
+
+def evaluate_counted(current, baseline, threshold):
+    """Counted verdicts (instructions per op, peak OS bytes) for every workload callgrind measured
+    in both documents: FAIL when the median grew by more than the threshold, else PASS."""
+    verdicts = []
+    for workload in sorted({r["workload"] for r in results.callgrind_records(current)}):
+        for metric in COUNTED_METRICS:
+            now, before = counted_values(current, workload, metric), counted_values(baseline, workload, metric)
+            if not now or not before or stats.median(before) == 0:
+                continue
+            now_median, before_median = stats.median(now), stats.median(before)
+            change = now_median / before_median
+            applied = max(threshold, COUNTED_SPREAD_FACTOR * counted_spread(before))
+            verdicts.append(Verdict(workload, metric, before_median, now_median, change, None, applied,
+                                    FAIL if change > 1 + applied else PASS))
     return verdicts
 
 
@@ -112,17 +174,24 @@ def missing_workloads(current, baseline):
     return sorted(set(results.workloads_in(current)) - set(results.workloads_in(baseline)))
 
 
+def exit_status(verdicts, failed_runs):
+    if failed_runs or any(v.state == FAIL for v in verdicts):
+        return 1
+    return EXIT_INCONCLUSIVE if any(v.state == INCONCLUSIVE for v in verdicts) else 0
+
+
 def verdict_table(verdicts):
     def shown(metric, value):
         if metric.relative_to_system:
             return f"{value:.3f}× sys"
-        if metric.counter == "peak_rss_bytes":
+        if metric.bytes_per_unit == IN_BYTES:
             return f"{value / 1048576:.2f} MiB"
         return f"{value:.3f}"
 
     header = ["workload", "metric", "baseline", "now", "now ÷ baseline", "95% CI", "threshold", "verdict"]
     rows = [[v.workload, v.metric.label, shown(v.metric, v.baseline), shown(v.metric, v.current),
-             f"{v.change:.3f}", f"{v.interval[0]:.3f}–{v.interval[1]:.3f}",
-             f"{'−' if v.metric.higher_is_better else '+'}{v.threshold:.0%}",
-             "REGRESSED" if v.regressed else "ok"] for v in verdicts]
+             f"{v.change:.4f}" if v.interval is None else f"{v.change:.3f}",
+             "counted" if v.interval is None else f"{v.interval[0]:.3f}–{v.interval[1]:.3f}",
+             f"{'−' if v.metric.higher_is_better else '+'}{v.threshold:.{1 if v.threshold < 0.1 else 0}%}",
+             v.state] for v in verdicts]
     return format_table(header, rows)

@@ -8,7 +8,9 @@ Layout (schema "mem_io-results", version 1):
   overhead), allocators [{name, harness_allocator, preload}],
   workloads [{name, path}], runs [{workload, allocator, threads, samples: [{round, metric: value…}],
   timeline (the harness's timeline for the first round, or null)}],
-  failures [{workload, allocator, threads, round, error}].
+  failures [{workload, allocator, threads, round, error}], and for `check`, callgrind
+  [{workload, allocator, instructions, replayed_ops, instructions_per_op, peak_os_bytes}]
+  (one record per replay process under callgrind; see runbench/callgrind.py).
 Each sample is one measured repetition; metric names are the harness's counters
 (ops_per_s, peak_rss_bytes, fragmentation, lat_<op>_p99_ns, lat_<op>_p99_censored, …) plus
 real_time_ns, cpu_ops_per_s, iterations and repetition_index (within its process).
@@ -63,6 +65,20 @@ def add_output(document, job, output, round_index):
         run["timeline"] = downsample_timeline(output.timeline)
     if output.context and "harness_context" not in document["environment"]:
         document["environment"]["harness_context"] = output.context
+
+
+def add_callgrind(document, workload, allocator, cost):
+    """Record one callgrind.ReplayCost."""
+    document.setdefault("callgrind", []).append({
+        "workload": workload, "allocator": allocator, "instructions": cost.instructions,
+        "replayed_ops": cost.replayed_ops, "instructions_per_op": cost.instructions_per_op,
+        "peak_os_bytes": cost.peak_os_bytes})
+
+
+def callgrind_records(document, workload=None, allocator=None):
+    return [r for r in document.get("callgrind", [])
+            if (workload is None or r.get("workload") == workload)
+            and (allocator is None or r.get("allocator") == allocator)]
 
 
 def add_failure(document, job, round_index, error):
@@ -121,7 +137,10 @@ def validate(document, path):
                 or not isinstance(run["samples"], list) or not all(isinstance(s, dict) for s in run["samples"]):
             raise UsageError(f"{path}: runs[{index}] needs workload, allocator, threads and a list of samples")
         run.setdefault("timeline", None)
-    for key, default in (("failures", []), ("options", {}), ("environment", {})):
+    callgrind = document.get("callgrind", [])
+    if not isinstance(callgrind, list) or not all(isinstance(r, dict) and "workload" in r for r in callgrind):
+        raise UsageError(f"{path}: 'callgrind' must be a list of records with a workload")
+    for key, default in (("failures", []), ("options", {}), ("environment", {}), ("callgrind", [])):
         document.setdefault(key, default)
 
 

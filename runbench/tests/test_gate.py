@@ -1,5 +1,6 @@
-"""`check` passes against its own baseline and fails, naming the workload, when a regression is
-injected: an LD_PRELOAD library built here stands in for mem_io and burns time or pads blocks."""
+"""`check` does not fail against its own baseline and fails, naming the workload, when a regression
+is injected: an LD_PRELOAD library built here stands in for mem_io and burns time or pads blocks.
+(Its instruction counts come through the system adapter's entry points, malloc & co.)"""
 import os
 import subprocess
 import tempfile
@@ -58,21 +59,25 @@ class GateTest(CommandTestCase):
                          "--candidate", f"wrapper={cls.library}", "--workloads", cls.trace,
                          "--repetitions", ROUNDS, *args, env=dict(os.environ, **environment))
 
-    def test_same_code_passes(self):
+    def test_same_code_does_not_fail(self):
+        # 5 rounds of timings may leave a throughput interval across its threshold (exit 4,
+        # inconclusive); the counted metrics and memory must pass.
         proc = self.check()
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        self.assertIn("check: passed", proc.stdout)
+        self.assertIn(proc.returncode, (0, 4), proc.stdout + proc.stderr)
+        self.assertNotIn("FAIL", proc.stdout)
+        self.assertRegex(proc.stdout, r"gated\s+instructions/op\s.*pass")
 
     def test_slow_allocator_fails_naming_workload_and_throughput(self):
         proc = self.check(RUNBENCH_TEST_SPIN="3000")
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
-        self.assertRegex(proc.stdout, r"gated\s+throughput\s.*REGRESSED")
-        self.assertIn("FAILED", proc.stdout)
+        self.assertRegex(proc.stdout, r"gated\s+throughput\s.*FAIL")
+        self.assertRegex(proc.stdout, r"gated\s+instructions/op\s.*FAIL")
+        self.assertIn("check: FAILED", proc.stdout)
 
     def test_wasteful_allocator_fails_naming_workload_and_memory(self):
         proc = self.check(RUNBENCH_TEST_PAD="4096")
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
-        self.assertRegex(proc.stdout, r"gated\s+peak RSS\s.*REGRESSED")
+        self.assertRegex(proc.stdout, r"gated\s+peak RSS\s.*FAIL")
 
 
 if __name__ == "__main__":

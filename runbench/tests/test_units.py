@@ -49,30 +49,53 @@ class GateRuleTest(unittest.TestCase):
     def test_noise_within_threshold_passes(self):
         baseline = document_with([1.5, 1.4, 1.6, 1.5, 1.45])
         current = document_with([1.3, 1.7, 1.35, 1.5, 1.25])
-        self.assertFalse(any(v.regressed for v in self.verdicts(current, baseline).values()))
+        self.assertEqual({v.state for v in self.verdicts(current, baseline).values()}, {gate.PASS})
 
     def test_clear_slowdown_regresses_throughput_only(self):
         verdicts = self.verdicts(document_with([0.7, 0.75, 0.72, 0.69, 0.71]),
                                  document_with([1.5, 1.4, 1.6, 1.5, 1.45]))
-        self.assertTrue(verdicts["w", "throughput"].regressed)
-        self.assertFalse(verdicts["w", "peak RSS"].regressed)
+        self.assertEqual(verdicts["w", "throughput"].state, gate.FAIL)
+        self.assertEqual(verdicts["w", "peak RSS"].state, gate.PASS)
 
-    def test_large_change_with_overlapping_noise_is_not_a_regression(self):
+    def test_large_change_with_overlapping_noise_is_inconclusive(self):
         # Median falls 30 % but the samples overlap the baseline: the interval includes no change.
         current, baseline = document_with([0.6, 1.6, 0.7, 1.5, 0.7]), document_with([1.0, 1.6, 0.9, 1.5, 1.0])
         verdicts = self.verdicts(current, baseline)
         self.assertLess(verdicts["w", "throughput"].change, 0.75)
-        self.assertFalse(verdicts["w", "throughput"].regressed)
+        self.assertEqual(verdicts["w", "throughput"].state, gate.INCONCLUSIVE, "the interval covers the threshold")
 
     def test_memory_growth_regresses_but_page_noise_does_not(self):
         ratios = [1.0] * 5
         grown = self.verdicts(document_with(ratios, fragmentation=2.0, peak=16 << 20), document_with(ratios))
-        self.assertTrue(grown["w", "fragmentation"].regressed)
-        self.assertTrue(grown["w", "peak RSS"].regressed)
+        self.assertEqual(grown["w", "fragmentation"].state, gate.FAIL)
+        self.assertEqual(grown["w", "peak RSS"].state, gate.FAIL)
         small = self.verdicts(document_with(ratios, fragmentation=1.4, peak=(2 << 20) + 900 * 1024),
                               document_with(ratios, peak=2 << 20))
-        self.assertFalse(small["w", "peak RSS"].regressed, "900 KiB is below the absolute floor")
-        self.assertFalse(small["w", "fragmentation"].regressed, "0.2 × 4 MiB ideal is below the floor")
+        self.assertEqual(small["w", "peak RSS"].state, gate.PASS, "900 KiB is below the absolute floor")
+        self.assertEqual(small["w", "fragmentation"].state, gate.PASS, "0.2 × 4 MiB ideal is below the floor")
+
+    def test_counted_growth_past_the_threshold_fails(self):
+        def counted(*per_op, os_bytes=4 << 20):
+            return {"callgrind": [{"workload": "w", "allocator": "mem_io", "instructions_per_op": value,
+                                   "peak_os_bytes": os_bytes} for value in per_op]}
+        def states(current, baseline):
+            return {v.metric.label: v.state for v in gate.evaluate_counted(current, baseline, 0.01)}
+        self.assertEqual(states(counted(40.0), counted(40.0, 40.0)), {"instructions/op": gate.PASS,
+                                                                      "peak OS bytes": gate.PASS})
+        self.assertEqual(states(counted(40.6), counted(40.0))["instructions/op"], gate.FAIL, "+1.5 %")
+        self.assertEqual(states(counted(40.0, os_bytes=5 << 20), counted(40.0))["peak OS bytes"], gate.FAIL)
+        # A baseline whose runs spread by 3 % (multi-threaded) widens its threshold to 2 × 3 %
+        # around its median, 101.5.
+        self.assertEqual(states(counted(104.0), counted(100.0, 103.0))["instructions/op"], gate.PASS)
+        self.assertEqual(states(counted(108.0), counted(100.0, 103.0))["instructions/op"], gate.FAIL)
+
+    def test_exit_status_is_three_valued(self):
+        def verdict(state):
+            return gate.Verdict("w", gate.METRICS[0], 1.0, 1.0, 1.0, (0.9, 1.1), 0.25, state)
+        self.assertEqual(gate.exit_status([verdict(gate.PASS)], []), 0)
+        self.assertEqual(gate.exit_status([verdict(gate.PASS), verdict(gate.INCONCLUSIVE)], []), 4)
+        self.assertEqual(gate.exit_status([verdict(gate.INCONCLUSIVE), verdict(gate.FAIL)], []), 1)
+        self.assertEqual(gate.exit_status([verdict(gate.PASS)], ["churn under callgrind"]), 1)
 
     def test_throughput_is_paired_by_round_using_each_rounds_median(self):
         document = document_with([2.0, 3.0])
