@@ -371,6 +371,9 @@ def command_check(args):
     print(gate.verdict_table(verdicts))
     for name in gate.missing_workloads(document, baseline):
         print(f"check: note: workload {name} is not in the baseline; not judged")
+    if not results.callgrind_records(baseline):
+        print("check: note: the baseline holds no callgrind counts; instructions and peak OS bytes not judged "
+              "(remake it with --update-baseline)")
     return _check_outcome(verdicts, failed_runs, args)
 
 
