@@ -18,18 +18,7 @@
 #include <unistd.h>
 
 #include "api_under_test.h"
-
-static int failures;
-
-#define CHECK(condition, ...)                                              \
-    do {                                                                   \
-        if (!(condition)) {                                                \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #condition); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
+#include "case_runner.h"
 
 /* A hang is the failure these cases look for: one line, then exit. */
 static const char *hang_message = "fork_safety: deadlock (no progress for 20 s)\n";
@@ -217,24 +206,12 @@ static void test_signal_handler_fork(void)
         api_free(blocks[i]);
 }
 
-static const struct {
-    const char *name;
-    void (*run)(void);
-} cases[] = {
+static const struct test_case cases[] = {
     {"stdio_lock_order", test_stdio_lock_order},
     {"signal_handler_fork", test_signal_handler_fork},
 };
 
 int main(int argc, char **argv)
 {
-    size_t count = sizeof cases / sizeof cases[0];
-    for (size_t i = 0; argc == 2 && i < count; i++) {
-        if (strcmp(argv[1], cases[i].name) != 0)
-            continue;
-        cases[i].run();
-        printf("%s: %s through the %s\n", cases[i].name, failures ? "FAILED" : "passed", API_NAMES);
-        return failures ? 1 : 0;
-    }
-    fprintf(stderr, "usage: %s CASE (stdio_lock_order or signal_handler_fork)\n", argv[0]);
-    return 2;
+    return run_named_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -14,18 +14,7 @@
 #include <unistd.h>
 
 #include "api_under_test.h"
-
-static int failures;
-
-#define CHECK(condition, ...)                                              \
-    do {                                                                   \
-        if (!(condition)) {                                                \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #condition); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
+#include "case_runner.h"
 
 /* Sizes over every range: tiny, each small class boundary, medium, and the
  * mmap range above MEM_IO_MMAP_THRESHOLD. */
@@ -456,10 +445,7 @@ static void test_page_allocations_and_obsolete_names(void)
 }
 #endif
 
-static const struct {
-    const char *name;
-    void (*run)(void);
-} cases[] = {
+static const struct test_case cases[] = {
     {"large_first", test_large_blocks_as_first_allocations},
     {"alignment_16", test_alignment_16_for_every_size},
     {"malloc_zero", test_malloc_zero_is_unique_and_freeable},
@@ -480,19 +466,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    size_t count = sizeof cases / sizeof cases[0];
-    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-        for (size_t i = 0; i < count; i++)
-            puts(cases[i].name);
-        return 0;
-    }
-    for (size_t i = 0; argc == 2 && i < count; i++) {
-        if (strcmp(argv[1], cases[i].name) != 0)
-            continue;
-        cases[i].run();
-        printf("%s: %s through the %s\n", cases[i].name, failures ? "FAILED" : "passed", API_NAMES);
-        return failures ? 1 : 0;
-    }
-    fprintf(stderr, "usage: %s CASE (one of the names printed by --list)\n", argv[0]);
-    return 2;
+    return run_named_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
