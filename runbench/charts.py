@@ -122,17 +122,30 @@ def _grouped_bars(pyplot, title, ylabel, workloads, styles, value_of, reference_
     if reference_line is not None:
         axes.axhline(reference_line, color="black", linewidth=0.8, linestyle="--")
     if log:
-        axes.set_yscale("log")
+        _log_scale_with_plain_ticks(axes)
     axes.set_xticks(range(len(workloads)))
     axes.set_xticklabels(workloads, rotation=30, ha="right")
     axes.set_xlabel("workload")
     axes.set_ylabel(ylabel)
-    axes.set_title(_wrapped(title, figure), pad=28)
+    # The tie note adds a line above the legend, which sits above the axes: the title moves up.
+    axes.set_title(_wrapped(title, figure), pad=40 if any_tie else 28)
     axes.legend(fontsize="small", ncol=min(len(allocators), 8), loc="lower center", bbox_to_anchor=(0.5, 1.0),
                 frameon=False, title="faded: tie (95 % interval spans 1.0)" if any_tie else None,
                 title_fontsize="small")
     axes.grid(axis="y", alpha=0.3)
     return figure
+
+
+def _log_scale_with_plain_ticks(axes):
+    """A log y-axis labelled 0.5, 1, 2, … rather than matplotlib's 5×10⁻¹, 10⁰, 2×10⁰. Call it
+    after plotting: the minor ticks are labelled only within a decade, where the major ticks
+    alone would leave the axis with one label or none."""
+    from matplotlib import ticker
+    axes.set_yscale("log")
+    plain = ticker.FuncFormatter(lambda value, _position: f"{value:g}")
+    axes.yaxis.set_major_formatter(plain)
+    low, high = axes.get_ylim()
+    axes.yaxis.set_minor_formatter(plain if high / low < 10 else ticker.NullFormatter())
 
 
 def _wrapped(title, figure):
@@ -289,7 +302,7 @@ def _latency(pyplot, document, styles, title, op, threads):
     if not drawn:
         pyplot.close(figure)
         return None
-    axes.set_yscale("log")
+    _log_scale_with_plain_ticks(axes)
     axes.set_xticks(range(len(PERCENTILES)))
     axes.set_xticklabels([label for _, label in PERCENTILES])
     axes.set_xlabel("percentile (hollow: an upper bound, below the timer's resolution)")
