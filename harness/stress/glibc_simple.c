@@ -56,13 +56,7 @@ static void worker(int index, void *shared)
         for (int p = 0; p < PHASES_ON_OWN_THREAD; p++) {
             run_phase(&phase);
             if (p == 1) {  /* the third phase runs on a new thread */
-                pthread_t thread;
-                int rc = pthread_create(&thread, NULL, run_phase, &phase);
-                if (rc) {
-                    fprintf(stderr, "glibc-simple: pthread_create failed: %s\n", strerror(rc));
-                    exit(1);
-                }
-                pthread_join(thread, NULL);
+                pthread_join(stress_create_thread(run_phase, &phase), NULL);
             }
         }
     }

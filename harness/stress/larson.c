@@ -57,13 +57,7 @@ static void serve_slot(int index, void *shared)
     struct larson *run = shared;
     struct lifetime life = {run, &run->sets[index]};
     for (int n = 0; n < run->lifetimes; n++) {
-        pthread_t thread;
-        int rc = pthread_create(&thread, NULL, live_one_lifetime, &life);
-        if (rc) {
-            fprintf(stderr, "larson: pthread_create failed: %s\n", strerror(rc));
-            exit(1);
-        }
-        pthread_join(thread, NULL);
+        pthread_join(stress_create_thread(live_one_lifetime, &life), NULL);
     }
 }
 

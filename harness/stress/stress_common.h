@@ -159,6 +159,18 @@ static inline void *stress_thread_main(void *arg)
     return NULL;
 }
 
+/* pthread_create, or one line on stderr and exit 1: a stress run without its threads means nothing. */
+static inline pthread_t stress_create_thread(void *(*start)(void *), void *arg)
+{
+    pthread_t id;
+    int rc = pthread_create(&id, NULL, start, arg);
+    if (rc) {
+        fprintf(stderr, "stress: pthread_create failed: %s\n", strerror(rc));
+        exit(1);
+    }
+    return id;
+}
+
 /* Where worker 0 runs. The originals differ, and it matters to glibc, whose main thread
  * allocates from the brk heap and every other thread from an mmap'd arena. */
 enum stress_main_thread {
@@ -177,11 +189,7 @@ static inline void stress_run_workers(int threads, enum stress_main_thread main_
     struct stress_launch launches[STRESS_MAX_THREADS];
     for (int i = on_main; i < threads; i++) {
         launches[i] = (struct stress_launch){worker, i, shared};
-        int rc = pthread_create(&ids[i], NULL, stress_thread_main, &launches[i]);
-        if (rc) {
-            fprintf(stderr, "stress: pthread_create failed: %s\n", strerror(rc));
-            exit(1);
-        }
+        ids[i] = stress_create_thread(stress_thread_main, &launches[i]);
     }
     if (on_main) worker(0, shared);
     for (int i = on_main; i < threads; i++) pthread_join(ids[i], NULL);
