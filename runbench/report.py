@@ -2,7 +2,8 @@
 import html
 import os
 
-from runbench import charts as chart_module, results, stats
+import plots
+from runbench import chart_data, results, stats
 
 MIB = 1024 * 1024
 
@@ -179,12 +180,12 @@ def write_html(document, path, charts, charts_note):
 def write_folder_outputs(document, out_dir, log):
     """results.csv, charts/ (PNG+SVG), report.html and summary.txt from a results document."""
     results.write_csv(document, os.path.join(out_dir, "results.csv"))
-    charts_note = chart_module.missing_reason()
+    charts_note = plots.missing_reason()
     drawn = []
     if charts_note:
         print(f"run_bench.py: no charts: {charts_note}", file=log)
     else:
-        drawn = chart_module.draw_all(document, os.path.join(out_dir, "charts"))
+        drawn = chart_data.draw_all(document, os.path.join(out_dir, "charts"))
     write_html(document, os.path.join(out_dir, "report.html"), drawn, charts_note)
     with open(os.path.join(out_dir, "summary.txt"), "w", encoding="utf-8") as handle:
         handle.write(summary_text(document) + "\n")

@@ -6,7 +6,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from runbench import allocators, build, charts, compare, gate, harness, report, results, stats, workloads
+from runbench import allocators, build, chart_data, compare, gate, harness, report, results, stats, workloads
 from runbench.errors import BuildError, UsageError
 from runbench.progress import Progress
 
@@ -330,33 +330,41 @@ class AptLockTest(unittest.TestCase):
         self.assertIn("Unable to locate package", log.getvalue())
 
 
-class TimelineChartTest(unittest.TestCase):
-    """A replay too short for the 1 ms RSS sampler is marked and explained; live bytes come from the
-    best-sampled run; the legend sits below the axes, off the data."""
+class ChartDataTest(unittest.TestCase):
+    """A results document as plots' plain chart descriptions (plots/tests draws them)."""
 
-    def timeline(self, samples):
-        return {"t_ms": list(range(samples)), "rss_bytes": [1 << 20] * samples,
-                "live_bytes": [1000 * i for i in range(samples)], "interval_ms": 1}
+    def test_every_chart_of_a_run_in_order(self):
+        document = document_with([1.0, 2.0])
+        document["runs"].append(dict(document["runs"][1], threads=2))
+        stems = [chart["stem"] for chart in chart_data.charts(document)]
+        self.assertEqual(stems, ["throughput_threads1", "throughput_threads2", "cpu_throughput", "fragmentation",
+                                 "peak_rss", "scaling", "timeline_w", *(f"latency_{op}" for op in chart_data.LATENCY_OPS)])
 
-    def test_short_replay_is_marked_and_explained(self):
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as pyplot
+    def test_bars_are_ratios_to_system_malloc_and_medians_with_their_range(self):
+        document = document_with([1.5, 2.0, 2.5], peak=6 << 20)
+        charts = {chart["stem"]: chart for chart in chart_data.charts(document)}
+        cpu = charts["cpu_throughput"]["series"]
+        self.assertEqual(cpu["system"], {"w": (1.0, 1.0, 1.0)})
+        value, low, high, tie = cpu["mem_io"]["w"]
+        self.assertAlmostEqual(value, 2.0)
+        self.assertLessEqual(low, value)
+        self.assertGreaterEqual(high, value)
+        self.assertFalse(tie)
+        self.assertEqual(charts["peak_rss"]["series"]["mem_io"], {"w": (6.0, 6.0, 6.0)})
+        self.assertEqual(charts["throughput_threads1"]["series"]["mem_io"], {})  # no ops_per_s in these samples
 
-        document = {"runs": [{"workload": "w", "allocator": name, "threads": 1, "samples": [],
-                              "timeline": self.timeline(samples)}
-                             for name, samples in (("mem_io", 4), ("system", 50))]}
-        figure = charts._timeline(pyplot, document, charts._styles(["mem_io", "system"]), "t", "w", 1)
-        self.addCleanup(pyplot.close, figure)
-        axes = figure.axes[0]
-        lines = {line.get_label(): line for line in axes.get_lines()}
-        short = next(line for label, line in lines.items() if label.startswith("mem_io"))
-        long = next(line for label, line in lines.items() if label.startswith("system"))
-        self.assertNotEqual(short.get_marker(), "None")
-        self.assertEqual(long.get_marker(), "None")
-        self.assertEqual(len(lines["live requested bytes"].get_xdata()), 50)
-        self.assertTrue(any("fewer than 20 samples" in text.get_text() for text in figure.texts))
-        self.assertLess(axes.get_legend().get_bbox_to_anchor().y1, axes.bbox.y0)
+    def test_timeline_subtracts_the_baseline_and_takes_live_bytes_from_the_best_sampled_run(self):
+        def timeline(samples, baseline):
+            return {"t_ms": list(range(samples)), "rss_bytes": [baseline + (1 << 20)] * samples,
+                    "baseline_rss_bytes": baseline, "live_bytes": [1 << 19] * samples, "interval_ms": 1}
+        document = {"runs": [{"workload": "w", "allocator": name, "threads": 1, "samples": [], "timeline": line}
+                             for name, line in (("mem_io", timeline(4, 1 << 20)), ("system", timeline(50, 0)),
+                                                ("jemalloc", None))]}
+        chart = chart_data.charts(document)[4]
+        self.assertEqual(chart["stem"], "timeline_w")
+        self.assertEqual(set(chart["series"]), {"mem_io", "system"})
+        self.assertEqual(chart["series"]["mem_io"]["mib"], [1.0] * 4)
+        self.assertEqual(chart["live"]["mib"], [0.5] * 50)
 
 
 class ProgressTest(unittest.TestCase):
