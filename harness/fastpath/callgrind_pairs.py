@@ -1,8 +1,8 @@
-#!/usr/bin/python3
 """Exact instructions per malloc+free pair, from valgrind --tool=callgrind.
 
-  harness/fastpath/callgrind_pairs.py --build-dir build/perf [--allocators mem_io,system,mimalloc]
-                                      [--sizes 16,64,512,4096]
+  /usr/bin/python3 -m harness.fastpath.callgrind_pairs --build-dir build/perf
+                     [--allocators mem_io,system,mimalloc] [--sizes 16,64,512,4096]
+  (from the repository root)
 
 For each allocator and size it runs fastpath_loop under callgrind twice, with SMALL and LARGE
 pair counts, and prints (instructions(LARGE) - instructions(SMALL)) / (LARGE - SMALL): start-up,
@@ -18,20 +18,18 @@ import argparse
 import os
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO_ROOT)
-from runbench import allocators as allocator_names  # noqa: E402
-from runbench import callgrind  # noqa: E402
-from runbench.errors import UsageError  # noqa: E402
+from harness.fastpath import programs
+from runbench import allocators as allocator_names
+from runbench import callgrind
+from runbench.errors import UsageError
 
 SMALL, LARGE = 10_000, 110_000
 RING = 100
 
 
 def instructions(loop, allocator, size, pairs, live):
-    api = "mem_io" if allocator.harness_allocator == "mem_io" else "malloc"
     try:
-        return callgrind.instructions([loop, api, str(size), str(pairs), str(live)],
+        return callgrind.instructions([loop, programs.api(allocator), str(size), str(pairs), str(live)],
                                       env=allocator.environment(os.environ))
     except callgrind.CallgrindError as error:
         raise UsageError(f"{allocator.name}: {error}")
@@ -39,14 +37,12 @@ def instructions(loop, allocator, size, pairs, live):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir", default=os.path.join(REPO_ROOT, "build", "bench"))
+    parser.add_argument("--build-dir", default=programs.DEFAULT_BUILD_DIR)
     parser.add_argument("--allocators", default="mem_io,mem_io-preload,system,mimalloc,tcmalloc,jemalloc")
     parser.add_argument("--sizes", default="16,64,512,4096")
     args = parser.parse_args(argv)
     try:
-        loop = os.path.join(args.build_dir, "harness", "fastpath", "fastpath_loop")
-        if not os.access(loop, os.X_OK):
-            raise UsageError(f"{loop} is not built: cmake --build {args.build_dir} --target fastpath_programs")
+        loop = programs.built(args.build_dir, "fastpath_loop")
         try:
             sizes = [int(s) for s in args.sizes.split(",")]
         except ValueError:

@@ -1,9 +1,10 @@
-#!/usr/bin/python3
 """Fast-path table: CPU nanoseconds per malloc+free pair by size class, for every allocator,
 each in its own process, interleaved in random order, median over repetitions.
 
-  harness/fastpath/fastpath.py --build-dir build/perf [--allocators mem_io,mem_io-preload,system,...]
-                               [--repetitions 3] [--min-time 0.1] [--sizes 16,64]
+  /usr/bin/python3 -m harness.fastpath.fastpath --build-dir build/perf
+                     [--allocators mem_io,mem_io-preload,system,...] [--repetitions 3] [--min-time 0.1]
+                     [--sizes 16,64]
+  (from the repository root)
 
 Allocators: mem_io (linked, its own API: mem_io_malloc/mem_io_free), mem_io-preload (its drop-in
 libmem_io.so under LD_PRELOAD), system, jemalloc, tcmalloc, mimalloc, NAME=PATH.so; every one
@@ -18,17 +19,16 @@ import statistics
 import subprocess
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO_ROOT)
-from runbench import allocators as allocator_names  # noqa: E402
-from runbench.errors import UsageError  # noqa: E402
+from harness.fastpath import programs
+from runbench import allocators as allocator_names
+from runbench.errors import UsageError
 
 DEFAULT_ALLOCATORS = "mem_io,mem_io-preload,system,jemalloc,tcmalloc,mimalloc"
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir", default=os.path.join(REPO_ROOT, "build", "bench"))
+    parser.add_argument("--build-dir", default=programs.DEFAULT_BUILD_DIR)
     parser.add_argument("--allocators", default=DEFAULT_ALLOCATORS)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=0.1, help="Google Benchmark seconds per benchmark")
@@ -41,8 +41,7 @@ def parse_args(argv):
 
 def measure(binary, allocator, min_time, size_filter):
     """One process; returns {(kind, size): cpu ns per pair}."""
-    api = "mem_io" if allocator.harness_allocator == "mem_io" else "malloc"
-    command = [binary, f"--api={api}", f"--label={allocator.name}", "--benchmark_format=json",
+    command = [binary, f"--api={programs.api(allocator)}", f"--label={allocator.name}", "--benchmark_format=json",
                f"--benchmark_min_time={min_time}"]
     if size_filter:
         command.append(f"--benchmark_filter=/({'|'.join(size_filter)})$")
@@ -60,9 +59,7 @@ def measure(binary, allocator, min_time, size_filter):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        binary = os.path.join(args.build_dir, "harness", "fastpath", "mem_io_fastpath")
-        if not os.access(binary, os.X_OK):
-            raise UsageError(f"{binary} is not built: cmake --build {args.build_dir} --target fastpath_programs")
+        binary = programs.built(args.build_dir, "mem_io_fastpath")
         allocators = allocator_names.resolve_all(args.allocators.split(","), args.build_dir)
         sizes = args.sizes.split(",") if args.sizes else None
         samples = {a.name: [] for a in allocators}
