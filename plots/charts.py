@@ -68,10 +68,11 @@ def _styles(series_order):
             for i, name in enumerate(series_order)}
 
 
-def bars(pyplot, styles, title, ylabel, groups, series, reference_line=None, log=False):
+def bars(pyplot, styles, title, ylabel, groups, series, reference_line=None, log=False, tie_note=None):
     """Grouped bars: per group (x label) one bar per series, in the styles' order.
     series: {name: {group: (value, low, high) or (value, low, high, tie)}}, a group missing where a
-    series has no value; error bars span low–high; a tie (True) is drawn faded."""
+    series has no value; error bars span low–high; a tie (True) is drawn faded, and the legend
+    says "faded: tie (tie_note)", tie_note saying what makes a tie."""
     names = list(styles)
     width = 0.8 / max(len(names), 1)
     figure, axes = pyplot.subplots(figsize=(max(6.0, 0.9 * len(groups) + 2), 4.8))
@@ -111,7 +112,7 @@ def bars(pyplot, styles, title, ylabel, groups, series, reference_line=None, log
     # The tie note adds a line above the legend, which sits above the axes: the title moves up.
     axes.set_title(_wrapped(title, figure), pad=40 if any_tie else 28)
     axes.legend(fontsize="small", ncol=min(len(names), 8), loc="lower center", bbox_to_anchor=(0.5, 1.0),
-                frameon=False, title="faded: tie (95 % interval spans 1.0)" if any_tie else None,
+                frameon=False, title=_tie_legend(tie_note) if any_tie else None,
                 title_fontsize="small")
     axes.grid(axis="y", alpha=0.3)
     return figure
@@ -219,6 +220,10 @@ def _log_scale_with_plain_ticks(axes):
     axes.yaxis.set_major_formatter(plain)
     low, high = axes.get_ylim()
     axes.yaxis.set_minor_formatter(plain if high / low < 10 else ticker.NullFormatter())
+
+
+def _tie_legend(tie_note):
+    return f"faded: tie ({tie_note})" if tie_note else "faded: tie"
 
 
 def _wrapped(title, figure):

@@ -10,6 +10,8 @@ from runbench import results, stats
 LATENCY_OPS = ("malloc", "free", "realloc", "calloc", "aligned")
 PERCENTILES = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
 MIB = 1024 * 1024
+# What makes a ratio a tie (stats.NOT_SEPARATED), for the legend of charts with faded bars.
+TIE_NOTE = "95 % interval spans 1.0"
 
 
 def draw_all(document, out_dir):
@@ -52,7 +54,7 @@ def _bars(document, title, stem, ylabel, bar_of, reference_line=None, log=False)
         found = {workload: bar_of(workload, allocator) for workload in workloads}
         series[allocator] = {workload: bar for workload, bar in found.items() if bar is not None}
     return {"kind": "bars", "title": title, "stem": stem, "ylabel": ylabel, "groups": workloads,
-            "series": series, "reference_line": reference_line, "log": log}
+            "series": series, "reference_line": reference_line, "log": log, "tie_note": TIE_NOTE}
 
 
 def _spread_bar(document, threads, metric, scale=1.0):

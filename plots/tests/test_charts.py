@@ -22,7 +22,7 @@ ORDER = ["mem_io", "system", "jemalloc"]
 
 def bars_chart(series, stem="bars", log=False):
     return {"kind": "bars", "title": "Throughput", "stem": stem, "ylabel": "ratio", "groups": ["churn", "larson"],
-            "series": series, "reference_line": 1.0, "log": log}
+            "series": series, "reference_line": 1.0, "log": log, "tie_note": "interval spans 1.0"}
 
 
 def timeline_series(samples):
@@ -91,7 +91,7 @@ class BarsTest(DrawTestCase):
         alphas = [patch.get_alpha() for patch in axes.patches]
         self.assertEqual(alphas.count(0.3), 1)
         self.assertEqual(len(alphas), 4)
-        self.assertIn("tie", axes.get_legend().get_title().get_text())
+        self.assertEqual(axes.get_legend().get_title().get_text(), "faded: tie (interval spans 1.0)")
 
     def test_one_series_keeps_its_colour_whichever_others_have_data(self):
         alone = self.draw(bars_chart({"jemalloc": {"churn": (1.0, 1.0, 1.0)}}))
