@@ -118,6 +118,4 @@ def bootstrap_ratio_interval(current, baseline, confidence=0.95, resamples=2000,
         cur = median(rng.choices(current, k=len(current)))
         base = median(rng.choices(baseline, k=len(baseline)))
         ratios.append(cur / base if base else math.inf)
-    ratios.sort()
-    tail = (1 - confidence) / 2
-    return quantile(ratios, tail), quantile(ratios, 1 - tail)
+    return _percentile_interval(ratios, confidence)
