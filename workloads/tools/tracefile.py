@@ -85,13 +85,17 @@ class TraceBuilder:
     def _drop(self, block):
         self.live_bytes -= self.live.pop(block)[0]
 
-    def allocate(self, thread, address, op, size, extra=0):
-        """op 'm' malloc(size), 'c' calloc(extra, size), 'a' aligned_alloc(extra, size)."""
+    def _free_missed(self, address):
+        """A block arrives at an address still live here: the source missed that address's free
+        (done by code it could not see), so free the old block, by its last thread, to keep the
+        trace valid."""
         if address in self.block_of_address:
-            # The source missed this address's free (it was freed by code the source could not
-            # see): free the old block here so that the trace stays valid.
             self.anomalies["allocation at a live address (missed free inserted)"] += 1
             self.free(self.live[self.block_of_address[address]][1], address)
+
+    def allocate(self, thread, address, op, size, extra=0):
+        """op 'm' malloc(size), 'c' calloc(extra, size), 'a' aligned_alloc(extra, size)."""
+        self._free_missed(address)
         block = self.next_id
         self.next_id += 1
         self.block_of_address[address] = block
@@ -132,9 +136,7 @@ class TraceBuilder:
             self.anomalies["realloc of an address never allocated (written as malloc)"] += 1
             self.allocate(thread, address, "m", size)
             return
-        if address in self.block_of_address:
-            self.anomalies["allocation at a live address (missed free inserted)"] += 1
-            self.free(self.live[self.block_of_address[address]][1], address)
+        self._free_missed(address)
         self.block_of_address[address] = block
         self._emit(thread, "r", block, size)
         self._account(block, thread, size)

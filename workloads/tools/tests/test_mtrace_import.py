@@ -63,6 +63,24 @@ class MtraceImportTest(ScratchDirectoryTest):
         self.assertIn("first at %s:9" % log, result.stderr)
         self.assertEqual(validate(trace), (4, 1, 128))
 
+    def test_missed_free_is_inserted_before_a_block_arrives_at_a_live_address(self):
+        log = self.write_log(
+            "= Start\n"
+            "@ ./app:[0x1166] + 0x1000 0x20\n"
+            "@ ./app:[0x1166] + 0x1000 0x40\n"  # malloc at a live address: its free was missed
+            "@ ./app:[0x1166] + 0x2000 0x10\n"
+            "@ ./app:[0x11a0] < 0x2000\n"
+            "@ ./app:[0x11a0] > 0x1000 0x80\n"  # realloc moving onto a live address
+            "= End\n"
+        )
+        trace = self.path("missed.trace")
+        result = self.import_log(log, trace)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(trace) as lines:
+            body = [line.strip() for line in lines if not line.startswith("#")]
+        self.assertEqual(body, ["mem_io-trace 1", "0 m 1 32", "0 f 1", "0 m 2 64", "0 m 3 16", "0 f 2", "0 r 3 128"])
+        self.assertIn("2 x allocation at a live address (missed free inserted)", result.stderr)
+
     def test_strict_turns_an_oddity_into_an_error(self):
         log = self.write_log("= Start\n@ [0x7f10] - 0x2000\n")
         self.assert_refused(log, "%s:2: free of an address the log never allocated" % log, "--strict")
