@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """What mem_io's small pages must hold for a trace, from the trace alone.
 
 A size-class allocator keeps each class's memory for that class: a page serves another class
