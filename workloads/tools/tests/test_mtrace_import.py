@@ -19,6 +19,13 @@ class MtraceImportTest(ScratchDirectoryTest):
     def import_log(self, log, output, *options):
         return run_bench("import-mtrace", log, "-o", output, *options, timeout=60)
 
+    def import_body(self, log, output):
+        """Imports log, which must succeed; returns the trace's lines but comments, and the result."""
+        result = self.import_log(log, output)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as lines:
+            return [line.strip() for line in lines if not line.startswith("#")], result
+
     def assert_refused(self, log, message, *options):
         """Importing log exits with status 2, names the problem, and leaves no trace file behind."""
         output = self.path("x.trace")
@@ -53,10 +60,7 @@ class MtraceImportTest(ScratchDirectoryTest):
             "= End\n"
         )
         trace = self.path("hand.trace")
-        result = self.import_log(log, trace)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        with open(trace) as lines:
-            body = [line.strip() for line in lines if not line.startswith("#")]
+        body, result = self.import_body(log, trace)
         self.assertEqual(body, ["mem_io-trace 1", "0 m 1 32", "0 f 1", "0 m 2 64", "0 r 2 128"])
         self.assertIn("1 x free of an address the log never allocated (skipped), first at %s:5" % log, result.stderr)
         self.assertIn("first at %s:6" % log, result.stderr)
@@ -73,11 +77,7 @@ class MtraceImportTest(ScratchDirectoryTest):
             "@ ./app:[0x11a0] > 0x1000 0x80\n"  # realloc moving onto a live address
             "= End\n"
         )
-        trace = self.path("missed.trace")
-        result = self.import_log(log, trace)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        with open(trace) as lines:
-            body = [line.strip() for line in lines if not line.startswith("#")]
+        body, result = self.import_body(log, self.path("missed.trace"))
         self.assertEqual(body, ["mem_io-trace 1", "0 m 1 32", "0 f 1", "0 m 2 64", "0 m 3 16", "0 f 2", "0 r 3 128"])
         self.assertIn("2 x allocation at a live address (missed free inserted)", result.stderr)
 
