@@ -2,7 +2,7 @@
 
 A chart is a dict: "kind" (one of KINDS), "title", "stem" (the file name without extension) and
 the fields that kind's drawing function below takes as keyword arguments. Every function receives
-`styles`, one (colour, hatch, marker) per series name, made by draw_all from series_order so that
+`styles`, one (colour, hatch, marker) per series name, made by draw from series_order so that
 a series looks the same in every chart.
 Colours: the Okabe–Ito palette, safe for the common kinds of colour blindness; bars also carry
 hatches and lines markers so no chart relies on colour alone.
