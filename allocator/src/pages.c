@@ -269,12 +269,17 @@ static struct page *heap_run_take_locked(struct heap *h)
 }
 
 /* Clears what a class left in a page: its state bytes, so that stale pointers into it read as
- * invalid, and its carved blocks. */
+ * invalid, and its carved blocks. In secure mode also the free-list links in its blocks:
+ * secure.c zeroes a block's body when it is freed, so the page is then all zero again. */
 static void page_unformat(struct page *pg)
 {
     uintptr_t index = (uintptr_t)(pg - descs);
-    size_t carved = ((size_t)LOAD(pg->capacity) * LOAD(pg->block_size)) >> GRAIN_SHIFT;
+    uint32_t capacity = LOAD(pg->capacity), size = LOAD(pg->block_size);
+    size_t carved = ((size_t)capacity * size) >> GRAIN_SHIFT;
     memset((void *)&states[index * STATES_PER_PAGE], 0, carved);
+    if (secure_mode)
+        for (uint32_t i = 0; i < capacity; i++)
+            memset((void *)(page_start(pg) + (uintptr_t)i * size), 0, sizeof(struct free_block));
     STORE(pg->capacity, 0);
     pg->free = NULL;
 }

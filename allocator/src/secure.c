@@ -5,10 +5,14 @@
  * fast paths of free and realloc never take a block, and no heap ever has a current page, so
  * malloc's fast path never pops one. Each of them falls to its slow path, which tests
  * `secure_mode` there. The default mode's fast paths run the same instructions as before.
+ * Secure mode has a fast path of its own for small blocks, with no calls: malloc pops the
+ * head page of the class's queue (what `current` would be), free proves the block as
+ * small_usable does, inline.
  *
  * A block of n bytes is a core block of at least n + TAIL_BYTES, of usable size U:
- *   [0, n)            the caller's bytes, zeroed on allocation (calloc costs nothing more)
- *   [n, n + 16)       canary bytes (as far as U - TAIL_BYTES allows; at least none)
+ *   [0, n)            the caller's bytes, zero when handed out (calloc costs nothing more)
+ *   [n, n + 16)       canary bytes (as far as U - TAIL_BYTES allows; at least none), written
+ *                     and checked as two 8-byte words
  *   [U - 4, U)        the tail: U - n keyed with the secret and the block address, 7 bits
  *                     per byte, top bit set in each
  * Canary bytes are keyed the same way and have their top bit set too, so a write of any byte
@@ -21,12 +25,18 @@
  * finds the mark: a double free. Blocks over QUARANTINE_BLOCK_MAX bytes skip the quarantine
  * (zeroing them would fault in pages the program never touched).
  *
+ * So a small block is zero when the core hands it out again, but for its first 16 bytes (the
+ * free-list links) and for links that a page's previous class left, which page_unformat
+ * clears: malloc zeroes 16 bytes, not n. Medium blocks may hold the headers of blocks they
+ * were merged with, large ones what their range last held: those are zeroed when handed out.
+ *
  * malloc(0) returns a distinct 16-byte slot of a PROT_NONE range: any access faults, and the
  * SIGSEGV handler names it before it aborts. */
 #include "internal.h"
 
 #include <signal.h>
 
+#define ALWAYS_INLINE inline __attribute__((always_inline))  /* a small block's path: no calls */
 #define TAIL_BYTES 4
 #define TAIL_SLACK_MAX (((size_t)1 << 28) - 1)   /* 4 bytes of 7 bits */
 #define CANARY_BYTES 16
@@ -163,65 +173,113 @@ static size_t core_usable(const void *p, const char *function)
     return usable;
 }
 
-/* Canary bytes at p[n..) up to CANARY_BYTES, or to the tail when it comes first. */
-static inline size_t canary_end(size_t n, size_t usable)
+static inline uint64_t word_load(const unsigned char *at)
 {
-    return n + CANARY_BYTES < usable - TAIL_BYTES ? n + CANARY_BYTES : usable - TAIL_BYTES;
+    uint64_t w;
+    memcpy(&w, at, 8);
+    return w;
+}
+
+static inline void word_store(unsigned char *at, uint64_t w)
+{
+    memcpy(at, &w, 8);
+}
+
+/* The canary as the 8 bytes at offset `at` of its block: byte i of a block is byte i % 8 of
+ * its canary word, so that words stored at any offsets, overlapping or not, agree. */
+static inline uint64_t canary_at(uint64_t canary, size_t at)
+{
+    unsigned shift = 8 * (unsigned)(at & 7);
+    return canary >> shift | canary << ((64 - shift) & 63);
+}
+
+/* Where the canary bytes [n, n + CANARY_BYTES) of a block lie, cut at its tail: two 8-byte
+ * words (overlapping when fewer than 16 bytes fit), or, when fewer than 8 fit, the top bytes
+ * of the word that ends at the tail (its other bytes are the caller's). Two word stores or
+ * loads and compares instead of a loop over bytes. */
+struct canary_words { size_t first, second; uint64_t mask; };
+
+static inline struct canary_words canary_words(size_t n, size_t usable)
+{
+    size_t room = usable - TAIL_BYTES - n;
+    if (room >= 8)
+        return (struct canary_words){n, room >= 16 ? n + 8 : n + room - 8, ~(uint64_t)0};
+    size_t at = n + room - 8;  /* usable >= 16, so at >= 4: inside the block */
+    return (struct canary_words){at, at, room ? ~(uint64_t)0 << (8 * (8 - room)) : 0};
+}
+
+static inline void canary_merge(unsigned char *p, size_t at, uint64_t canary, uint64_t mask)
+{
+    word_store(p + at, (word_load(p + at) & ~mask) | (canary_at(canary, at) & mask));
 }
 
 /* Marks [n, usable) of block p: canary bytes after n, the keyed slack in the tail. */
-static void canary_write(unsigned char *p, size_t n, size_t usable)
+static ALWAYS_INLINE void canary_write(unsigned char *p, size_t n, size_t usable, uint64_t key)
 {
-    uint64_t key = secure_key(p), canary = canary_word(key);
-    size_t end = canary_end(n, usable);
-    if (end - n == CANARY_BYTES) {
-        memcpy(p + n, &canary, 8);
-        memcpy(p + n + 8, &canary, 8);
-    } else {
-        for (size_t i = n; i < end; i++)
-            p[i] = (uint8_t)(canary >> (8 * ((i - n) & 7)));
-    }
+    uint64_t canary = canary_word(key);
+    struct canary_words w = canary_words(n, usable);
+    canary_merge(p, w.first, canary, w.mask);
+    canary_merge(p, w.second, canary, w.mask);
     size_t slack = usable - n < TAIL_SLACK_MAX ? usable - n : TAIL_SLACK_MAX;
     tail_store(p, usable, tail_encode((uint32_t)((slack ^ (key >> 32)) & TAIL_SLACK_MAX)));
 }
 
-static bool canary_intact(const unsigned char *p, size_t n, size_t end, uint64_t canary)
+static ALWAYS_INLINE bool canary_intact(const unsigned char *p, size_t n, size_t usable, uint64_t canary)
 {
-    if (end - n == CANARY_BYTES) {
-        uint64_t first, second;
-        memcpy(&first, p + n, 8);
-        memcpy(&second, p + n + 8, 8);
-        return first == canary && second == canary;
-    }
-    for (size_t i = n; i < end; i++)
-        if (p[i] != (uint8_t)(canary >> (8 * ((i - n) & 7))))
-            return false;
-    return true;
+    struct canary_words w = canary_words(n, usable);
+    return (((word_load(p + w.first) ^ canary_at(canary, w.first)) |
+             (word_load(p + w.second) ^ canary_at(canary, w.second))) & w.mask) == 0;
 }
 
-/* The caller's size of the live block p, its core usable size in *usable; SIZE_MAX when p is
- * no live block or its canary was overwritten (reported). */
-static size_t secure_live_size(void *p, const char *function, size_t *usable)
+/* The caller's size of the live block p of core usable size `usable`; SIZE_MAX when p is a
+ * freed (quarantined) block or its canary was overwritten (reported). */
+static ALWAYS_INLINE size_t secure_live_size(unsigned char *p, size_t usable, uint64_t key, const char *function)
 {
-    size_t u = core_usable(p, function);
-    if (u == 0)
-        return SIZE_MAX;
-    unsigned char *bytes = p;
-    uint64_t key = secure_key(p);
-    if (tail_load(bytes, u) == freed_mark(key)) {
+    uint32_t tail = tail_load(p, usable);
+    if (tail == freed_mark(key)) {
         report_error(function, "double free detected", p);
         return SIZE_MAX;
     }
-    uint32_t tail = tail_load(bytes, u);
     size_t slack = (tail_decode(tail) ^ (key >> 32)) & TAIL_SLACK_MAX;
     bool tail_ok = (tail & 0x80808080u) == 0x80808080u;
-    if (tail_ok && slack >= TAIL_BYTES && slack <= u &&
-        canary_intact(bytes, u - slack, canary_end(u - slack, u), canary_word(key))) {
-        *usable = u;
-        return u - slack;
-    }
+    if (likely(tail_ok && slack >= TAIL_BYTES && slack <= usable &&
+               canary_intact(p, usable - slack, usable, canary_word(key))))
+        return usable - slack;
     report_error(function, "heap overflow: the canary after the block was overwritten", p);
     return SIZE_MAX;
+}
+
+/* ---- zeroing ---- */
+
+typedef uint64_t secure_vec __attribute__((vector_size(16), may_alias));
+#define ZERO_INLINE_MAX 256  /* bytes zeroed by inline stores; memset beyond */
+
+/* Zeroes the block p of `len` bytes (16-byte aligned, a multiple of 16 long). */
+static inline void zero_block(unsigned char *p, size_t len)
+{
+    if (len > ZERO_INLINE_MAX) {
+        memset(p, 0, len);
+        return;
+    }
+    for (size_t i = 0; i < len; i += 16) {
+        *(secure_vec *)(p + i) = (secure_vec){0, 0};
+        __asm__("" : "+r"(i));  /* stores, not a rep stos: that starts slowly for short blocks */
+    }
+}
+
+/* Whether the block p of `usable` bytes is as secure_release left it: zero but for the freed
+ * mark in its tail. */
+static bool still_freed(const unsigned char *p, size_t usable, uint32_t mark)
+{
+    secure_vec any = *(const secure_vec *)(p + usable - 16);
+    any[1] ^= (uint64_t)mark << 32;  /* the tail: the top 4 bytes of the last 16 */
+    size_t i = 0, body = usable - 16;
+    for (; i + 64 <= body; i += 64)
+        any |= *(const secure_vec *)(p + i) | *(const secure_vec *)(p + i + 16) |
+               *(const secure_vec *)(p + i + 32) | *(const secure_vec *)(p + i + 48);
+    for (; i < body; i += 16)
+        any |= *(const secure_vec *)(p + i);
+    return (any[0] | any[1]) == 0;
 }
 
 /* Zeroes [p, p + len). Whole OS pages of a long range are given back instead (they read as
@@ -240,17 +298,16 @@ static void secure_zero(unsigned char *p, size_t len)
     memset((void *)last, 0, (uintptr_t)p + len - last);
 }
 
-/* Whether the first len bytes of p (a multiple of 8 bytes long, 8-byte aligned) are zero. */
-static bool secure_all_zero(const unsigned char *p, size_t len)
-{
-    const uint64_t *words = (const uint64_t *)p;
-    uint64_t any = 0;
-    for (size_t i = 0; i < len / 8; i++)
-        any |= words[i];
-    return any == 0;
-}
-
 /* ---- allocation ---- */
+
+/* A block of class cls from the current page of this thread's heap, as malloc's fast path
+ * pops it in the default mode (secure mode leaves heap->current empty: heap.c); NULL when
+ * that page has none ready. */
+static inline void *secure_small_pop(unsigned cls)
+{
+    struct page *pg = tls_heap->queue[cls].head;  /* none in empty_heap and dead_heap */
+    return pg && pg->free ? page_pop(pg) : NULL;
+}
 
 static void *secure_alloc(size_t n, size_t alignment)
 {
@@ -259,17 +316,30 @@ static void *secure_alloc(size_t n, size_t alignment)
         if (z)
             return z;
     }
-    size_t need;
-    if (__builtin_add_overflow(n, TAIL_BYTES, &need) || need > PTRDIFF_MAX) {
-        errno = ENOMEM;
-        return NULL;
+    unsigned char *p = NULL;
+    size_t usable;
+    if (likely(n <= SMALL_MAX - TAIL_BYTES && alignment <= MEM_IO_ALIGNMENT)) {
+        unsigned cls = class_of(n + TAIL_BYTES);
+        p = secure_small_pop(cls);
+        usable = class_size[cls];
     }
-    unsigned char *p = alloc_generic(need, alignment, false);
-    if (!p)
-        return NULL;
-    size_t usable = core_usable(p, "malloc");
-    secure_zero(p, n);
-    canary_write(p, n, usable);
+    if (unlikely(!p)) {
+        size_t need;
+        if (__builtin_add_overflow(n, TAIL_BYTES, &need) || need > PTRDIFF_MAX) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        p = alloc_generic(need, alignment, false);
+        if (!p)
+            return NULL;
+        usable = core_usable(p, "malloc");
+    }
+    /* a small block is zero but for its free-list links (the comment at the top) */
+    if (is_small(p))
+        memset(p, 0, sizeof(struct free_block));
+    else
+        secure_zero(p, n);
+    canary_write(p, n, usable, secure_key(p));
     return p;
 }
 
@@ -280,27 +350,29 @@ static void *secure_alloc(size_t n, size_t alignment)
 static void quarantine_release(struct quarantined q)
 {
     unsigned char *p = q.block;
-    size_t body = q.usable - TAIL_BYTES;
-    uint32_t last;  /* usable sizes are multiples of 16: words, then 4 bytes before the tail */
-    memcpy(&last, p + body - 4, 4);
-    if (tail_load(p, q.usable) != freed_mark(secure_key(p)) || last || !secure_all_zero(p, body - 4)) {
+    if (!still_freed(p, q.usable, freed_mark(secure_key(p)))) {
         report_error("free", "write to a freed block (found when it left the quarantine)", p);
         return;  /* errors continue: the block is leaked, never handed out again */
     }
-    memset(p + body, 0, TAIL_BYTES);
+    tail_store(p, q.usable, 0);
     free_core(p);
 }
 
-/* Frees the live block p of `usable` bytes: zeroed, marked, and quarantined. */
-static void secure_release(unsigned char *p, size_t usable)
+/* Frees the live block p of `usable` bytes: zeroed, marked, and quarantined. Blocks over
+ * QUARANTINE_BLOCK_MAX go back at once, unzeroed (secure_alloc zeroes large blocks). */
+static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64_t key)
 {
-    struct heap *h = heap_acquire();
-    if (usable > QUARANTINE_BLOCK_MAX || !h) {
+    if (usable > QUARANTINE_BLOCK_MAX) {
         free_core(p);
         return;
     }
-    secure_zero(p, usable - TAIL_BYTES);
-    tail_store(p, usable, freed_mark(secure_key(p)));
+    zero_block(p, usable);
+    struct heap *h = heap_acquire();
+    if (!h) {  /* the thread is exiting */
+        free_core(p);
+        return;
+    }
+    tail_store(p, usable, freed_mark(key));
     struct quarantine *qu = &h->quarantine;
     while (qu->count == QUARANTINE_SLOTS || (qu->count && qu->bytes + usable > QUARANTINE_BYTES)) {
         struct quarantined out = qu->slots[qu->head];
@@ -314,17 +386,31 @@ static void secure_release(unsigned char *p, size_t usable)
     qu->bytes += usable;
 }
 
+/* Frees the block p of core usable size `usable` after its checks. */
+static ALWAYS_INLINE void secure_free_checked(unsigned char *p, size_t usable, const char *function)
+{
+    uint64_t key = secure_key(p);
+    if (secure_live_size(p, usable, key, function) != SIZE_MAX)
+        secure_release(p, usable, key);
+}
+
 static void secure_free(void *p, const char *function)
 {
+    uintptr_t off = small_offset(p);
+    if (likely(off < LOAD(small_span) && !(off & 15) && LOAD(*state_of(off)) == STATE_USED)) {
+        /* a live small block (small_usable's test, inline); nothing on this path sets errno */
+        secure_free_checked(p, LOAD(page_of(off)->block_size), function);
+        return;
+    }
     if (!p)
         return;
     int saved = errno;
     if (is_zero_object(p)) {
         zero_object_free(p, function);
     } else {
-        size_t usable;
-        if (secure_live_size(p, function, &usable) != SIZE_MAX)
-            secure_release(p, usable);
+        size_t usable = core_usable(p, function);
+        if (usable)
+            secure_free_checked(p, usable, function);
     }
     errno = saved;
 }
@@ -337,7 +423,6 @@ static void *secure_realloc(void *p, size_t n)
         secure_free(p, "realloc");
         return NULL;
     }
-    size_t old = 0, usable = 0;
     if (is_zero_object(p)) {
         if (!zero_object_free(p, "realloc")) {
             errno = EINVAL;
@@ -345,7 +430,9 @@ static void *secure_realloc(void *p, size_t n)
         }
         return secure_alloc(n, MEM_IO_ALIGNMENT);
     }
-    old = secure_live_size(p, "realloc", &usable);
+    size_t usable = core_usable(p, "realloc");
+    uint64_t key = secure_key(p);
+    size_t old = usable ? secure_live_size(p, usable, key, "realloc") : SIZE_MAX;
     if (old == SIZE_MAX) {
         errno = EINVAL;  /* reported; the bad call is ignored */
         return NULL;
@@ -353,14 +440,14 @@ static void *secure_realloc(void *p, size_t n)
     if (n <= usable - TAIL_BYTES && n >= old / 2) {  /* stays, with its canary moved */
         if (n > old)
             memset((unsigned char *)p + old, 0, n - old);  /* no canary bytes leak out */
-        canary_write(p, n, usable);
+        canary_write(p, n, usable, key);
         return p;
     }
     void *q = secure_alloc(n, MEM_IO_ALIGNMENT);
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);
-    secure_release(p, usable);
+    secure_release(p, usable, key);
     return q;
 }
 
@@ -368,7 +455,7 @@ static size_t secure_usable_size(const void *p)
 {
     if (!p || is_zero_object(p))
         return 0;
-    size_t usable;
-    size_t n = secure_live_size((void *)p, "malloc_usable_size", &usable);
+    size_t usable = core_usable(p, "malloc_usable_size");
+    size_t n = usable ? secure_live_size((void *)p, usable, secure_key(p), "malloc_usable_size") : SIZE_MAX;
     return n == SIZE_MAX ? 0 : n;
 }
