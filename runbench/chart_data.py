@@ -11,7 +11,7 @@ LATENCY_OPS = ("malloc", "free", "realloc", "calloc", "aligned")
 PERCENTILES = (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
 MIB = 1024 * 1024
 # What makes a ratio a tie (stats.NOT_SEPARATED), for the legend of charts with faded bars.
-TIE_NOTE = "95 % interval spans 1.0"
+TIE_NOTE = "95 % interval within the margin of 1.0"
 
 
 def draw_all(document, out_dir):

@@ -28,16 +28,16 @@ DEFAULT_BUILD_DIR = os.path.join(REPO_ROOT, "build", "bench")
 DEFAULT_BASELINE = os.path.join(REPO_ROOT, "runbench", "baseline.json")
 RUN_TIMEOUT_S = 300
 STRESS_TIMEOUT_S = 120
-# Google Benchmark's minimum measured time per process: long enough to average a few replays of
-# the shipped workloads (0.2-0.5 s each) in a full run; quick runs and the gate time one replay.
-FULL_MIN_TIME_S = 0.2
-QUICK_MIN_TIME_S = 0.05
-DEFAULT_REPETITIONS = 3
-QUICK_REPETITIONS = 3
-# A quick process times one replay per repetition, and a replay descheduled by other load on the
-# machine takes 10-25x its CPU time in wall time: three repetitions per process let the round's
-# median drop such a replay where one would have decided the round.
-QUICK_REPETITIONS_PER_PROCESS = 3
+# Every suite process (a round of one workload, allocator and thread count) times 3 repetitions of
+# >= 0.05 s and the round's value is their median: a replay descheduled by other load on the
+# machine takes 10-25x its CPU time in wall time, and the median drops it. Rounds are what a
+# verdict counts (results.relative: the distribution-free interval of the median over rounds),
+# because most of the variance lies between processes; 6 rounds are the fewest that give a 95 %
+# interval at all, 9 the fewest whose interval ignores one wild round.
+MIN_TIME_S = 0.05
+REPETITIONS_PER_PROCESS = 3
+DEFAULT_REPETITIONS = 9
+QUICK_REPETITIONS = 6
 # Most of the gate's noise is per process (mem_io's CPU time per op on one trace clusters at
 # 11, 14 or 21 ns by process), so it spends its time on rounds (processes) more than on
 # repetitions inside a process; the latter's median only absorbs bursts of load.
@@ -87,13 +87,13 @@ def _shared_options():
     repetitions = parent()
     repetitions.add_argument(
         "--repetitions", type=positive_int, metavar="N",
-        help=f"interleaved rounds (suite: default {DEFAULT_REPETITIONS}, --quick {QUICK_REPETITIONS} of "
-             f"{QUICK_REPETITIONS_PER_PROCESS} repetitions per process; "
+        help=f"interleaved rounds (suite: default {DEFAULT_REPETITIONS}, --quick {QUICK_REPETITIONS}, each a "
+             f"process of {REPETITIONS_PER_PROCESS} repetitions; "
              f"check: {CHECK_ROUNDS}, --quick {CHECK_QUICK_ROUNDS}; stress: {STRESS_REPETITIONS})")
     quick = parent()
     quick.add_argument("--quick", action="store_true",
-                       help=f"suite: one thread count, {QUICK_REPETITIONS} rounds, one replay per "
-                            f"measurement; check: {CHECK_QUICK_ROUNDS} rounds instead of {CHECK_ROUNDS}")
+                       help=f"suite: one thread count, {QUICK_REPETITIONS} rounds instead of "
+                            f"{DEFAULT_REPETITIONS}; check: {CHECK_QUICK_ROUNDS} rounds instead of {CHECK_ROUNDS}")
     out = parent()
     out.add_argument("--out", metavar="DIR",
                      help="suite and stress: results folder (default results/<UTC timestamp>); plot: folder for charts "
@@ -288,7 +288,6 @@ def _results_folder(args):
 def command_suite(args):
     threads = args.threads or ([1] if args.quick else [1, 2])
     rounds = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
-    min_time = QUICK_MIN_TIME_S if args.quick else FULL_MIN_TIME_S
     out_dir = _results_folder(args)
     binary = _prepare(args, _targets(args.allocators))
     chosen_allocators = allocator_names.resolve_all(args.allocators, args.build_dir)
@@ -296,14 +295,14 @@ def command_suite(args):
     chosen_workloads = _validated_workloads(args.workloads, binary)
     seed = _seed(args)
     options = {"allocators": [a.name for a in chosen_allocators], "workloads": [w.name for w in chosen_workloads],
-               "threads": threads, "repetitions": rounds, "quick": args.quick, "min_time_s": min_time,
-               "repetitions_per_process": QUICK_REPETITIONS_PER_PROCESS if args.quick else 1,
+               "threads": threads, "repetitions": rounds, "quick": args.quick, "min_time_s": MIN_TIME_S,
+               "repetitions_per_process": REPETITIONS_PER_PROCESS,
                "seed": seed, "build_dir": os.path.abspath(args.build_dir)}
     document = results.new_document("suite", options,
                                     environment.collect(REPO_ROOT, args.build_dir, chosen_allocators, served),
                                     chosen_allocators, chosen_workloads)
-    planned = suite.plan(chosen_workloads, chosen_allocators, threads, rounds, seed, min_time,
-                         repetitions=QUICK_REPETITIONS_PER_PROCESS if args.quick else 1)
+    planned = suite.plan(chosen_workloads, chosen_allocators, threads, rounds, seed, MIN_TIME_S,
+                         repetitions=REPETITIONS_PER_PROCESS)
     print(f"run_bench.py: {len(planned)} runs: {len(chosen_workloads)} workloads × {len(chosen_allocators)} "
           f"allocators × threads {threads} × {rounds} repetitions", file=sys.stderr)
     failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout)
@@ -338,13 +337,13 @@ def command_check(args):
     rounds = args.repetitions or (CHECK_QUICK_ROUNDS if args.quick else CHECK_ROUNDS)
     seed = _seed(args)
     options = {"candidate": args.candidate, "workloads": [w.name for w in chosen_workloads], "threads": [1],
-               "repetitions": rounds, "quick": args.quick, "min_time_s": QUICK_MIN_TIME_S, "seed": seed,
+               "repetitions": rounds, "quick": args.quick, "min_time_s": MIN_TIME_S, "seed": seed,
                "throughput_threshold": args.throughput_threshold, "memory_threshold": args.memory_threshold,
                "instructions_threshold": args.instructions_threshold}
     document = results.new_document("check", options,
                                     environment.collect(REPO_ROOT, args.build_dir, [candidate, reference], served),
                                     [candidate, reference], chosen_workloads)
-    planned = suite.plan(chosen_workloads, [candidate, reference], [1], rounds, seed, QUICK_MIN_TIME_S,
+    planned = suite.plan(chosen_workloads, [candidate, reference], [1], rounds, seed, MIN_TIME_S,
                          timelines=False, repetitions=CHECK_REPETITIONS_PER_PROCESS)
     suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout)
     if document.get("interrupted"):

@@ -21,7 +21,8 @@ def _cell(value, pattern):
 
 
 def ratio_cell(estimate, pattern="{:.2f}"):
-    """'2.22× (1.90–2.61)'; a ratio whose 95 % interval spans 1.0 is a 'tie', never a winner."""
+    """'2.22× (1.90–2.61)'; a ratio not separated from 1.0 (stats.Estimate.verdict) is a 'tie',
+    never a winner."""
     if estimate is None:
         return "—"
     interval = f"({pattern.format(estimate.low)}–{pattern.format(estimate.high)})"
@@ -30,7 +31,7 @@ def ratio_cell(estimate, pattern="{:.2f}"):
     return f"{pattern.format(estimate.value)}× {interval}"
 
 
-INTERVAL_NOTE = ("(95 % interval of the median over rounds; 'tie' = the interval spans 1.0, not separated)")
+INTERVAL_NOTE = f"(95 % interval of the median over rounds; 'tie' = {stats.TIE_RULE})"
 
 
 def standing_table(document):
@@ -147,8 +148,8 @@ def write_html(document, path, charts, charts_note):
             "as ratios, not absolute numbers across reports. Each allocator ran in its own process, "
             "interleaved in random order, a workload's allocators back to back in each round. Throughput is "
             "each round's ratio to system malloc in the same round, so the machine's swings between rounds "
-            "cancel; values are medians with 95 % bootstrap intervals over rounds (error bars); a ratio whose "
-            "interval spans 1.0 is a tie (faded in the charts), not a win.</p>",
+            "cancel; values are medians over rounds with their distribution-free 95 % intervals (error bars); "
+            f"a tie ({stats.TIE_RULE}) is faded in the charts, not a win.</p>",
             "<table class='facts'>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                                               for k, v in facts) + "</table>"]
     if document.get("interrupted"):

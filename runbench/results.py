@@ -200,7 +200,12 @@ def _relative_rounds(document, workload, allocator, threads, metric, versus):
         medians = [[stats.median(series) for series in one] for one in sampled]
         mine = stats.median([m[0] / m[1] for m in medians])
         return mine if versus == REFERENCE_ALLOCATOR else mine / stats.median([m[2] / m[1] for m in medians])
-    return rounds, statistic
+
+    def round_value(one):
+        """The ratio within one round: allocator ÷ system malloc, or ÷ versus."""
+        mine, reference, other = (stats.median(series) for series in one)
+        return mine / (reference if versus == REFERENCE_ALLOCATOR else other)
+    return rounds, statistic, round_value
 
 
 def relative(document, workload, allocator, threads, metric=THROUGHPUT, versus=REFERENCE_ALLOCATOR):
@@ -208,16 +213,22 @@ def relative(document, workload, allocator, threads, metric=THROUGHPUT, versus=R
     over rounds), divided by `versus`'s same ratio when versus is another allocator; None when
     no round measured them all. Every table, chart and the Standing use this one ratio, so
     mem_io ÷ mimalloc in the Standing is exactly the quotient of their throughput-table cells.
-    The interval is stats.bootstrap_rounds' 95 % interval."""
-    rounds, statistic = _relative_rounds(document, workload, allocator, threads, metric, versus)
-    if not rounds or any(stats.median(one[1]) == 0 for one in rounds):
+    The interval is the distribution-free 95 % interval of the median of the rounds' ratios
+    (stats.rounds_estimate): rounds are separate processes, and what varies between processes
+    (the other load on the machine, the host's) is what the interval must cover. The verdict's
+    margin is the denominator allocator's own median gap between rounds (stats.round_gap): a
+    difference smaller than two processes of one allocator show is not a result."""
+    rounds, statistic, round_value = _relative_rounds(document, workload, allocator, threads, metric, versus)
+    if not rounds or any(stats.median(one[1]) == 0 or stats.median(one[2]) == 0 for one in rounds):
         return None
-    return stats.bootstrap_rounds(rounds, statistic)
+    denominator = 1 if versus == REFERENCE_ALLOCATOR else 2
+    return stats.rounds_estimate(rounds, statistic, round_value,
+                                 [stats.median(one[denominator]) for one in rounds])
 
 
 def _relative_value(document, workload, allocator, threads, metric, versus):
     """relative()'s point value without its interval (for choosing among many), or None."""
-    rounds, statistic = _relative_rounds(document, workload, allocator, threads, metric, versus)
+    rounds, statistic, _ = _relative_rounds(document, workload, allocator, threads, metric, versus)
     return statistic(rounds) if rounds and all(stats.median(one[1]) for one in rounds) else None
 
 

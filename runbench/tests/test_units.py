@@ -41,6 +41,15 @@ class StatsTest(unittest.TestCase):
         self.assertGreater(high, 2.0)
         self.assertGreater(low, 1.5)
 
+    def test_median_interval_is_the_order_statistics_that_reach_95_percent(self):
+        self.assertEqual(stats.median_interval([5, 1, 4, 2, 6, 3]), (1, 6, 1 - 2 / 64))
+        low, high, coverage = stats.median_interval(range(1, 10))
+        self.assertEqual((low, high), (2, 8), "one wild round out of 9 cannot set the interval")
+        self.assertAlmostEqual(coverage, 1 - 2 * 10 / 512)
+        low, high, coverage = stats.median_interval([3, 1, 2])
+        self.assertEqual((low, high), (1, 3))
+        self.assertEqual(coverage, 0.75)
+
 
 class GateRuleTest(unittest.TestCase):
     def verdicts(self, current, baseline):
@@ -115,13 +124,38 @@ class GateRuleTest(unittest.TestCase):
         self.assertIsNone(results.relative(document, "w", "jemalloc", 1, "cpu_ops_per_s"))
 
     def test_an_interval_spanning_one_is_a_tie_not_a_winner(self):
-        self.assertEqual(results.relative(document_with([1.3, 1.4, 1.2, 1.35]), "w", "mem_io", 1,
-                                          "cpu_ops_per_s").verdict, stats.SEPARATED_HIGHER)
-        self.assertEqual(results.relative(document_with([0.7, 0.8, 0.75]), "w", "mem_io", 1,
-                                          "cpu_ops_per_s").verdict, stats.SEPARATED_LOWER)
-        tie = results.relative(document_with([1.5, 0.8, 1.3, 0.9]), "w", "mem_io", 1, "cpu_ops_per_s")
+        def verdict(ratios):
+            return results.relative(document_with(ratios), "w", "mem_io", 1, "cpu_ops_per_s").verdict
+        self.assertEqual(verdict([1.3, 1.4, 1.2, 1.35, 1.25, 1.3]), stats.SEPARATED_HIGHER)
+        self.assertEqual(verdict([0.7, 0.8, 0.75, 0.72, 0.78, 0.74]), stats.SEPARATED_LOWER)
+        tie = results.relative(document_with([1.5, 0.8, 1.3, 0.9, 1.2, 1.4]), "w", "mem_io", 1, "cpu_ops_per_s")
         self.assertEqual(tie.verdict, stats.NOT_SEPARATED)
         self.assertTrue(report.ratio_cell(tie).startswith("tie ("), report.ratio_cell(tie))
+
+    def test_too_few_rounds_or_an_effect_inside_the_margin_is_a_tie(self):
+        three = results.relative(document_with([1.3, 1.4, 1.2]), "w", "mem_io", 1, "cpu_ops_per_s")
+        self.assertEqual((three.low, three.high, three.verdict), (1.2, 1.4, stats.NOT_SEPARATED),
+                         "3 rounds all above 1 happen 1 time in 4 by chance")
+        small = results.relative(document_with([1.03, 1.04, 1.02, 1.03, 1.035, 1.04]), "w", "mem_io", 1,
+                                 "cpu_ops_per_s")
+        self.assertGreater(small.low, 1.0)
+        self.assertEqual(small.verdict, stats.NOT_SEPARATED, "within the separation margin")
+
+    def test_the_margin_is_the_reference_allocators_own_gap_between_rounds(self):
+        # system malloc lands 1x, 2x, 1x, 2x … apart between rounds (median gap between two rounds 2x);
+        # mem_io is 1.5x it in every round: clearly above 1, but less than system differs from itself.
+        document = document_with([1.5] * 6)
+        for sample, scale in zip(document["runs"][0]["samples"], (1, 2, 1, 2, 1, 2)):
+            sample["cpu_ops_per_s"] *= scale
+        for sample, scale in zip(document["runs"][1]["samples"], (1, 2, 1, 2, 1, 2)):
+            sample["cpu_ops_per_s"] *= scale
+        found = results.relative(document, "w", "mem_io", 1, "cpu_ops_per_s")
+        self.assertEqual((found.low, found.high), (1.5, 1.5))
+        self.assertAlmostEqual(stats.round_gap([1, 2, 1, 2, 1, 2]), 1.0)
+        self.assertAlmostEqual(found.margin, 1.0)
+        self.assertEqual(found.verdict, stats.NOT_SEPARATED)
+        self.assertEqual(results.relative(document_with([1.5] * 6), "w", "mem_io", 1, "cpu_ops_per_s").verdict,
+                         stats.SEPARATED_HIGHER, "the same ratio over a steady system malloc")
 
     def test_one_slow_repetition_cannot_decide_a_round(self):
         # Round 0's mem_io process measured three repetitions, one descheduled (20x slower).
@@ -204,8 +238,10 @@ class VerdictAgreementTest(unittest.TestCase):
         return {"runs": runs, "allocators": []}
 
     def test_outcomes_are_counted_and_reversals_named(self):
-        full = self.suite_with({"a": [2.0, 2.1, 2.2], "b": [0.5, 0.6, 0.55], "c": [0.9, 1.1, 1.0], "d": [2, 2, 2]})
-        quick = self.suite_with({"a": [1.8, 2.0, 1.9], "b": [1.5, 1.6, 1.7], "c": [1.2, 1.3, 1.4], "d": [0.8, 1.3, 1]})
+        full = self.suite_with({"a": [2.0, 2.1, 2.2] * 2, "b": [0.5, 0.6, 0.55] * 2, "c": [0.9, 1.1, 1.0] * 2,
+                                "d": [2, 2, 2] * 2})
+        quick = self.suite_with({"a": [1.8, 2.0, 1.9] * 2, "b": [1.5, 1.6, 1.7] * 2, "c": [1.2, 1.3, 1.4] * 2,
+                                 "d": [0.8, 1.3, 1] * 2})
         counts, reversed_keys = compare.verdict_agreement(full, quick)
         self.assertEqual(counts, {"same verdict": 1, "reversed": 1, "tie in A only": 1, "tie in B only": 1})
         self.assertEqual(reversed_keys, [("b", "mem_io", 1)])
