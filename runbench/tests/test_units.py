@@ -73,6 +73,22 @@ class GateRuleTest(unittest.TestCase):
         self.assertLess(verdicts["w", "throughput"].change, 0.75)
         self.assertEqual(verdicts["w", "throughput"].state, gate.INCONCLUSIVE, "the interval covers the threshold")
 
+    def test_a_run_in_a_bimodal_traces_other_mode_is_inconclusive_not_failed(self):
+        # The baseline's rounds show the slow mode once; the unchanged build lands in it more often.
+        baseline = document_with([5.1, 5.0, 5.2, 0.36, 5.1, 5.0, 4.9, 5.1])
+        current = document_with([1.2, 1.3, 5.0, 1.1, 1.4, 1.2, 5.1, 1.3])
+        throughput = self.verdicts(current, baseline)["w", "throughput"]
+        self.assertLess(throughput.change, 0.3)
+        self.assertEqual(throughput.state, gate.INCONCLUSIVE)
+        self.assertGreater(throughput.fail_threshold, 0.9)
+
+    def test_a_loaded_run_widens_only_the_failing_threshold(self):
+        baseline = document_with([1.5, 1.4, 1.6, 1.5, 1.45, 1.55])
+        unchanged_under_load = self.verdicts(document_with([0.5, 1.5, 0.9, 1.4, 0.8, 1.0]), baseline)["w", "throughput"]
+        self.assertEqual(unchanged_under_load.state, gate.INCONCLUSIVE, "its own rounds span 3x")
+        halved_under_load = self.verdicts(document_with([0.75, 0.6, 0.8, 0.7, 0.55, 0.78]), baseline)["w", "throughput"]
+        self.assertEqual(halved_under_load.state, gate.FAIL, "2x slower, past both runs' ranges")
+
     def test_memory_growth_regresses_but_page_noise_does_not(self):
         ratios = [1.0] * 5
         grown = self.verdicts(document_with(ratios, fragmentation=2.0, peak=16 << 20), document_with(ratios))
