@@ -273,10 +273,6 @@ def _validated_workloads(specs, binary):
     return chosen
 
 
-def _seed(args):
-    return args.seed if args.seed is not None else int(datetime.datetime.now().timestamp())
-
-
 def _results_folder(args):
     """The folder a suite or stress run writes: --out or results/<UTC time>, new and writable."""
     out_dir = args.out or os.path.join(
@@ -295,7 +291,7 @@ def command_suite(args):
     chosen_allocators = allocator_names.resolve_all(args.allocators, args.build_dir)
     served = allocator_names.verify(chosen_allocators, binary)
     chosen_workloads = _validated_workloads(args.workloads, binary)
-    seed = _seed(args)
+    seed = suite.chosen_seed(args.seed)
     options = {"allocators": [a.name for a in chosen_allocators], "workloads": [w.name for w in chosen_workloads],
                "threads": threads, "repetitions": rounds, "quick": args.quick, "min_time_s": MIN_TIME_S,
                "repetitions_per_process": REPETITIONS_PER_PROCESS,
@@ -337,7 +333,7 @@ def command_check(args):
     served = allocator_names.verify([candidate, reference], binary)
     chosen_workloads = _validated_workloads(specs, binary)
     rounds = args.repetitions or (CHECK_QUICK_ROUNDS if args.quick else CHECK_ROUNDS)
-    seed = _seed(args)
+    seed = suite.chosen_seed(args.seed)
     options = {"candidate": args.candidate, "workloads": [w.name for w in chosen_workloads], "threads": [1],
                "repetitions": rounds, "quick": args.quick, "min_time_s": MIN_TIME_S, "seed": seed,
                "throughput_threshold": args.throughput_threshold, "memory_threshold": args.memory_threshold,

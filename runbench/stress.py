@@ -23,7 +23,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 from runbench import allocators as allocator_names
 from runbench import build, environment, harness, progress, results, suite, workloads
@@ -134,7 +133,7 @@ def run(args, repo_root, out_dir):
     served = allocator_names.verify(allocators, harness.find_binary(args.build_dir))
     programs = [workloads.Workload(p, program_path(args.build_dir, p)) for p in args.programs]
     measure = program_path(args.build_dir, MEASURE_BINARY)
-    seed = args.seed if args.seed is not None else time.time_ns() % 2 ** 32
+    seed = suite.chosen_seed(args.seed)
     options = {"allocators": [a.name for a in allocators], "workloads": args.programs, "threads": args.threads,
                "repetitions": args.repetitions, "scale": args.scale, "seed": seed,
                "build_dir": os.path.abspath(args.build_dir)}

@@ -3,9 +3,16 @@ a fresh random order, so drift in machine speed spreads over all allocators inst
 import os
 import random
 import sys
+import time
 
 from runbench import harness, report, results
 from runbench.harness import Job
+
+
+def chosen_seed(seed):
+    """The run order's seed: the one given (--seed), or one from the clock; results.json records it,
+    so the same order can be run again."""
+    return seed if seed is not None else time.time_ns() % 2 ** 32
 
 
 def plan(workloads, allocators, thread_counts, rounds, seed, min_time=None, timelines=True, repetitions=1):

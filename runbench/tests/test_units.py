@@ -6,7 +6,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from runbench import allocators, build, chart_data, compare, gate, harness, report, results, stats, workloads
+from runbench import allocators, build, chart_data, compare, gate, harness, report, results, stats, suite, workloads
 from runbench.errors import BuildError, UsageError
 from runbench.progress import Progress
 
@@ -261,6 +261,15 @@ class VerdictAgreementTest(unittest.TestCase):
         counts, reversed_keys = compare.verdict_agreement(full, quick)
         self.assertEqual(counts, {"same verdict": 1, "reversed": 1, "tie in A only": 1, "tie in B only": 1})
         self.assertEqual(reversed_keys, [("b", "mem_io", 1)])
+
+
+class SeedTest(unittest.TestCase):
+    def test_a_given_seed_is_kept_and_a_missing_one_drawn_from_the_clock(self):
+        self.assertEqual(suite.chosen_seed(0), 0)
+        self.assertEqual(suite.chosen_seed(7), 7)
+        drawn = suite.chosen_seed(None)
+        self.assertIsInstance(drawn, int)
+        self.assertTrue(0 <= drawn < 2 ** 32, drawn)
 
 
 class WorkloadSelectionTest(unittest.TestCase):
