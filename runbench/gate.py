@@ -36,6 +36,8 @@ MEMORY_FLOOR_BYTES = 1 << 20
 # A counted metric's threshold is at least this many times the spread (max/min - 1) of the
 # baseline's own callgrind runs: a few runs understate the range of many.
 COUNTED_SPREAD_FACTOR = 2
+# The timed threshold's floor is the spread of the baseline's rounds from this quantile to 1 - it.
+BASELINE_SPREAD_TAIL = 0.1
 # mem_io takes memory from the OS in 64 KiB pages; on multi-threaded traces the peak moves by one
 # or two such pages between callgrind runs (pipeline: 3.69-3.81 MiB), so growth up to two is not
 # judged.
@@ -100,26 +102,14 @@ def _change_in_bytes(document, workload, metric, difference, threads):
     return difference * (results.median_metric(run, metric.bytes_per_unit) or 0)
 
 
-def baseline_spread(before, metric):
-    """How far apart the baseline's own rounds lie (10th vs 90th percentile), as a fraction.
-
-    A workload whose rounds scatter (multi-threaded traces: CPU time spent waiting for other
-    threads depends on scheduling) gets this as its threshold instead of the default, so the
-    gate only fails it for a change larger than its own noise.
-    """
-    ordered = sorted(before)
-    low, high = stats.quantile(ordered, 0.1), stats.quantile(ordered, 0.9)
-    if low <= 0:
+def spread(values, metric, tail=0.0):
+    """How far apart values lie, from their `tail` quantile to their (1 - tail) one, as a fraction
+    in the metric's bad direction: 1 - low/high where higher is better, high/low - 1 otherwise;
+    0 for no values or a low end not above 0."""
+    if not values:
         return 0.0
-    return 1 - low / high if metric.higher_is_better else high / low - 1
-
-
-def rounds_range(values, metric):
-    """How far apart the extreme rounds lie, as a fraction (1 - min/max, or max/min - 1 for a
-    metric where lower is better). Multi-threaded traces are bimodal per process (the baseline's
-    producer_consumer rounds: 5.1x system malloc in 11 of 12, 0.36x in one), and a loaded
-    machine spreads every round: a change inside this range is not evidence of a regression."""
-    low, high = min(values), max(values)
+    ordered = sorted(values)
+    low, high = stats.quantile(ordered, tail), stats.quantile(ordered, 1 - tail)
     if low <= 0:
         return 0.0
     return 1 - low / high if metric.higher_is_better else high / low - 1
@@ -154,8 +144,14 @@ def evaluate(current, baseline, thresholds, threads=1):
             now_median, before_median = stats.median(now), stats.median(before)
             change = now_median / before_median
             interval = stats.bootstrap_ratio_interval(now, before)
-            threshold = max(thresholds[metric.label], baseline_spread(before, metric))
-            fail_threshold = max(threshold, rounds_range(before, metric), rounds_range(now, metric))
+            # A workload whose baseline rounds scatter (multi-threaded traces: CPU time spent waiting
+            # for other threads depends on scheduling) gets their spread, 10th to 90th percentile,
+            # as its threshold, so it fails only for a change larger than its own noise.
+            threshold = max(thresholds[metric.label], spread(before, metric, BASELINE_SPREAD_TAIL))
+            # Failing also takes a change past the extreme rounds of both runs: multi-threaded traces
+            # are bimodal per process (the baseline's producer_consumer rounds: 5.1x system malloc in
+            # 11 of 12, 0.36x in one), and a loaded machine spreads every round.
+            fail_threshold = max(threshold, spread(before, metric), spread(now, metric))
 
             def bytes_at(ratio, metric=metric, before_median=before_median):
                 return _change_in_bytes(current, workload, metric, before_median * (ratio - 1), threads)
@@ -171,11 +167,6 @@ def counted_values(document, workload, metric):
             if isinstance(r.get(metric.counter), (int, float))]
 
 
-def counted_spread(values):
-    """max/min - 1 over a workload's callgrind runs: 0 for a deterministic replay."""
-    return max(values) / min(values) - 1 if values and min(values) > 0 else 0.0
-
-
 def evaluate_counted(current, baseline, threshold):
     """Counted verdicts (instructions per op, peak OS bytes) for every workload callgrind measured
     in both documents: FAIL when the median grew by more than the threshold (bytes: and by more
@@ -188,7 +179,7 @@ def evaluate_counted(current, baseline, threshold):
                 continue
             now_median, before_median = stats.median(now), stats.median(before)
             change = now_median / before_median
-            applied = max(threshold, COUNTED_SPREAD_FACTOR * counted_spread(before))
+            applied = max(threshold, COUNTED_SPREAD_FACTOR * spread(before, metric))  # 0 when deterministic
             grown = metric.bytes_per_unit != IN_BYTES or now_median - before_median > COUNTED_BYTES_FLOOR
             verdicts.append(Verdict(workload, metric, before_median, now_median, change, None, applied,
                                     FAIL if change > 1 + applied and grown else PASS))
