@@ -19,7 +19,7 @@ import tempfile
 from runbench import REPO_ROOT
 from runbench import allocators as allocator_names
 from runbench.argtypes import comma_list, fraction, positive_float, positive_int, thread_list
-from runbench import build, callgrind, environment, gate, harness, progress, report, results, stress, suite, workloads
+from runbench import build, callgrind, environment, fidelity, gate, harness, progress, report, results, stress, suite, workloads
 from runbench.compare import comparison_text
 from runbench.errors import BUILD_STATUS, USAGE_STATUS, BuildError, UsageError
 from workloads.tools import mtrace_import, record
@@ -62,6 +62,7 @@ SHARED_DEFAULTS = {"allocators": list(allocator_names.DEFAULT_ALLOCATORS), "work
                    "no_build": False, "seed": None, "timeout": RUN_TIMEOUT_S}
 COMMAND_DEFAULTS = {
     "stress": {"threads": STRESS_THREADS, "repetitions": STRESS_REPETITIONS, "timeout": STRESS_TIMEOUT_S},
+    "fidelity": {"repetitions": fidelity.DEFAULT_ROUNDS},
     # record without a build searches the usual build folders for the recorder (record.find_library)
     "record": {"build_dir": None},
 }
@@ -91,14 +92,15 @@ def _shared_options():
         "--repetitions", type=positive_int, metavar="N",
         help=f"interleaved rounds (suite: default {DEFAULT_REPETITIONS}, --quick {QUICK_REPETITIONS}, each a "
              f"process of {REPETITIONS_PER_PROCESS} repetitions; "
-             f"check: {CHECK_ROUNDS}, --quick {CHECK_QUICK_ROUNDS}; stress: {STRESS_REPETITIONS})")
+             f"check: {CHECK_ROUNDS}, --quick {CHECK_QUICK_ROUNDS}; stress: {STRESS_REPETITIONS}; "
+             f"fidelity: {fidelity.DEFAULT_ROUNDS})")
     quick = parent()
     quick.add_argument("--quick", action="store_true",
                        help=f"suite: one thread count, {QUICK_REPETITIONS} rounds instead of "
                             f"{DEFAULT_REPETITIONS}; check: {CHECK_QUICK_ROUNDS} rounds instead of {CHECK_ROUNDS}")
     out = parent()
     out.add_argument("--out", metavar="DIR",
-                     help="suite and stress: results folder (default results/<UTC timestamp>); plot: folder for charts "
+                     help="suite, stress and fidelity: results folder (default results/<UTC timestamp>); plot: folder for charts "
                           "and report (default beside results.json); check: also write results.json there")
     building = parent()
     group = building.add_argument_group("build")
@@ -188,6 +190,12 @@ def build_parser():
                              ("allocators", "threads", "repetitions", "out", "build", "runs"),
                              description=stress.__doc__, formatter_class=tool_format)
     stress.add_arguments(stress_command)
+
+    fidelity_command = command("fidelity", command_fidelity,
+                               "run programs under each allocator beside replays of their traces: does the replay "
+                               "predict the program?", ("allocators", "repetitions", "out", "build", "runs"),
+                               description=fidelity.__doc__, formatter_class=tool_format)
+    fidelity.add_arguments(fidelity_command)
 
     record_command = command("record", command_record,
                              "record a program's allocations into a trace (LD_PRELOAD recorder)", ("build",),
@@ -426,6 +434,14 @@ def command_stress(args):
     if not args.no_build:
         _install_and_build(args.build_dir, list(stress.BUILD_TARGETS))
     return stress.run(args, REPO_ROOT, out_dir)
+
+
+def command_fidelity(args):
+    out_dir = _results_folder(args)
+    if not args.no_build:
+        _install_and_build(args.build_dir, [build.HARNESS_TARGET, build.DROPIN_TARGET, build.RECORDER_TARGET,
+                                            stress.MEASURE_BINARY])
+    return fidelity.run(args, REPO_ROOT, out_dir, harness.find_binary(args.build_dir))
 
 
 def command_record(args):

@@ -35,6 +35,7 @@ class Job:
     repetitions: int = 1
     min_time: Optional[float] = None
     timeline: bool = False
+    harness_args: tuple = ()  # further mem_io_replay options, e.g. ("--cold",)
 
     @property
     def key(self):
@@ -74,7 +75,7 @@ def command(binary, job, out_json, timeline_json):
         args.append(f"--benchmark_min_time={job.min_time}")
     if timeline_json:
         args.append(f"--timeline_out={timeline_json}")
-    return args
+    return args + list(job.harness_args)
 
 
 def run(binary, job, timeout_s, base_env=None):

@@ -79,37 +79,48 @@ def program_path(build_dir, program):
     return path
 
 
-def run_program(scale, checksums, measure, job, timeout):
-    """One process of `job` (a harness.Job whose workload is a program) through the stress_measure
-    launcher `measure` (why: see measure.c); returns a harness.JobOutput of one sample, or raises
-    harness.HarnessError. The checksum is noted in checksums[(program, threads)][checksum]. With
-    scale and checksums bound, this is suite.execute's run(binary, job, timeout)."""
-    command = [measure] + ([f"--preload={job.allocator.preload_path}"] if job.allocator.preload_path else [])
-    command += [job.workload.path, str(job.threads), repr(scale)]
-    env = dict(os.environ)
+def measure_process(measure, allocator, argv, describe, timeout, stdin=None, env=None, cwd=None):
+    """Run argv through the stress_measure launcher `measure` (why: see measure.c) with the
+    allocator's library preloaded for the program only; returns (output, sample) where sample
+    holds real_time_ns, cpu_seconds and peak_rss_bytes. Raises harness.HarnessError
+    (named by `describe`) when it times out, exits non-zero or prints no measurement."""
+    command = [measure] + ([f"--preload={allocator.preload_path}"] if allocator.preload_path else [])
+    command += ([f"--stdin={stdin}"] if stdin else []) + list(argv)
+    env = dict(os.environ if env is None else env)
     env.pop("LD_PRELOAD", None)  # the launcher sets it for the program only
     # Own session, so a timeout kills the program too, not just the launcher above it.
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", start_new_session=True)
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise harness.HarnessError(f"{job.describe()}: timed out after {timeout:g} s")
+        raise harness.HarnessError(f"{describe}: timed out after {timeout:g} s")
     measured = MEASURE_LINE.search(output)
     status = int(measured.group(4)) if measured else proc.returncode
     if not measured or status != 0:
         tail = output[:measured.start() if measured else None].strip().splitlines()[-1:] or ["no output"]
-        raise harness.HarnessError(f"{job.describe()}: exit status {status}: {tail[0]}")
+        raise harness.HarnessError(f"{describe}: exit status {status}: {tail[0]}")
+    seconds, cpu_seconds = float(measured.group(1)), float(measured.group(2))
+    sample = {"real_time_ns": seconds * 1e9, "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(measured.group(3)) * 1024}
+    return output, sample
+
+
+def run_program(scale, checksums, measure, job, timeout):
+    """One process of `job` (a harness.Job whose workload is a program) through measure_process;
+    returns a harness.JobOutput of one sample, or raises harness.HarnessError. The checksum is
+    noted in checksums[(program, threads)][checksum]. With scale and checksums bound, this is
+    suite.execute's run(binary, job, timeout)."""
+    output, sample = measure_process(measure, job.allocator, [job.workload.path, str(job.threads), repr(scale)],
+                                     job.describe(), timeout)
     result = RESULT_LINE.search(output)
     if not result:
         raise harness.HarnessError(f"{job.describe()}: printed no result line")
     checksums.setdefault((job.workload.name, job.threads), {}).setdefault(result.group(4), []).append(
         job.allocator.name)
-    seconds, cpu_seconds = float(measured.group(1)), float(measured.group(2))
-    sample = {"real_time_ns": seconds * 1e9, "ops_per_s": 1 / seconds if seconds > 0 else 0.0,
-              "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(measured.group(3)) * 1024}
+    seconds, cpu_seconds = sample["real_time_ns"] * 1e-9, sample["cpu_seconds"]
+    sample["ops_per_s"] = 1 / seconds if seconds > 0 else 0.0
     if cpu_seconds > 0:
         sample["cpu_ops_per_s"] = 1 / cpu_seconds
     return harness.JobOutput(samples=[sample])

@@ -30,6 +30,9 @@ struct Options {
   std::string timeline_out;
   bool check = false;
   bool probe = false;
+  // Time the process's first replay and nothing else: no warm-up, so the allocator starts
+  // cold and the replay pays every first-touch page fault, as a short program does.
+  bool cold = false;
 };
 
 constexpr int max_os_threads = 1024;
@@ -38,7 +41,7 @@ constexpr int max_os_threads = 1024;
   std::fprintf(stderr, "mem_io_replay: %s\n", problem.c_str());
   std::fprintf(stderr,
                "usage: mem_io_replay --allocator=mem_io|system|bump [--label=NAME] --trace=PATH... [--threads=N]\n"
-               "       [--scaling=MAXN] [--touch=none|ends|pages|full] [--timeline_out=FILE] [--check]\n"
+               "       [--scaling=MAXN] [--touch=none|ends|pages|full] [--timeline_out=FILE] [--cold] [--check]\n"
                "       mem_io_replay --probe\n"
                "       [Google Benchmark flags]   (see harness/README.md)\n");
   std::exit(1);
@@ -67,6 +70,7 @@ Options parse_options(int argc, char** argv) {
       if (!parse_touch(value, &o.touch)) usage_error("--touch must be none, ends, pages or full, not '" + value + "'");
     } else if (flag == "--timeline_out") o.timeline_out = value;
     else if (arg == "--check") o.check = true;
+    else if (arg == "--cold") o.cold = true;
     else if (arg == "--probe") o.probe = true;
     else usage_error("unknown option '" + arg + "'");
   }
@@ -78,6 +82,8 @@ Options parse_options(int argc, char** argv) {
     if (o.allocator != "mem_io" && o.allocator != "system" && o.allocator != "bump")
       usage_error("--allocator must be mem_io, system or bump, not '" + o.allocator + "'");
     if (o.threads && o.scaling) usage_error("give --threads or --scaling, not both");
+    if (o.cold && (o.traces.size() > 1 || o.scaling))
+      usage_error("--cold times one replay per process: give one --trace and no --scaling");
   }
   if (o.label.empty()) o.label = o.allocator;
   return o;
@@ -107,7 +113,7 @@ class BenchmarkCase {
     if (!replayer_) {
       replayer_.reset(new Replayer<Allocator>(trace_, allocator_, shared_.options.touch, copies_, shared_.timer));
       baseline_rss_ = current_rss_bytes();
-      replayer_->run();  // warm-up
+      if (!shared_.options.cold) replayer_->run();  // warm-up
     }
     const double ticks_per_s = shared_.timer.ticks_per_ns * 1e9;
     double wall_s = 0, cpu_s = 0;
@@ -211,9 +217,12 @@ void register_benchmarks(Shared& shared, Allocator& allocator, const std::vector
       std::string name = copies.empty() ? "replay/" + trace.workload + "/" + o.label
                                         : "scale/" + trace.workload + "/" + o.label + "/threads:" + std::to_string(n);
       auto bench = std::make_shared<BenchmarkCase<Allocator>>(shared, allocator, trace, n, name);
-      benchmark::RegisterBenchmark(name.c_str(), [bench](benchmark::State& state) { bench->run(state); })
-          ->UseManualTime()
-          ->Unit(benchmark::kMillisecond);
+      auto* registered =
+          benchmark::RegisterBenchmark(name.c_str(), [bench](benchmark::State& state) { bench->run(state); })
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond);
+      // A process has one cold replay: the first. Repetitions would time warm ones.
+      if (o.cold) registered->Iterations(1)->Repetitions(1);
     }
 }
 

@@ -1,0 +1,352 @@
+"""Replay fidelity: does replaying a program's trace predict how each allocator serves the program?
+
+For each case (a shipped real trace with the command it was recorded from, workloads/real/
+programs.json, or `-- PROGRAM ARGS`, recorded first), every round runs, for every allocator in a
+fresh random order:
+  program   the program itself under LD_PRELOAD (harness/stress/measure.c: wall and CPU time)
+  warm      mem_io_replay of its trace: a warm-up replay, then timed replays (the suite's figure)
+  cold      mem_io_replay --cold: the first replay of a fresh process, first-touch faults included
+and once per round, for every allocator, a trivial program (/bin/true) under LD_PRELOAD: the
+allocator's start-up cost, which a real program pays and a replay does not time.
+
+Each allocator's saving against system malloc is system's time minus its own, paired within a
+round, the median over rounds with its 95 % bootstrap interval. It is shown for the program
+(real) and for four predictions: warm replay (what the suite measures), warm + start-up, cold
+replay, cold + start-up. A prediction is within tolerance when it is within 30 % of the real
+saving. Rankings: every pair of allocators (system included) whose real times are separated
+(the interval of their difference excludes 0) must come out in the same order in the
+prediction. Beside each case: the program's time and the replay's time under system malloc,
+whose difference is the program's own work between allocation calls, which no replay times.
+
+Writes to --out: results.json (every sample, kind "fidelity"), fidelity.json (the savings and
+verdicts) and table.md (the tables it prints: wall time, then CPU time).
+
+Examples:
+  ./run_bench.py fidelity                                   # the five shipped real traces
+  ./run_bench.py fidelity --cases cmake_string_lists --record --repetitions 7
+  ./run_bench.py fidelity --stdin big.txt -- sort -n        # any program: recorded, then compared
+"""
+import argparse
+import functools
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from runbench import allocators as allocator_names
+from runbench import environment, harness, progress, results, stats, stress, suite
+from runbench.argtypes import comma_list, positive_int
+from runbench.errors import UsageError
+from runbench.workloads import Workload
+
+PROGRAMS_FILE = os.path.join("workloads", "real", "programs.json")
+PROGRAM, WARM, COLD, STARTUP = "program", "warm", "cold", "start-up"
+# Predictions: which measured times add up to what the program is predicted to pay.
+MODELS = {"warm": (WARM,), "warm+start-up": (WARM, STARTUP), "cold": (COLD,), "cold+start-up": (COLD, STARTUP)}
+STARTUP_COMMAND = ("/bin/true",)
+STARTUP_CASE = "start-up"
+TOLERANCE = 0.30
+DEFAULT_ROUNDS = 5
+WARM_REPLAYS = 3
+WARM_MIN_TIME_S = 0.05
+METRICS = {"wall": "real_time_ns", "cpu": "cpu_ns"}
+RECORD_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    command: tuple  # absolute program path first
+    trace: Optional[str] = None  # None: record it first
+    env: dict = field(default_factory=dict, hash=False)
+    stdin: Optional[str] = None
+    max_ops: Optional[int] = None
+
+
+def add_arguments(parser):
+    """The options of fidelity alone; run_bench.py adds the shared ones (allocators, repetitions,
+    --out, build directory, seed, timeout)."""
+    parser.add_argument("--cases", type=comma_list, metavar="LIST",
+                        help="shipped real traces to check (default: all of workloads/real/programs.json)")
+    parser.add_argument("--record", action="store_true",
+                        help="record each shipped case's trace afresh, in full, instead of using the shipped "
+                             "one (which may be cut short with --max-ops, or come from other program versions)")
+    parser.add_argument("--warm-replays", type=positive_int, default=WARM_REPLAYS, metavar="N",
+                        help=f"timed warm replays per replay process (default {WARM_REPLAYS})")
+    parser.add_argument("--stdin", metavar="FILE", help="with -- PROGRAM: its standard input")
+    parser.add_argument("--name", help="with -- PROGRAM: the case's name (default: the program's file name)")
+    parser.add_argument("command", nargs=argparse.REMAINDER,
+                        help="-- PROGRAM ARGS...: a program to record and check instead of the shipped cases")
+
+
+def program_path(name):
+    """The absolute path of a program named as a shell would find it."""
+    found = shutil.which(name)
+    if not found:
+        raise UsageError(f"program '{name}' not found{'' if os.sep in name else ' in PATH'}")
+    return os.path.abspath(found)
+
+
+def shipped_cases(repo_root, names=None):
+    """Cases for the shipped real traces (all, or those named), from workloads/real/programs.json."""
+    with open(os.path.join(repo_root, PROGRAMS_FILE), encoding="utf-8") as listing:
+        described = {name: entry for name, entry in json.load(listing).items() if not name.startswith("_")}
+    unknown = sorted(set(names or ()) - set(described))
+    if unknown:
+        raise UsageError(f"--cases: no shipped case {', '.join(unknown)} (known: {', '.join(described)})")
+    cases = []
+    for name in names or described:
+        entry = described[name]
+        command = list(entry["command"])
+        if "program_from" in entry:
+            found = subprocess.run(entry["program_from"], stdout=subprocess.PIPE, text=True)
+            command[0] = found.stdout.strip() if found.returncode == 0 else command[0]
+        command[0] = program_path(command[0])
+        stdin = entry.get("stdin")
+        cases.append(Case(name, tuple(command), os.path.join(repo_root, "workloads", "real", name + ".trace.gz"),
+                          dict(entry.get("env", {})), stdin and os.path.join(repo_root, stdin), entry.get("max_ops")))
+    return cases
+
+
+def user_case(args):
+    command = args.command[1:] if args.command[:1] == ["--"] else list(args.command)
+    if not command:
+        raise UsageError("fidelity: nothing to run after --")
+    if args.stdin and not os.path.isfile(args.stdin):
+        raise UsageError(f"--stdin {args.stdin}: no such file")
+    program = program_path(command[0])
+    return Case(args.name or os.path.basename(program), (program, *command[1:]),
+                stdin=args.stdin and os.path.abspath(args.stdin))
+
+
+def record_trace(case, trace, args, repo_root):
+    """Record case's program into `trace` (full length) with `run_bench.py record`; the case with
+    that trace. Its exit status must be 0: a failing program measures nothing useful."""
+    command = [sys.executable, os.path.join(repo_root, "run_bench.py"), "record", "--no-build",
+               "--build-dir", args.build_dir, "-o", trace, "--", *case.command]
+    stdin = open(case.stdin, "rb") if case.stdin else subprocess.DEVNULL
+    try:
+        proc = subprocess.run(command, env=dict(os.environ, **case.env), stdin=stdin, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, errors="replace", cwd=repo_root,
+                              timeout=RECORD_TIMEOUT_S)
+    finally:
+        if case.stdin:
+            stdin.close()
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"fidelity: recording {case.name} failed (exit status {proc.returncode}): {last}")
+    return Case(case.name, case.command, trace, case.env, case.stdin, None)
+
+
+def job_workloads(cases):
+    """{workload name: (case, kind)} for every job kind of every case, and the start-up case."""
+    kinds = {f"{case.name}/{kind}": (case, kind) for case in cases for kind in (PROGRAM, WARM, COLD)}
+    kinds[STARTUP_CASE] = (Case(STARTUP_CASE, STARTUP_COMMAND), STARTUP)
+    return kinds
+
+
+def plan_workloads(kinds):
+    return [Workload(name, case.trace if kind in (WARM, COLD) else case.command[0])
+            for name, (case, kind) in kinds.items()]
+
+
+def run_job(kinds, measure, repo_root, binary, job, timeout):
+    """suite.execute's run(binary, job, timeout) for every kind of job; every sample gets cpu_ns,
+    the CPU time of the program or of one replay."""
+    case, kind = kinds[job.workload.name]
+    if kind in (PROGRAM, STARTUP):
+        _, sample = stress.measure_process(measure, job.allocator, case.command, job.describe(), timeout,
+                                           stdin=case.stdin, env=dict(os.environ, **case.env), cwd=repo_root)
+        sample["cpu_ns"] = sample["cpu_seconds"] * 1e9
+        return harness.JobOutput(samples=[sample])
+    output = harness.run(binary, job, timeout)
+    for sample in output.samples:
+        sample["cpu_ns"] = sample["cpu_ns_per_op"] * sample["ops"]
+    return output
+
+
+def plan(kinds, allocators, rounds, seed, warm_replays):
+    planned = suite.plan(plan_workloads(kinds), allocators, [1], rounds, seed, timelines=False)
+    for _, job in planned:
+        kind = kinds[job.workload.name][1]
+        if kind == WARM:
+            job.repetitions, job.min_time = warm_replays, WARM_MIN_TIME_S
+        elif kind == COLD:
+            job.harness_args = ("--cold",)
+    return planned
+
+
+def difference(document, case, first, second, kinds, metric):
+    """stats.Estimate of first's time minus second's (ns), summed over `kinds` of `case`, paired
+    within a round and the median over rounds; None when no round measured them all."""
+    series = []
+    for kind in kinds:
+        workload = STARTUP_CASE if kind == STARTUP else f"{case}/{kind}"
+        for allocator in (first, second):
+            series.append(results.round_repetitions(results.find_run(document, workload, allocator, 1), metric))
+    shared = set(series[0]).intersection(*series[1:])
+    if not shared:
+        return None
+    rounds = [tuple(s[r] for s in series) for r in sorted(shared, key=str)]
+
+    def statistic(sampled):
+        return stats.median([sum(stats.median(one[i]) - stats.median(one[i + 1]) for i in range(0, len(one), 2))
+                             for one in sampled])
+    return stats.bootstrap_rounds(rounds, statistic)
+
+
+def separated(estimate):
+    """+1 or -1 when the interval lies wholly above or below 0, else 0."""
+    return 1 if estimate.low > 0 else -1 if estimate.high < 0 else 0
+
+
+def within_tolerance(predicted, real):
+    """The prediction's verdict against the real saving: within ±TOLERANCE of it where the real
+    saving is separated from 0; inside the real interval where it is not (a real tie)."""
+    if separated(real):
+        return abs(predicted - real.value) <= TOLERANCE * abs(real.value)
+    return real.low <= predicted <= real.high
+
+
+def ranking(document, case, allocators, metric):
+    """{model: (agreeing, separated)} over every pair of allocators whose real times are separated."""
+    counts = {model: [0, 0] for model in MODELS}
+    for first, second in itertools.combinations(allocators, 2):
+        real = difference(document, case, first, second, (PROGRAM,), metric)
+        if real is None or not separated(real):
+            continue
+        for model, kinds in MODELS.items():
+            predicted = difference(document, case, first, second, kinds, metric)
+            counts[model][1] += 1
+            counts[model][0] += bool(predicted) and (predicted.value > 0) == (real.value > 0)
+    return {model: tuple(count) for model, count in counts.items()}
+
+
+def analyse_case(document, case, allocators, metric, reference=results.REFERENCE_ALLOCATOR):
+    """The savings, verdicts and rankings of one case for one metric."""
+    program = results.median_metric(results.find_run(document, f"{case}/{PROGRAM}", reference, 1), metric)
+    replay = results.median_metric(results.find_run(document, f"{case}/{WARM}", reference, 1), metric)
+    rows = []
+    for allocator in allocators:
+        if allocator == reference:
+            continue
+        real = difference(document, case, reference, allocator, (PROGRAM,), metric)
+        if real is None:
+            continue
+        row = {"allocator": allocator, "real": _estimate(real), "real_separated": bool(separated(real))}
+        for model, kinds in MODELS.items():
+            predicted = difference(document, case, reference, allocator, kinds, metric)
+            row[model] = predicted and dict(_estimate(predicted), within=within_tolerance(predicted.value, real))
+        rows.append(row)
+    return {"case": case, "program_ns": program, "replay_ns": replay, "rows": rows,
+            "ranking": ranking(document, case, allocators, metric)}
+
+
+def _estimate(estimate):
+    return {"value": estimate.value, "low": estimate.low, "high": estimate.high}
+
+
+def analyse(document, cases, allocators):
+    return {name: [analyse_case(document, case, allocators, metric) for case in cases]
+            for name, metric in METRICS.items()}
+
+
+def _ms(ns):
+    return f"{ns / 1e6:+.1f}"
+
+
+def _cell(predicted, real):
+    if not predicted:
+        return "–"
+    mark = "" if predicted["within"] else " ✗"
+    if real["value"] and abs(real["value"]) > 0:
+        return f"{_ms(predicted['value'])} ({predicted['value'] / real['value']:.2f}×){mark}"
+    return f"{_ms(predicted['value'])}{mark}"
+
+
+def table(analysed, metric_name):
+    """Markdown: per case and allocator, the real saving against system malloc and each model's
+    prediction (ms, prediction ÷ real, ✗ outside tolerance); then the ranking agreement and the
+    totals per model."""
+    header = ["case", "allocator", f"real saving, ms {metric_name} (95 % CI)", *MODELS]
+    lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+    totals = {model: [0, 0, 0, 0] for model in MODELS}  # within, rows, agreeing pairs, separated pairs
+    notes = []
+    for entry in analysed:
+        for row in entry["rows"]:
+            real = row["real"]
+            tie = "" if row["real_separated"] else " tie"
+            cells = [entry["case"], row["allocator"],
+                     f"{_ms(real['value'])} ({_ms(real['low'])}…{_ms(real['high'])}){tie}"]
+            for model in MODELS:
+                cells.append(_cell(row[model], real))
+                totals[model][0] += bool(row[model] and row[model]["within"])
+                totals[model][1] += 1
+            lines.append(f"| {' | '.join(cells)} |")
+        for model, (agreeing, pairs) in entry["ranking"].items():
+            totals[model][2] += agreeing
+            totals[model][3] += pairs
+        if entry["program_ns"] and entry["replay_ns"]:
+            notes.append(f"{entry['case']}: under system malloc the program takes {entry['program_ns'] / 1e6:.1f} ms "
+                         f"{metric_name}, a warm replay of its trace {entry['replay_ns'] / 1e6:.1f} ms "
+                         f"({entry['replay_ns'] / entry['program_ns']:.0%})")
+    lines.append("| **within ±30 %** | | | " + " | ".join(f"{t[0]}/{t[1]}" for t in totals.values()) + " |")
+    lines.append("| **rankings agree** (separated pairs) | | | "
+                 + " | ".join(f"{t[2]}/{t[3]}" for t in totals.values()) + " |")
+    return "\n".join(lines + [""] + [f"- {note}" for note in notes]) + "\n"
+
+
+def run(args, repo_root, out_dir, binary):
+    """Record what needs recording, measure, write the folder; returns the exit status."""
+    allocators = allocator_names.resolve_all(args.allocators, args.build_dir, allocator_names.resolve_for_programs)
+    if results.REFERENCE_ALLOCATOR not in [a.name for a in allocators]:
+        raise UsageError(f"fidelity: --allocators must include {results.REFERENCE_ALLOCATOR}, the reference "
+                         "every saving is measured against")
+    served = allocator_names.verify(allocators, binary)
+    if args.command:
+        if args.cases:
+            raise UsageError("fidelity: give --cases or -- PROGRAM, not both")
+        cases = [user_case(args)]
+    elif args.stdin or args.name:
+        raise UsageError("fidelity: --stdin and --name apply to -- PROGRAM only")
+    else:
+        cases = shipped_cases(repo_root, args.cases)
+    measure = stress.program_path(args.build_dir, stress.MEASURE_BINARY)
+    os.makedirs(out_dir, exist_ok=True)
+    if args.record or args.command:
+        os.makedirs(os.path.join(out_dir, "traces"), exist_ok=True)
+        cases = [record_trace(case, os.path.join(out_dir, "traces", case.name + ".trace.gz"), args, repo_root)
+                 for case in cases]
+    for case in cases:
+        harness.check_trace(binary, case.trace)
+    seed = args.seed if args.seed is not None else time.time_ns() % 2 ** 32
+    kinds = job_workloads(cases)
+    options = {"allocators": [a.name for a in allocators], "cases": {c.name: {"command": list(c.command),
+               "stdin": c.stdin, "env": c.env, "trace": c.trace} for c in cases}, "repetitions": args.repetitions,
+               "warm_replays": args.warm_replays, "recorded": bool(args.record or args.command), "seed": seed,
+               "build_dir": os.path.abspath(args.build_dir)}
+    document = results.new_document("fidelity", options,
+                                    environment.collect(repo_root, args.build_dir, allocators, served),
+                                    allocators, plan_workloads(kinds))
+    planned = plan(kinds, allocators, args.repetitions, seed, args.warm_replays)
+    print(f"fidelity: {len(planned)} runs: {len(cases)} cases × {len(allocators)} allocators × "
+          f"{args.repetitions} rounds (program, warm and cold replay) and start-up runs", file=sys.stderr)
+    failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout,
+                             run=functools.partial(run_job, kinds, measure, repo_root))
+    results.save(document, os.path.join(out_dir, "results.json"))
+    analysed = analyse(document, [c.name for c in cases], [a.name for a in allocators])
+    with open(os.path.join(out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
+        json.dump(analysed, handle, indent=1)
+    text = "\n".join(f"## {name} time\n\n{table(entries, name)}" for name, entries in analysed.items())
+    with open(os.path.join(out_dir, "table.md"), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print(text)
+    print(f"fidelity: {out_dir}/results.json, fidelity.json, table.md", file=sys.stderr)
+    if document.get("interrupted"):
+        return 130
+    return 1 if failures else 0
