@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
-# Re-records every trace in this folder (see README.md for what each one exercises).
+# Re-records every trace in this folder from programs.json (see README.md for what each exercises).
 #   workloads/real/record.sh [RECORDER_LIBRARY]
 # The recorder library defaults to the one `run_bench.py record` builds in build/bench. Address-space
-# randomisation is off (setarch -R) and Python's hash seed fixed, so that re-recording with the
-# same program versions gives the same traces, except where threads interleave differently.
+# randomisation is off (setarch -R) and Python's hash seed fixed (programs.json), so that re-recording
+# with the same program versions gives the same traces, except where threads interleave differently.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-record=(setarch -R ./run_bench.py record ${1:+--library "$1"})
-inputs=workloads/real/inputs
-out=workloads/real
+/usr/bin/python3 - "${1:-}" <<'PYTHON'
+import os, subprocess, sys
+from runbench import REPO_ROOT, fidelity
 
-PYTHONHASHSEED=0 PYTHONMALLOC=malloc "${record[@]}" --max-ops 1200000 -o $out/python3_ast_tokenize.trace.gz -- \
-  /usr/bin/python3 $inputs/python_text_processing.py
-PYTHONHASHSEED=0 PYTHONMALLOC=malloc "${record[@]}" -o $out/python3_threaded_queue.trace.gz -- \
-  /usr/bin/python3 $inputs/python_threaded_queue.py
-"${record[@]}" -o $out/sqlite3_insert_query.trace.gz -- \
-  /bin/sh -c "exec sqlite3 :memory: < $inputs/sqlite_insert_query.sql"
-"${record[@]}" -o $out/cmake_string_lists.trace.gz -- \
-  cmake -P $inputs/cmake_string_lists.cmake
-"${record[@]}" -o $out/gcc_cc1_compile.trace.gz -- \
-  "$(gcc -print-prog-name=cc1)" -quiet -imultiarch x86_64-linux-gnu -O2 workloads/recorder/recorder.c -o /dev/null
+library = sys.argv[1]
+for case in fidelity.shipped_cases(REPO_ROOT):
+    command = ["setarch", "-R", "./run_bench.py", "record", *(["--library", library] if library else []),
+               *(["--max-ops", str(case.max_ops)] if case.max_ops else []), "-o", case.trace, "--", *case.command]
+    with open(case.stdin or os.devnull, "rb") as stdin:
+        subprocess.run(command, env=dict(os.environ, **case.env), stdin=stdin, check=True)
+PYTHON
