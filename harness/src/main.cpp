@@ -1,7 +1,6 @@
 // mem_io_replay: replays allocation traces against one allocator as Google Benchmarks.
 // Command line, counters and output files are documented in harness/README.md.
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,8 +31,7 @@ struct Options {
   bool check = false;
   bool probe = false;
   // Time the process's first replay and nothing else: no warm-up, so the allocator starts
-  // cold and the replay pays every first-touch page fault, as a short program does; glibc's
-  // thresholds as a fresh process has them (restore_glibc_start_thresholds).
+  // cold and the replay pays every first-touch page fault, as a short program does.
   bool cold = false;
 };
 
@@ -310,19 +308,6 @@ int probe() {
   return block ? 0 : 1;
 }
 
-// glibc's malloc raises its mmap threshold, and the trim threshold with it (to twice that), when a
-// block it had mmapped is freed. Decoding a trace does that (its buffers grow by doubling), so a
-// replay would start with thresholds the recorded program never had and skip the heap growth and
-// trimming, and their page faults, that a fresh process pays (most of glibc's time in cmake_string_lists).
-// A cold replay puts glibc's two thresholds back to a fresh process's 128 KiB (which also stops
-// their adjustment). Other allocators serve malloc but not mallopt, or ignore it: they are left alone.
-void restore_glibc_start_thresholds() {
-  if (library_serving("malloc") != library_serving("mallopt")) return;
-  constexpr int fresh_threshold = 128 * 1024;
-  mallopt(M_MMAP_THRESHOLD, fresh_threshold);
-  mallopt(M_TRIM_THRESHOLD, fresh_threshold);
-}
-
 }  // namespace
 }  // namespace memio
 
@@ -335,7 +320,6 @@ int main(int argc, char** argv) {
   if (o.probe) return probe();
   std::vector<Trace> traces = load_all(o);
   if (o.check) return 0;
-  if (o.cold) restore_glibc_start_thresholds();
 
   const char* preload = std::getenv("LD_PRELOAD");
   if (o.allocator == "system" && o.label != "system" && !(preload && *preload))

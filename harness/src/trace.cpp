@@ -44,26 +44,6 @@ void OpArray::grow() {
 
 namespace {
 
-// Decoding temporaries live in their own mappings, not in the allocator being measured: an
-// allocator that kept them resident would inflate the baseline RSS and then give it back during
-// the replay, making fragmentation come out too low.
-template <class T>
-struct MmapAllocator {
-  using value_type = T;
-  MmapAllocator() = default;
-  template <class U>
-  MmapAllocator(const MmapAllocator<U>&) {}
-  T* allocate(size_t n) {
-    void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t n) { munmap(p, n * sizeof(T)); }
-  bool operator==(const MmapAllocator&) const { return true; }
-  bool operator!=(const MmapAllocator&) const { return false; }
-};
-template <class T>
-using MappedVector = std::vector<T, MmapAllocator<T>>;
 
 [[noreturn]] void fail(const std::string& path, uint64_t line, const std::string& problem) {
   throw TraceError(path + ":" + std::to_string(line) + ": " + problem);
@@ -76,7 +56,10 @@ class LineReader {
   explicit LineReader(const std::string& path) : path_(path), buffer_(buffer_size) {
     file_ = gzopen(path.c_str(), "rb");
     if (!file_) throw TraceError(path + ": cannot open: " + std::strerror(errno ? errno : ENOMEM));
-    gzbuffer(file_, 1 << 18);
+    // zlib mallocs twice this for its buffers and frees them at gzclose: kept below glibc's
+    // 128 KiB mmap threshold, so that freeing them leaves its thresholds as they start (see
+    // MmapAllocator). gzread inflates straight into buffer_, whose reads are larger.
+    gzbuffer(file_, 1 << 15);
   }
   ~LineReader() { gzclose(file_); }
   LineReader(const LineReader&) = delete;
@@ -142,7 +125,7 @@ class LineReader {
 
   std::string path_;
   gzFile file_;
-  std::vector<char> buffer_;
+  MappedVector<char> buffer_;
   size_t head_ = 0, tail_ = 0;
   uint64_t line_ = 0;
   bool eof_ = false;

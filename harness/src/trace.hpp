@@ -2,7 +2,10 @@
 // of compact operations that the replay can run without any lookup.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstdint>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -38,6 +41,30 @@ struct Op {
   uint64_t alignment() const { return uint64_t(1) << ((packed >> align_shift) & 31); }
 };
 static_assert(sizeof(Op) <= 16, "decoded operations must stay compact");
+
+// The decoder's memory lives in its own mappings, not in the allocator being measured. An
+// allocator that kept it resident would inflate the baseline RSS and then give it back during
+// the replay, making fragmentation come out too low. And glibc's malloc raises its mmap and trim
+// thresholds when a block it had mmapped is freed: the decoder's growing buffers, freed through
+// it, would start every replay with thresholds the recorded program never had, skipping the heap
+// growth and trimming (and their page faults) that cost glibc most of its time in cmake.
+template <class T>
+struct MmapAllocator {
+  using value_type = T;
+  MmapAllocator() = default;
+  template <class U>
+  MmapAllocator(const MmapAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t n) { munmap(p, n * sizeof(T)); }
+  bool operator==(const MmapAllocator&) const { return true; }
+  bool operator!=(const MmapAllocator&) const { return false; }
+};
+template <class T>
+using MappedVector = std::vector<T, MmapAllocator<T>>;
 
 // A growable array of ops in its own mapping: it grows with mremap (no copying) and asks for
 // huge pages, because a page fault per 4 KiB would otherwise dominate loading.
@@ -81,8 +108,8 @@ struct ThreadStream {
   uint64_t op_counts[op_kind_count] = {};
   // Trace positions (0-based index over all threads' ops), which bound how far apart the
   // replay threads may drift: of the first op of every chunk, and of every op that waits.
-  std::vector<uint64_t> chunk_positions;
-  std::vector<uint64_t> wait_positions;
+  MappedVector<uint64_t> chunk_positions;
+  MappedVector<uint64_t> wait_positions;
 };
 
 struct Trace {
