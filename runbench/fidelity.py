@@ -261,19 +261,18 @@ def _ms(ns):
     return f"{ns / 1e6:+.1f}"
 
 
-def _cell(predicted, real):
+def _cell(predicted, row):
+    """A prediction: ms saved, its ratio to a separated real saving, ✗ outside tolerance."""
     if not predicted:
         return "–"
-    mark = "" if predicted["within"] else " ✗"
-    if real["value"] and abs(real["value"]) > 0:
-        return f"{_ms(predicted['value'])} ({predicted['value'] / real['value']:.2f}×){mark}"
-    return f"{_ms(predicted['value'])}{mark}"
+    ratio = f" ({predicted['value'] / row['real']['value']:.2f}×)" if row["real_separated"] else ""
+    return f"{_ms(predicted['value'])}{ratio}{'' if predicted['within'] else ' ✗'}"
 
 
 def table(analysed, metric_name):
     """Markdown: per case and allocator, the real saving against system malloc and each model's
-    prediction (ms, prediction ÷ real, ✗ outside tolerance); then the ranking agreement and the
-    totals per model."""
+    prediction (_cell); then the totals per model: predictions within tolerance, and separated
+    pairs of allocators in the same order."""
     header = ["case", "allocator", f"real saving, ms {metric_name} (95 % CI)", *MODELS]
     lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
     totals = {model: [0, 0, 0, 0] for model in MODELS}  # within, rows, agreeing pairs, separated pairs
@@ -285,7 +284,7 @@ def table(analysed, metric_name):
             cells = [entry["case"], row["allocator"],
                      f"{_ms(real['value'])} ({_ms(real['low'])}…{_ms(real['high'])}){tie}"]
             for model in MODELS:
-                cells.append(_cell(row[model], real))
+                cells.append(_cell(row[model], row))
                 totals[model][0] += bool(row[model] and row[model]["within"])
                 totals[model][1] += 1
             lines.append(f"| {' | '.join(cells)} |")
