@@ -3,6 +3,12 @@
  * mark it USED. Everything else goes through alloc_generic. */
 #include "internal.h"
 
+/* Whether alloc_generic serves a request that is not small with a large (mmap'd) block. */
+static inline bool served_large(size_t n, size_t alignment)
+{
+    return n >= MEM_IO_MMAP_THRESHOLD || n + alignment >= MEM_IO_MMAP_THRESHOLD + MEM_IO_ALIGNMENT;
+}
+
 /* Any size, no call counted; zero says whether the caller needs zeroed memory (calloc). */
 static void *alloc_generic(size_t n, size_t alignment, bool zero)
 {
@@ -32,7 +38,7 @@ static void *alloc_generic(size_t n, size_t alignment, bool zero)
             }
         }
     }
-    if (n >= MEM_IO_MMAP_THRESHOLD || n + alignment >= MEM_IO_MMAP_THRESHOLD + MEM_IO_ALIGNMENT) {
+    if (served_large(n, alignment)) {
         if (n > PTRDIFF_MAX) {
             errno = ENOMEM;
             return NULL;

@@ -28,7 +28,12 @@
  * So a small block is zero when the core hands it out again, but for its first 16 bytes (the
  * free-list links) and for links that a page's previous class left, which page_unformat
  * clears: malloc zeroes 16 bytes, not n. Medium blocks may hold the headers of blocks they
- * were merged with, large ones what their range last held: those are zeroed when handed out.
+ * were merged with, large ones what their range last held: those are zeroed when handed out,
+ * large ones page by page (resident pages written, the others given back: zero_pages).
+ *
+ * A large block is asked of the core one page longer: that last page is its guard page,
+ * PROT_NONE while the block is live, so a write (or read) that runs on past the canary and the
+ * rounding of the block faults there, and the SIGSEGV handler names the block.
  *
  * malloc(0) returns a distinct 16-byte slot of a PROT_NONE range: any access faults, and the
  * SIGSEGV handler names it before it aborts. */
@@ -41,7 +46,7 @@
 #define TAIL_SLACK_MAX (((size_t)1 << 28) - 1)   /* 4 bytes of 7 bits */
 #define CANARY_BYTES 16
 #define QUARANTINE_BLOCK_MAX ((size_t)256 << 10)
-#define SECURE_DECOMMIT_MIN ((size_t)1 << 20)      /* zeroed by giving pages back from here */
+#define SECURE_PAGEWISE_MIN MEM_IO_MMAP_THRESHOLD /* zeroed page by page from here (secure_zero) */
 #define ZERO_SLOT_WORDS 1024                      /* 65536 live malloc(0) objects */
 #define ZERO_SLOT_SIZE 16
 
@@ -94,11 +99,31 @@ static inline void tail_store(unsigned char *p, size_t usable, uint32_t t)
 
 /* ---- zero-size objects ---- */
 
-static void zero_fault(int sig, siginfo_t *info, void *context)
+/* The live large block whose guard page holds `at`, or 0. Runs in the SIGSEGV handler, without
+ * the large lock: the program is about to stop (a table being rehashed at that instant may be
+ * missed). */
+static uintptr_t guarded_block_at(uintptr_t at)
 {
-    uintptr_t at = (uintptr_t)info->si_addr;
+    const struct large_slot *slots = large.slots;
+    for (size_t i = 0; slots && i < large.capacity; i++) {
+        if (slots[i].state != SLOT_LIVE)
+            continue;
+        const struct mem_io_block *h = (const struct mem_io_block *)(slots[i].user - HEADER_SIZE);
+        uintptr_t end = (uintptr_t)h->prev + h->size;  /* the guard is the block's last page */
+        if (at >= end - MEM_IO_PAGE && at < end)
+            return slots[i].user;
+    }
+    return 0;
+}
+
+static void secure_fault(int sig, siginfo_t *info, void *context)
+{
+    uintptr_t at = (uintptr_t)info->si_addr, block;
     if (at >= zero_objects.base && at < zero_objects.end)
         report_error("malloc(0)", "access to a zero-size object", info->si_addr);
+    else if ((block = guarded_block_at(at)))
+        report_error("malloc", "heap overflow: an access past the end of the block hit its guard page",
+                     (void *)block);
     /* not ours (or errors continue): the default action, or the program's, on the retry */
     sigaction(sig, &zero_objects.previous, NULL);
     (void)context;
@@ -114,7 +139,7 @@ static void secure_init(void)
         return;  /* malloc(0) then gets an ordinary block of 0 bytes */
     zero_objects.base = (uintptr_t)range;
     zero_objects.end = (uintptr_t)range + len;
-    struct sigaction action = {.sa_sigaction = zero_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK};
+    struct sigaction action = {.sa_sigaction = secure_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK};
     sigemptyset(&action.sa_mask);
     sigaction(SIGSEGV, &action, &zero_objects.previous);
 }
@@ -162,15 +187,23 @@ static bool zero_object_free(void *p, const char *function)
 
 /* ---- canaries ---- */
 
-/* The usable size of the core block p without secure mode's checks (the core's own run). */
-static size_t core_usable(const void *p, const char *function)
+/* The usable size of the core block p for secure mode's use, after the core's own checks.
+ * A large block's last page is its guard page (secure_alloc): *guarded says so, and the
+ * usable size ends before it. */
+static size_t core_usable(const void *p, const char *function, bool *guarded)
 {
+    *guarded = false;
     if (is_small(p))
         return small_usable(p, function);
     size_t usable = 0;
-    if (!arena_usable(p, function, &usable) && !large_usable(p, function, &usable))
-        report_error(function, "invalid pointer", p);
-    return usable;
+    if (arena_usable(p, function, &usable))
+        return usable;
+    if (large_usable(p, function, &usable)) {
+        *guarded = usable != 0;
+        return usable ? usable - MEM_IO_PAGE : 0;
+    }
+    report_error(function, "invalid pointer", p);
+    return 0;
 }
 
 static inline uint64_t word_load(const unsigned char *at)
@@ -282,20 +315,74 @@ static bool still_freed(const unsigned char *p, size_t usable, uint32_t mark)
     return (any[0] | any[1]) == 0;
 }
 
-/* Zeroes [p, p + len). Whole OS pages of a long range are given back instead (they read as
- * zero and cost no memory until written again): memset would make every page of a large block
- * resident, also those the program never touched. */
+/* Zeroes the whole OS pages [first, first + pages * MEM_IO_PAGE) without making resident a
+ * page that was not: resident pages (the last user's, faulted in already) are written, the
+ * others given back (MADV_DONTNEED: they read as zero, also one that was swapped out). A
+ * reused large range keeps its faulted pages, and a block's untouched pages stay untouched. */
+static void zero_pages(uintptr_t first, size_t pages)
+{
+    unsigned char resident[256];  /* mincore's answer, one byte per page */
+    uintptr_t run = first;        /* the pages since `run` are all resident, or none */
+    bool run_resident = false;
+    for (size_t done = 0; done < pages;) {
+        size_t batch = pages - done < sizeof resident ? pages - done : sizeof resident;
+        uintptr_t at = first + done * MEM_IO_PAGE;
+        int saved = errno;
+        bool known = mincore((void *)at, batch * MEM_IO_PAGE, resident) == 0;
+        errno = saved;
+        for (size_t i = 0; i < batch; i++) {
+            bool in = known && (resident[i] & 1);
+            uintptr_t page = at + i * MEM_IO_PAGE;
+            if (in != run_resident && page > run) {
+                if (run_resident)
+                    memset((void *)run, 0, page - run);
+                else
+                    os_decommit((void *)run, page - run);
+                run = page;
+            }
+            run_resident = in;
+        }
+        done += batch;
+    }
+    uintptr_t end = first + pages * MEM_IO_PAGE;
+    if (run_resident)
+        memset((void *)run, 0, end - run);
+    else if (end > run)
+        os_decommit((void *)run, end - run);
+}
+
+/* Zeroes [p, p + len): by memset, or, from SECURE_PAGEWISE_MIN on, page by page as zero_pages
+ * does (memset would make every page of a large block resident, also those the program
+ * never touched; giving them all back would make every page fault again). */
 static void secure_zero(unsigned char *p, size_t len)
 {
-    if (len < SECURE_DECOMMIT_MIN) {
+    uintptr_t first = ((uintptr_t)p + MEM_IO_PAGE - 1) & ~(uintptr_t)(MEM_IO_PAGE - 1);
+    uintptr_t last = ((uintptr_t)p + len) & ~(uintptr_t)(MEM_IO_PAGE - 1);
+    if (len < SECURE_PAGEWISE_MIN || last <= first) {
         memset(p, 0, len);
         return;
     }
-    uintptr_t first = ((uintptr_t)p + MEM_IO_PAGE - 1) & ~(uintptr_t)(MEM_IO_PAGE - 1);
-    uintptr_t last = ((uintptr_t)p + len) & ~(uintptr_t)(MEM_IO_PAGE - 1);
     memset(p, 0, first - (uintptr_t)p);
-    os_decommit((void *)first, last - first);
+    zero_pages(first, (last - first) / MEM_IO_PAGE);
     memset((void *)last, 0, (uintptr_t)p + len - last);
+}
+
+/* Makes the guard page after the `usable` bytes of large block p inaccessible (PROT_NONE) or
+ * accessible again before the block goes back to the core. Where the kernel refuses (its
+ * limit on mappings), the block has no guard; its canary still finds an overflow at free. */
+static void guard_protect(unsigned char *p, size_t usable, int protection)
+{
+    int saved = errno;
+    mprotect(p + usable, MEM_IO_PAGE, protection);
+    errno = saved;
+}
+
+/* Gives block p back to the core, its guard page (if any) accessible again. */
+static void secure_core_free(unsigned char *p, size_t usable, bool guarded)
+{
+    if (guarded)
+        guard_protect(p, usable, PROT_READ | PROT_WRITE);
+    free_core(p);
 }
 
 /* ---- allocation ---- */
@@ -309,7 +396,8 @@ static inline void *secure_small_pop(unsigned cls)
     return pg && pg->free ? page_pop(pg) : NULL;
 }
 
-static void *secure_alloc(size_t n, size_t alignment)
+/* A block of n bytes whose first `copied` bytes are those at `from` (realloc), the rest zero. */
+static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const void *from, size_t copied)
 {
     if (n == 0 && alignment <= MEM_IO_ALIGNMENT) {
         void *z = zero_object_new();
@@ -323,24 +411,35 @@ static void *secure_alloc(size_t n, size_t alignment)
         p = secure_small_pop(cls);
         usable = class_size[cls];
     }
+    bool guarded = false;
     if (unlikely(!p)) {
         size_t need;
-        if (__builtin_add_overflow(n, TAIL_BYTES, &need) || need > PTRDIFF_MAX) {
+        if (__builtin_add_overflow(n, TAIL_BYTES + MEM_IO_PAGE, &need) || need > PTRDIFF_MAX) {
             errno = ENOMEM;
             return NULL;
         }
-        p = alloc_generic(need, alignment, false);
+        guarded = served_large(need, alignment);  /* a large block: one more page, its guard */
+        p = alloc_generic(guarded ? need : need - MEM_IO_PAGE, alignment, false);
         if (!p)
             return NULL;
-        usable = core_usable(p, "malloc");
+        usable = core_usable(p, "malloc", &guarded);
+        if (guarded)
+            guard_protect(p, usable, PROT_NONE);
     }
+    if (copied)
+        memcpy(p, from, copied);
     /* a small block is zero but for its free-list links (the comment at the top) */
     if (is_small(p))
-        memset(p, 0, sizeof(struct free_block));
+        memset(p + copied, 0, copied < sizeof(struct free_block) ? sizeof(struct free_block) - copied : 0);
     else
-        secure_zero(p, n);
+        secure_zero(p + copied, n - copied);
     canary_write(p, n, usable, secure_key(p));
     return p;
+}
+
+static void *secure_alloc(size_t n, size_t alignment)
+{
+    return secure_alloc_copy(n, alignment, NULL, 0);
 }
 
 /* ---- the quarantine ---- */
@@ -355,21 +454,21 @@ static void quarantine_release(struct quarantined q)
         return;  /* errors continue: the block is leaked, never handed out again */
     }
     tail_store(p, q.usable, 0);
-    free_core(p);
+    secure_core_free(p, q.usable, q.guarded);
 }
 
 /* Frees the live block p of `usable` bytes: zeroed, marked, and quarantined. Blocks over
  * QUARANTINE_BLOCK_MAX go back at once, unzeroed (secure_alloc zeroes large blocks). */
-static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64_t key)
+static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64_t key, bool guarded)
 {
     if (usable > QUARANTINE_BLOCK_MAX) {
-        free_core(p);
+        secure_core_free(p, usable, guarded);
         return;
     }
     zero_block(p, usable);
     struct heap *h = heap_acquire();
     if (!h) {  /* the thread is exiting */
-        free_core(p);
+        secure_core_free(p, usable, guarded);
         return;
     }
     tail_store(p, usable, freed_mark(key));
@@ -381,17 +480,18 @@ static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64
         qu->bytes -= out.usable;
         quarantine_release(out);
     }
-    qu->slots[(qu->head + qu->count) % QUARANTINE_SLOTS] = (struct quarantined){p, usable};
+    qu->slots[(qu->head + qu->count) % QUARANTINE_SLOTS] = (struct quarantined){p, usable, guarded};
     qu->count++;
     qu->bytes += usable;
 }
 
-/* Frees the block p of core usable size `usable` after its checks. */
-static ALWAYS_INLINE void secure_free_checked(unsigned char *p, size_t usable, const char *function)
+/* Frees the block p of usable size `usable` (core_usable's) after its checks. */
+static ALWAYS_INLINE void secure_free_checked(unsigned char *p, size_t usable, bool guarded,
+                                              const char *function)
 {
     uint64_t key = secure_key(p);
     if (secure_live_size(p, usable, key, function) != SIZE_MAX)
-        secure_release(p, usable, key);
+        secure_release(p, usable, key, guarded);
 }
 
 static void secure_free(void *p, const char *function)
@@ -399,7 +499,7 @@ static void secure_free(void *p, const char *function)
     uintptr_t off = small_offset(p);
     if (likely(off < LOAD(small_span) && !(off & 15) && LOAD(*state_of(off)) == STATE_USED)) {
         /* a live small block (small_usable's test, inline); nothing on this path sets errno */
-        secure_free_checked(p, LOAD(page_of(off)->block_size), function);
+        secure_free_checked(p, LOAD(page_of(off)->block_size), false, function);
         return;
     }
     if (!p)
@@ -408,9 +508,10 @@ static void secure_free(void *p, const char *function)
     if (is_zero_object(p)) {
         zero_object_free(p, function);
     } else {
-        size_t usable = core_usable(p, function);
+        bool guarded;
+        size_t usable = core_usable(p, function, &guarded);
         if (usable)
-            secure_free_checked(p, usable, function);
+            secure_free_checked(p, usable, guarded, function);
     }
     errno = saved;
 }
@@ -430,7 +531,8 @@ static void *secure_realloc(void *p, size_t n)
         }
         return secure_alloc(n, MEM_IO_ALIGNMENT);
     }
-    size_t usable = core_usable(p, "realloc");
+    bool guarded;
+    size_t usable = core_usable(p, "realloc", &guarded);
     uint64_t key = secure_key(p);
     size_t old = usable ? secure_live_size(p, usable, key, "realloc") : SIZE_MAX;
     if (old == SIZE_MAX) {
@@ -443,11 +545,9 @@ static void *secure_realloc(void *p, size_t n)
         canary_write(p, n, usable, key);
         return p;
     }
-    void *q = secure_alloc(n, MEM_IO_ALIGNMENT);
-    if (!q)
-        return NULL;
-    memcpy(q, p, old < n ? old : n);
-    secure_release(p, usable, key);
+    void *q = secure_alloc_copy(n, MEM_IO_ALIGNMENT, p, old < n ? old : n);
+    if (q)
+        secure_release(p, usable, key, guarded);
     return q;
 }
 
@@ -455,7 +555,8 @@ static size_t secure_usable_size(const void *p)
 {
     if (!p || is_zero_object(p))
         return 0;
-    size_t usable = core_usable(p, "malloc_usable_size");
+    bool guarded;
+    size_t usable = core_usable(p, "malloc_usable_size", &guarded);
     size_t n = usable ? secure_live_size((void *)p, usable, secure_key(p), "malloc_usable_size") : SIZE_MAX;
     return n == SIZE_MAX ? 0 : n;
 }
