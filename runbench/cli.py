@@ -420,8 +420,9 @@ def _check_outcome(verdicts, failed_runs, args):
             ([f"{len(failed)} regression(s): {', '.join(failed)}"] if failed else []) +
             ([f"{len(failed_runs)} run(s) failed: {', '.join(failed_runs)}"] if failed_runs else [])))
     elif status == gate.EXIT_INCONCLUSIVE:
-        print(f"check: INCONCLUSIVE (exit {status}): nothing failed, but the 95% interval of {', '.join(unclear)} "
-              "covers its threshold; rerun with more --repetitions to decide")
+        print(f"check: INCONCLUSIVE (exit {status}): nothing failed, but for {', '.join(unclear)} the 95% interval "
+              "covers the threshold or the change lies within the rounds' own range (the 'fails past' column); "
+              "rerun with more --repetitions, or on a quieter machine, to decide")
     else:
         print(f"check: passed ({len(verdicts)} comparisons; instructions threshold {args.instructions_threshold:.0%}, "
               f"throughput {args.throughput_threshold:.0%}, memory {args.memory_threshold:.0%}, "
