@@ -129,7 +129,8 @@ def comparison_text(before, after, before_name, after_name):
         return "\n".join([*warnings, f"{before_name} and {after_name} share no (workload, allocator, threads) runs"])
     header = ["workload", "allocator", "threads", "ops/s", "ops/s ÷ system", "fragmentation", "peak RSS"]
     cells = [[*row[:3], *(ratio_cell(v, "{:.3f}") for v in row[3:])] for row in rows]
-    return "\n".join([*warnings, f"B ÷ A, medians with 95 % bootstrap intervals ('tie': the interval spans 1.0); "
+    return "\n".join([*warnings, f"B ÷ A, medians with 95 % bootstrap intervals ('tie': the interval reaches within "
+                      f"{stats.SEPARATION_MARGIN * 100:.0f} % of 1.0); "
                       f"A = {before_name}, B = {after_name}. 'ops/s ÷ system' cancels the machine's speed: "
                       "prefer it when A and B ran at different times.", format_table(header, cells),
                       agreement_text(before, after)])
