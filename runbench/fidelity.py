@@ -65,6 +65,7 @@ class Case:
     env: dict = field(default_factory=dict, hash=False)
     stdin: Optional[str] = None
     max_ops: Optional[int] = None
+    cwd: Optional[str] = None  # where the program runs: the repository root for the shipped cases
 
 
 def add_arguments(parser):
@@ -108,7 +109,8 @@ def shipped_cases(repo_root, names=None):
         command[0] = program_path(command[0])
         stdin = entry.get("stdin")
         cases.append(Case(name, tuple(command), os.path.join(repo_root, "workloads", "real", name + ".trace.gz"),
-                          dict(entry.get("env", {})), stdin and os.path.join(repo_root, stdin), entry.get("max_ops")))
+                          dict(entry.get("env", {})), stdin and os.path.join(repo_root, stdin), entry.get("max_ops"),
+                          repo_root))
     return cases
 
 
@@ -118,20 +120,23 @@ def user_case(args):
         raise UsageError("fidelity: nothing to run after --")
     if args.stdin and not os.path.isfile(args.stdin):
         raise UsageError(f"--stdin {args.stdin}: no such file")
+    if args.name is not None and (not args.name or os.sep in args.name):
+        raise UsageError(f"--name '{args.name}': give a plain name (it names the trace file)")
     program = program_path(command[0])
     return Case(args.name or os.path.basename(program), (program, *command[1:]),
-                stdin=args.stdin and os.path.abspath(args.stdin))
+                stdin=args.stdin and os.path.abspath(args.stdin), cwd=os.getcwd())
 
 
 def record_trace(case, trace, args, repo_root):
     """Record case's program into `trace` (full length) with `run_bench.py record`; the case with
     that trace. Its exit status must be 0: a failing program measures nothing useful."""
+    trace = os.path.abspath(trace)  # the program runs in case.cwd
     command = [sys.executable, os.path.join(repo_root, "run_bench.py"), "record", "--no-build",
-               "--build-dir", args.build_dir, "-o", trace, "--", *case.command]
+               "--build-dir", os.path.abspath(args.build_dir), "-o", trace, "--", *case.command]
     stdin = open(case.stdin, "rb") if case.stdin else subprocess.DEVNULL
     try:
         proc = subprocess.run(command, env=dict(os.environ, **case.env), stdin=stdin, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, errors="replace", cwd=repo_root,
+                              stderr=subprocess.PIPE, text=True, errors="replace", cwd=case.cwd,
                               timeout=RECORD_TIMEOUT_S)
     finally:
         if case.stdin:
@@ -139,7 +144,7 @@ def record_trace(case, trace, args, repo_root):
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise UsageError(f"fidelity: recording {case.name} failed (exit status {proc.returncode}): {last}")
-    return Case(case.name, case.command, trace, case.env, case.stdin, None)
+    return Case(case.name, case.command, trace, case.env, case.stdin, None, case.cwd)
 
 
 def job_workloads(cases):
@@ -154,13 +159,13 @@ def plan_workloads(kinds):
             for name, (case, kind) in kinds.items()]
 
 
-def run_job(kinds, measure, repo_root, binary, job, timeout):
+def run_job(kinds, measure, binary, job, timeout):
     """suite.execute's run(binary, job, timeout) for every kind of job; every sample gets cpu_ns,
     the CPU time of the program or of one replay."""
     case, kind = kinds[job.workload.name]
     if kind in (PROGRAM, STARTUP):
         _, sample = stress.measure_process(measure, job.allocator, case.command, job.describe(), timeout,
-                                           stdin=case.stdin, env=dict(os.environ, **case.env), cwd=repo_root)
+                                           stdin=case.stdin, env=dict(os.environ, **case.env), cwd=case.cwd)
         sample["cpu_ns"] = sample["cpu_seconds"] * 1e9
         return harness.JobOutput(samples=[sample])
     output = harness.run(binary, job, timeout)
@@ -316,7 +321,8 @@ def run(args, repo_root, out_dir, binary):
         raise UsageError("fidelity: --stdin and --name apply to -- PROGRAM only")
     else:
         cases = shipped_cases(repo_root, args.cases)
-    measure = stress.program_path(args.build_dir, stress.MEASURE_BINARY)
+    # Programs run in their own folders (Case.cwd): the launcher's path must not be relative.
+    measure = os.path.abspath(stress.program_path(args.build_dir, stress.MEASURE_BINARY))
     os.makedirs(out_dir, exist_ok=True)
     if args.record or args.command:
         os.makedirs(os.path.join(out_dir, "traces"), exist_ok=True)
@@ -337,7 +343,7 @@ def run(args, repo_root, out_dir, binary):
     print(f"fidelity: {len(planned)} runs: {len(cases)} cases × {len(allocators)} allocators × "
           f"{args.repetitions} rounds (program, warm and cold replay) and start-up runs", file=sys.stderr)
     failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout,
-                             run=functools.partial(run_job, kinds, measure, repo_root))
+                             run=functools.partial(run_job, kinds, measure))
     results.save(document, os.path.join(out_dir, "results.json"))
     analysed = analyse(document, [c.name for c in cases], [a.name for a in allocators])
     with open(os.path.join(out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:

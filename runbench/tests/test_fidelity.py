@@ -112,18 +112,22 @@ class CommandTest(CommandTestCase):
             proc = run_bench("fidelity", "--no-build", "--build-dir", build_dir(), "--allocators", "mem_io",
                              "--out", os.path.join(out, "c"), "--", "true")
             self.assertCleanError(proc, "must include system")
+            proc = run_bench("fidelity", "--no-build", "--build-dir", build_dir(), "--name", "a/b",
+                             "--out", os.path.join(out, "d"), "--", "true")
+            self.assertCleanError(proc, "--name 'a/b': give a plain name")
 
     def test_smoke_run_on_a_tiny_program(self):
+        # Run from another folder with relative paths: the program sees the caller's folder.
         with tempfile.TemporaryDirectory() as scratch:
-            numbers = os.path.join(scratch, "numbers.txt")
-            with open(numbers, "w", encoding="utf-8") as handle:
-                handle.write("\n".join(str((k * 7919) % 5000) for k in range(5000)) + "\n")
-            out = os.path.join(scratch, "out")
+            for name, first in (("numbers.txt", 0), ("more.txt", 5000)):
+                with open(os.path.join(scratch, name), "w", encoding="utf-8") as handle:
+                    handle.write("\n".join(str((k * 7919) % 5000 + first) for k in range(5000)) + "\n")
             proc = run_bench("fidelity", "--no-build", "--build-dir", build_dir(), "--allocators", "system,mem_io",
-                             "--repetitions", "2", "--warm-replays", "2", "--seed", "1", "--out", out,
-                             "--stdin", numbers, "--", "sort", "-n", timeout=280)
+                             "--repetitions", "2", "--warm-replays", "2", "--seed", "1", "--out", "out",
+                             "--stdin", "numbers.txt", "--", "sort", "-n", "-", "more.txt", timeout=280, cwd=scratch)
             self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
             self.assertIn("| sort | mem_io |", proc.stdout)
+            out = os.path.join(scratch, "out")
             with open(os.path.join(out, "fidelity.json"), encoding="utf-8") as handle:
                 analysed = json.load(handle)
             row = analysed["wall"][0]["rows"][0]
