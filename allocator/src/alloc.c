@@ -142,7 +142,7 @@ static void *alloc_aligned(size_t alignment, size_t n)
 {
     stat_call(&tls_heap->stats.aligned_calls);
     if (alignment <= MEM_IO_ALIGNMENT)
-        return alloc_any(n, MEM_IO_ALIGNMENT, false);
+        return alloc_other(n, false);  /* every block is 16-byte aligned: malloc's fast path */
     if (alignment > PTRDIFF_MAX / 2 || n > PTRDIFF_MAX - alignment) {
         errno = ENOMEM;
         return NULL;
