@@ -203,6 +203,7 @@ struct heap {
     struct page_list full;                   /* pages with none: skipped until a block comes back */
     struct page_list empty;                  /* a few empty pages kept for quick reuse */
     struct page_list stash;                  /* more of them, unformatted: reused before the pool */
+    uint64_t stash_checked_ms;               /* when the stash last sent its due pages (pages.c) */
     struct outbox outbox[NUM_CLASSES];       /* other heaps' blocks this thread freed */
     size_t outbox_bytes;                     /* in all outboxes */
     struct heap_stats stats;

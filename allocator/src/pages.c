@@ -8,6 +8,8 @@
 #define HEAP_RUN_PAGES 16                        /* fresh pages a heap takes from the range at once */
 #define HUGE_RUN_PAGES (OS_HUGE_PAGE / PAGE_SIZE) /* a run that is one huge page */
 #define POOL_OWNER_SCAN 64                        /* pool pages looked at for the caller's own */
+#define DECAY_BATCH_PAGES 128                     /* pool pages sorted at once to give back */
+#define DECAY_ROUND_SPLIT 8                       /* decay rounds per decay time, at most */
 
 static inline uintptr_t small_offset(const void *p)
 {
@@ -193,19 +195,47 @@ static struct page *list_pop_head(struct page_list *list)
     return pg;
 }
 
-/* Pool pages idle for longer than the decay time give their memory back (pool lock held). */
-static void pool_decay_locked(uint64_t now)
+/* Gives back the memory and the state bytes of the pages at the sorted indices idx[0..n):
+ * one madvise for each run of neighbours. */
+static void pages_decommit_sorted(const size_t *idx, size_t n)
 {
-    struct page *pg;
-    while ((pg = pool.warm.tail) && now - pg->idle_since_ms >= decay_ms) {
-        list_remove(&pool.warm, pg);
-        uintptr_t index = (uintptr_t)(pg - descs);
-        os_decommit((void *)page_start(pg), PAGE_SIZE);
-        os_decommit((void *)&states[index * STATES_PER_PAGE], STATES_PER_PAGE);
-        pg->purged = true;
-        list_push_head(&pool.purged, pg);
-        os_bytes_sub(PAGE_SIZE);
+    for (size_t first = 0, last; first < n; first = last + 1) {
+        for (last = first; last + 1 < n && idx[last + 1] == idx[last] + 1; last++)
+            ;
+        size_t pages = last - first + 1;
+        os_decommit((void *)page_start(&descs[idx[first]]), pages * PAGE_SIZE);
+        os_decommit((void *)&states[idx[first] * STATES_PER_PAGE], pages * STATES_PER_PAGE);
     }
+}
+
+/* Pool pages idle for longer than the decay time give their memory back (pool lock held), in
+ * rounds: at most one per DECAY_ROUND_SPLIT-th of the decay time, and one whenever pages due
+ * already come in (`due_put`: a heap's stash sends those at most once a round). A round sorts the due pages
+ * by address, so that neighbours share one madvise: with two threads running, each call
+ * flushes the TLB of every CPU the process runs on (an interrupt per CPU, dear in a VM). Pages
+ * that came due one by one, each given back on its own, made madvise half of rptest's CPU
+ * time. */
+static void pool_decay_locked(uint64_t now, bool due_put)
+{
+    if (!due_put && now - pool.decayed_ms < decay_ms / DECAY_ROUND_SPLIT)
+        return;
+    pool.decayed_ms = now;
+    size_t batch[DECAY_BATCH_PAGES], n;
+    do {
+        struct page *pg;
+        n = 0;
+        while (n < DECAY_BATCH_PAGES && (pg = pool.warm.tail) && now - pg->idle_since_ms >= decay_ms) {
+            list_remove(&pool.warm, pg);
+            pg->purged = true;
+            list_push_head(&pool.purged, pg);
+            os_bytes_sub(PAGE_SIZE);
+            size_t index = (size_t)(pg - descs), at = n++;
+            for (; at > 0 && batch[at - 1] > index; at--)  /* insertion sort: n is small */
+                batch[at] = batch[at - 1];
+            batch[at] = index;
+        }
+        pages_decommit_sorted(batch, n);
+    } while (n == DECAY_BATCH_PAGES);
 }
 
 /* Two threads each running an alloc/free batch loop used several times the CPU time of one
@@ -310,7 +340,7 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
         page_unformat(pg);
     } else if (!pg) {
         pthread_mutex_lock(&pool.lock);
-        pool_decay_locked(os_now_ms());
+        pool_decay_locked(os_now_ms(), false);
         pg = pool_take_warm_locked(h);
         if (!pg)
             pg = list_pop_head(&pool.purged);
@@ -387,14 +417,23 @@ static void page_extend(struct page *pg)
 static void stash_put(struct heap *h, struct page *pg)
 {
     uint64_t now = os_now_ms();
+    /* due pages are looked for once a decay round, so that they leave together */
+    bool look_for_due = now - h->stash_checked_ms >= decay_ms / DECAY_ROUND_SPLIT;
+    if (look_for_due)
+        h->stash_checked_ms = now;
+    struct page *leaving[HEAP_STASH_PAGES];
+    bool due[HEAP_STASH_PAGES];
+    size_t n = 0;
     struct page *oldest;
     while ((oldest = h->stash.tail)) {
-        bool due = now - oldest->idle_since_ms >= decay_ms;
-        if (!due && h->stash.count < HEAP_STASH_PAGES)
+        due[n] = look_for_due && now - oldest->idle_since_ms >= decay_ms;
+        if (!due[n] && h->stash.count < HEAP_STASH_PAGES)
             break;
         list_remove(&h->stash, oldest);
-        pool_put(oldest, due);
+        leaving[n++] = oldest;
     }
+    if (n)
+        pool_put_many(leaving, due, n, now);
     page_unformat(pg);
     pg->place = PAGE_IN_STASH;
     pg->idle_since_ms = now;
@@ -425,23 +464,34 @@ static size_t pool_pages_carved(void)
     return pages;
 }
 
-/* Gives an empty page to the pool. One that was `due` (unused for the decay time already)
- * goes to the far end of the warm list, where the decay below gives its memory back at once;
- * the others wait there for the decay time. */
+/* Gives empty pages to the pool. One that was `due` (unused for the decay time already) goes
+ * to the far end of the warm list, and a decay round gives its memory back at once; the others
+ * wait there for the decay time. */
+static void pool_put_many(struct page **pgs, const bool *due, size_t n, uint64_t now)
+{
+    bool any_due = false;
+    for (size_t i = 0; i < n; i++) {
+        struct page *pg = pgs[i];
+        page_unformat(pg);
+        pg->place = PAGE_IN_POOL;
+        pg->last_owner = atomic_load_explicit(&pg->heap, memory_order_relaxed);
+        atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
+        if (!due[i])
+            pg->idle_since_ms = now;
+        any_due |= due[i];
+    }
+    pthread_mutex_lock(&pool.lock);
+    for (size_t i = 0; i < n; i++) {
+        if (due[i])
+            list_push_tail(&pool.warm, pgs[i]);
+        else
+            list_push_head(&pool.warm, pgs[i]);
+    }
+    pool_decay_locked(now, any_due);
+    pthread_mutex_unlock(&pool.lock);
+}
+
 static void pool_put(struct page *pg, bool due)
 {
-    page_unformat(pg);
-    pg->place = PAGE_IN_POOL;
-    pg->last_owner = atomic_load_explicit(&pg->heap, memory_order_relaxed);
-    atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
-    uint64_t now = os_now_ms();
-    pthread_mutex_lock(&pool.lock);
-    if (due) {
-        list_push_tail(&pool.warm, pg);
-    } else {
-        pg->idle_since_ms = now;
-        list_push_head(&pool.warm, pg);
-    }
-    pool_decay_locked(now);
-    pthread_mutex_unlock(&pool.lock);
+    pool_put_many(&pg, &due, 1, os_now_ms());
 }

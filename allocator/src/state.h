@@ -35,6 +35,7 @@ static struct {
     size_t total;                      /* pages mapped so far (and small) */
     size_t room;                       /* pages the range can grow to */
     size_t desc_mapped;                /* bytes of descriptors mapped so far */
+    uint64_t decayed_ms;               /* when the last decay round ran (pages.c) */
 } pool = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- heaps (heap.c) ---- */
@@ -138,6 +139,7 @@ static int medium_cache_class(size_t size);
 static size_t medium_class_need(size_t need);
 static void *medium_cache_take(struct heap *h, size_t need);
 static void pool_put(struct page *pg, bool due);
+static void pool_put_many(struct page **pgs, const bool *due, size_t n, uint64_t now);
 static size_t pool_pages_carved(void);
 static struct heap *heap_acquire(void);
 static void heap_thread_exit(void *arg);
