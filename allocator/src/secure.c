@@ -516,6 +516,27 @@ static void secure_free(void *p, const char *function)
     errno = saved;
 }
 
+/* realloc of the live large block p (old bytes of `usable`) to a large size n as the core
+ * grows a large block, in place or by mremap, without a copy; NULL (p unchanged) where the
+ * core would rather have it copied. The old guard page and whatever the range held past it
+ * become part of the block: zeroed, as the tail beyond old is. */
+static unsigned char *secure_large_resize(unsigned char *p, size_t usable, size_t old, size_t n)
+{
+    guard_protect(p, usable, PROT_READ | PROT_WRITE);
+    unsigned char *q = large_resize(p, n + TAIL_BYTES + MEM_IO_PAGE);
+    if (!q) {
+        guard_protect(p, usable, PROT_NONE);
+        return NULL;
+    }
+    bool guarded;
+    usable = core_usable(q, "realloc", &guarded);
+    guard_protect(q, usable, PROT_NONE);
+    if (n > old)
+        secure_zero(q + old, n - old);
+    canary_write(q, n, usable, secure_key(q));
+    return q;
+}
+
 static void *secure_realloc(void *p, size_t n)
 {
     if (!p)
@@ -544,6 +565,11 @@ static void *secure_realloc(void *p, size_t n)
             memset((unsigned char *)p + old, 0, n - old);  /* no canary bytes leak out */
         canary_write(p, n, usable, key);
         return p;
+    }
+    if (guarded && served_large(n + TAIL_BYTES + MEM_IO_PAGE, MEM_IO_ALIGNMENT)) {
+        unsigned char *q = secure_large_resize(p, usable, old, n);
+        if (q)
+            return q;
     }
     void *q = secure_alloc_copy(n, MEM_IO_ALIGNMENT, p, old < n ? old : n);
     if (q)
