@@ -167,7 +167,7 @@ def geometric_mean_estimate(estimates, confidence=CONFIDENCE):
     return Estimate(value, low, high, draws, weakest, margin)
 
 
-def bootstrap_ratio_interval(current, baseline, confidence=0.95, resamples=2000, seed=1):
+def bootstrap_ratio_interval(current, baseline, confidence=CONFIDENCE, resamples=2000, seed=1):
     """Confidence interval of median(current) / median(baseline), percentile bootstrap.
 
     Both samples are resampled independently; a fixed seed keeps the gate's verdict
