@@ -115,7 +115,7 @@ class BumpAllocator {
   void after_replay() {
     size_t used = used_.exchange(0);
     if (used) madvise(base_, used < capacity_ ? used : capacity_, MADV_DONTNEED);
-    generation_.fetch_add(1);
+    generation_.store(next_generation());
   }
 
  private:
@@ -137,7 +137,13 @@ class BumpAllocator {
   char* base_ = nullptr;
   size_t capacity_ = 0;
   std::atomic<size_t> used_{0};
-  std::atomic<uint64_t> generation_{1};
+  // Unique across instances: a thread's chunk (thread_local, shared by every instance) must not
+  // look current to an instance other than the one that filled it.
+  static uint64_t next_generation() {
+    static std::atomic<uint64_t> last{0};
+    return last.fetch_add(1) + 1;
+  }
+  std::atomic<uint64_t> generation_{next_generation()};
   static thread_local Chunk chunk_;
 };
 

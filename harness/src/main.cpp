@@ -111,7 +111,8 @@ class BenchmarkCase {
 
   void run(benchmark::State& state) {
     if (!replayer_) {
-      replayer_.reset(new Replayer<Allocator>(trace_, allocator_, shared_.options.touch, copies_, shared_.timer));
+      replayer_.reset(new Replayer<Allocator>(trace_, allocator_, shared_.options.touch, copies_, shared_.timer,
+                                              !shared_.options.timeline_out.empty()));
       baseline_rss_ = current_rss_bytes();
       if (!shared_.options.cold) replayer_->run();  // warm-up
     }
@@ -128,7 +129,7 @@ class BenchmarkCase {
       ++replays;
       peak_rss = std::max(peak_rss, r.peak_rss);
       failed_allocs += r.failed_allocs;
-      if (!timeline_saved_) {
+      if (!timeline_saved_ && !shared_.options.timeline_out.empty()) {
         shared_.timelines.push_back({name_, trace_.workload, replayer_->thread_count(), baseline_rss_,
                                      trace_.ideal_bytes * uint64_t(copies_), replayer_->timeline()});
         timeline_saved_ = true;

@@ -1,10 +1,11 @@
 // The replay engine: runs a decoded trace's per-thread op streams on OS threads against one
 // allocator adapter, touching blocks as programs do and checking that nothing overwrote them.
 //
-// Design: decode (trace.cpp) -> one op stream per trace thread -> a pool of OS threads, one per
-// stream, starts each replay together from a barrier -> each runs its stream; an op whose block was last used by another thread waits
-// for that thread's publish on the block (waits point backwards in the trace, so no deadlock)
-// -> every 64th op's allocator call is timed -> leftovers are freed after the clock stops.
+// Design: decode (trace.cpp) -> one op stream per trace thread -> the calling thread runs the
+// first stream and a pool of OS threads the others, released together from a barrier -> each
+// runs its stream; an op whose block was last used by another thread waits for that thread's
+// publish on the block (waits point backwards in the trace, so no deadlock) -> every 64th op's
+// allocator call is timed -> leftovers are freed after the clock stops.
 #pragma once
 
 #include <sched.h>
@@ -56,7 +57,7 @@ struct ReplayResult {
   uint64_t wall_ticks = 0;
   uint64_t cpu_ns = 0;  // CPU time of the replay threads, summed: robust against a busy machine
   uint64_t failed_allocs = 0;
-  uint64_t peak_rss = 0;  // VmHWM after the replay (or the sampler's maximum)
+  uint64_t peak_rss = 0;  // VmHWM after the replay (with a timeline, or the sampler's maximum)
 };
 
 namespace detail {
@@ -82,10 +83,17 @@ inline uint64_t pattern_of(const Block& b) { return (reinterpret_cast<uintptr_t>
 
 }  // namespace detail
 
+// The calling thread replays the trace's first thread (of the first copy), as the recorded
+// program's main thread made those calls: a one-thread trace then replays in a one-thread
+// process, so glibc serves it from its main arena (grown and trimmed with brk) on its
+// single-thread paths, as it served the program; a pool thread would get a thread arena
+// (mmapped heaps grown with mprotect) and locked paths. For the same reason the RSS/live-bytes
+// sampler thread runs only when a timeline is asked for (or the kernel cannot reset VmHWM).
 template <class Allocator>
 class Replayer {
  public:
-  Replayer(const Trace& trace, Allocator& allocator, Touch touch, int copies, const TimerCalibration& timer)
+  Replayer(const Trace& trace, Allocator& allocator, Touch touch, int copies, const TimerCalibration& timer,
+           bool want_timeline = false)
       : trace_(trace), allocator_(allocator), touch_(touch), timer_(timer) {
     size_t streams = trace.threads.size();
     blocks_.reset(new detail::Block[size_t(trace.slot_count) * size_t(copies)]);
@@ -120,9 +128,9 @@ class Replayer {
       latency_[g].resize(std::min(max_latency_samples, per_replay * 256));
       latency_[g].clear();
     }
-    sampler_.reset(new Sampler(live_.get(), workers_.size()));
-    threads_.reserve(workers_.size());
-    for (Worker& w : workers_) threads_.emplace_back([this, &w] { pool_thread(w); });
+    if (want_timeline || !reset_peak_rss()) sampler_.reset(new Sampler(live_.get(), workers_.size()));
+    threads_.reserve(workers_.size() - 1);
+    for (size_t i = 1; i < workers_.size(); ++i) threads_.emplace_back([this, &w = workers_[i]] { pool_thread(w); });
   }
 
   int thread_count() const { return int(workers_.size()); }
@@ -131,8 +139,8 @@ class Replayer {
   void clear_latency() {
     for (auto& samples : latency_) samples.clear();
   }
-  // The RSS/live-bytes timeline of the last replay.
-  const Timeline& timeline() const { return sampler_->timeline(); }
+  // The RSS/live-bytes timeline of the last replay; empty unless constructed with want_timeline.
+  const Timeline& timeline() const { return sampler_ ? sampler_->timeline() : no_timeline_; }
   const ReplayProblem& problem() const { return problem_; }
 
   ~Replayer() {
@@ -161,18 +169,19 @@ class Replayer {
       ++round_;
     }
     start_cv_.notify_all();
-    while (ready_.load() != int(workers_.size())) sched_yield();
+    while (ready_.load() != int(threads_.size())) sched_yield();
     bool hwm_reset = reset_peak_rss();
-    sampler_->start();
+    if (sampler_) sampler_->start();
     uint64_t start = ticks();
     go_.store(true, std::memory_order_release);
+    run_timed(workers_[0]);
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_cv_.wait(lock, [this] { return finished_ == workers_.size(); });
+      done_cv_.wait(lock, [this] { return finished_ == threads_.size(); });
     }
     ReplayResult result;
-    sampler_->stop();
-    result.peak_rss = std::max(hwm_reset ? peak_rss_bytes() : 0, sampler_->max_rss());
+    if (sampler_) sampler_->stop();
+    result.peak_rss = std::max(hwm_reset ? peak_rss_bytes() : 0, sampler_ ? sampler_->max_rss() : 0);
     for (Worker& w : workers_) {
       result.wall_ticks = std::max(result.wall_ticks, w.end_ticks - start);
       result.failed_allocs += w.failed_allocs;
@@ -205,15 +214,19 @@ class Replayer {
       }
       ready_.fetch_add(1);
       while (!go_.load(std::memory_order_acquire)) sched_yield();
-      uint64_t cpu_start = thread_cpu_ns();
-      run_worker(w);
-      w.end_ticks = ticks();
-      w.cpu_ns = thread_cpu_ns() - cpu_start;
+      run_timed(w);
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (++finished_ == workers_.size()) done_cv_.notify_one();
+        if (++finished_ == threads_.size()) done_cv_.notify_one();
       }
     }
+  }
+
+  void run_timed(Worker& w) {
+    uint64_t cpu_start = thread_cpu_ns();
+    run_worker(w);
+    w.end_ticks = ticks();
+    w.cpu_ns = thread_cpu_ns() - cpu_start;
   }
 
   struct Worker {
@@ -458,7 +471,8 @@ class Replayer {
   std::unique_ptr<LiveCounter[]> live_;
   std::unique_ptr<Position[]> positions_;
   std::vector<Worker> workers_;
-  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Sampler> sampler_;  // null: no timeline asked for
+  Timeline no_timeline_;
   ReplayProblem problem_;
   std::vector<uint32_t> latency_[latency_group_count];
   std::vector<std::thread> threads_;

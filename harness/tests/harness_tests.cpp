@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "allocators.hpp"
@@ -36,6 +38,7 @@ class RecordingAllocator {
     OpKind kind;
     void* in;
     void* out;
+    std::thread::id thread;
   };
   void* malloc(size_t size) { return log(OpKind::malloc_, nullptr, bump_.malloc(size)); }
   void* calloc(size_t count, size_t size) { return log(OpKind::calloc_, nullptr, bump_.calloc(count, size)); }
@@ -52,7 +55,7 @@ class RecordingAllocator {
  private:
   void* log(OpKind kind, void* in, void* out) {
     std::lock_guard<std::mutex> lock(mutex_);
-    calls.push_back({kind, in, out});
+    calls.push_back({kind, in, out, std::this_thread::get_id()});
     return out;
   }
   BumpAllocator bump_;
@@ -188,6 +191,69 @@ TEST(Replay, CrossThreadHandoffsHappenInTraceOrder) {
     EXPECT_EQ(frees, 40u);
     EXPECT_TRUE(returned_at.empty());
   }
+}
+
+TEST(Replay, FirstTraceThreadRunsOnTheCallingThread) {
+  // handoff.trace: thread 0 makes every malloc, threads 1 and 2 every realloc and free.
+  Trace t = load_trace(data("handoff.trace"));
+  RecordingAllocator allocator;
+  Replayer<RecordingAllocator> replayer(t, allocator, Touch::ends, 1, timer());
+  replayer.run();
+  ASSERT_EQ(allocator.calls.size(), 120u);
+  for (const auto& c : allocator.calls)
+    EXPECT_EQ(c.thread == std::this_thread::get_id(), c.kind == OpKind::malloc_) << "call of kind " << int(c.kind);
+}
+
+// How many threads the process has, from /proc/self/status; 0 if unknown.
+int process_threads() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return 0;
+}
+
+// Notes the most threads the process had while the allocator was called.
+class ThreadCountingAllocator {
+ public:
+  void* malloc(size_t size) {
+    max_threads = std::max(max_threads, process_threads());
+    return bump_.malloc(size);
+  }
+  void* calloc(size_t count, size_t size) { return bump_.calloc(count, size); }
+  void* aligned(size_t alignment, size_t size) { return bump_.aligned(alignment, size); }
+  void* realloc(void* ptr, size_t old_size, size_t size) { return bump_.realloc(ptr, old_size, size); }
+  void free(void*) {}
+  void free_sized(void*, size_t) {}
+  void after_replay() { bump_.after_replay(); }
+  int max_threads = 0;
+
+ private:
+  BumpAllocator bump_;
+};
+
+TEST(Replay, OneThreadTraceReplaysWithoutAnotherThread) {
+  // Like the program it was recorded from: glibc would serve another thread from a thread arena.
+  // Threads that earlier tests joined may linger in /proc for a moment; a sanitizer may run one
+  // of its own, hence a count relative to the process's own.
+  int own = process_threads();
+  for (int tries = 0; tries < 1000 && own > 1; ++tries, own = process_threads())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_GE(own, 1);
+  Trace t = load_trace(data("known.trace"));
+  ThreadCountingAllocator allocator;
+  {
+    Replayer<ThreadCountingAllocator> replayer(t, allocator, Touch::ends, 1, timer());
+    replayer.run();
+  }
+  EXPECT_EQ(allocator.max_threads, own);
+  allocator.max_threads = 0;
+  {
+    Replayer<ThreadCountingAllocator> replayer(t, allocator, Touch::ends, 1, timer(), true);  // a timeline: sampled
+    replayer.run();
+    EXPECT_GT(replayer.timeline().t_ms.size(), 0u);
+  }
+  EXPECT_EQ(allocator.max_threads, own + 1);
 }
 
 // Counts live blocks as the allocator sees them.
