@@ -367,7 +367,7 @@ class Replayer {
     if (__builtin_expect(!p && size, 0)) {
       ++w.failed_allocs;  // a failed realloc leaves the old block live and intact
     } else {
-      if (kind == OpKind::calloc_ && T != Touch::none) check_zeroed<T>(w, p, size, index);
+      if (kind == OpKind::calloc_ && T != Touch::none) check_zeroed(w, p, size, index);
       if (kind == OpKind::aligned_ && (reinterpret_cast<uintptr_t>(p) & (op.alignment() - 1)))
         report(w, index, "aligned_alloc returned a misaligned pointer");
       lane.live += int64_t(size) - (kind == OpKind::realloc_ ? int64_t(b.size) : 0);
@@ -440,9 +440,11 @@ class Replayer {
     });
   }
 
-  template <Touch T>
+  // At the block's ends only: reading a fresh page maps the zero page, and the stamp's write
+  // then faults it a second time, a cost the program does not pay (git's calloc'd buffers: ~1600
+  // extra faults per replay under glibc, none under mimalloc, which hands out reused memory).
   void check_zeroed(Worker& w, const void* p, uint64_t size, size_t index) {
-    for_each_mark<T>(size, [&](uint64_t offset, uint64_t bytes) {
+    for_each_mark<Touch::ends>(size, [&](uint64_t offset, uint64_t bytes) {
       uint64_t found = 0;
       std::memcpy(&found, static_cast<const char*>(p) + offset, bytes);
       if (found) report(w, index, "calloc returned non-zero memory at offset " + std::to_string(offset));

@@ -373,6 +373,26 @@ TEST(Replay, CorruptedBlockIsReportedWithItsIdAndLine) {
   EXPECT_NE(message.find("corrupt_third.trace:10, thread 0)"), std::string::npos) << message;
 }
 
+// calloc hands out blocks whose last byte is not zero.
+class DirtyCallocAllocator : public CorruptingAllocator {
+ public:
+  void* calloc(size_t count, size_t size) {
+    auto* p = static_cast<unsigned char*>(CorruptingAllocator::calloc(count, size));
+    if (p && count * size != 0) p[count * size - 1] = 1;
+    return p;
+  }
+};
+
+TEST(Replay, NonZeroCallocIsReported) {
+  Trace t = load_trace(data("known.trace"));  // one calloc, of 10 x 100 bytes
+  DirtyCallocAllocator allocator;
+  Replayer<DirtyCallocAllocator> replayer(t, allocator, Touch::pages, 1, timer());
+  replayer.run();
+  ASSERT_TRUE(replayer.problem().found);
+  std::string message = describe_problem(t, replayer.problem());
+  EXPECT_NE(message.find("calloc returned non-zero memory at offset 992"), std::string::npos) << message;
+}
+
 TEST(Replay, WithoutTouchingNothingIsVerified) {
   Trace t = load_trace(data("corrupt_third.trace"));
   CorruptingAllocator allocator;
