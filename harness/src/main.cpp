@@ -120,6 +120,7 @@ class BenchmarkCase {
     double wall_s = 0, cpu_s = 0;
     uint64_t replays = 0, peak_rss = 0, failed_allocs = 0;
     replayer_->clear_latency();
+    const uint64_t faults_before = process_minor_faults();
     for (auto _ : state) {
       ReplayResult r = replayer_->run();
       double seconds = double(r.wall_ticks) / ticks_per_s;
@@ -142,7 +143,10 @@ class BenchmarkCase {
       state.SkipWithError(message.c_str());
       return;
     }
+    const double faults = double(process_minor_faults() - faults_before);
     set_counters(state, wall_s, cpu_s, replays, peak_rss, failed_allocs);
+    state.counters["minor_faults"] = faults / double(replays ? replays : 1);
+    state.counters["process_minor_faults"] = double(process_minor_faults());
   }
 
  private:

@@ -1,6 +1,7 @@
 #include "measure.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,11 @@ uint64_t clock_ns(clockid_t clock) {
 
 uint64_t thread_cpu_ns() { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 uint64_t process_cpu_ns() { return clock_ns(CLOCK_PROCESS_CPUTIME_ID); }
+
+uint64_t process_minor_faults() {
+  rusage usage;
+  return getrusage(RUSAGE_SELF, &usage) == 0 ? uint64_t(usage.ru_minflt) : 0;
+}
 
 TimerCalibration calibrate_timer() {
   TimerCalibration c;

@@ -26,6 +26,7 @@ inline uint64_t ticks() {
 // CPU time the calling thread (CLOCK_THREAD_CPUTIME_ID) or the process has used.
 uint64_t thread_cpu_ns();
 uint64_t process_cpu_ns();
+uint64_t process_minor_faults();  // minor page faults of the whole process so far (getrusage)
 
 struct TimerCalibration {
   double ticks_per_ns = 1;
