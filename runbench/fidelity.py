@@ -17,9 +17,12 @@ saving. Rankings: every pair of allocators (system included) whose real times ar
 (the interval of their difference excludes 0) must come out in the same order in the
 prediction. Beside each case: the program's time and the replay's time under system malloc,
 whose difference is the program's own work between allocation calls, which no replay times.
+Then the part without timing noise: minor page faults of the program's process and of the cold
+replay's process (decoding and start-up included), each allocator's minus system malloc's.
 
 Writes to --out: results.json (every sample, kind "fidelity"), fidelity.json (the savings and
-verdicts) and table.md (the tables it prints: wall time, then CPU time).
+verdicts, the fault differences) and table.md (the tables it prints: wall time, CPU time, page
+faults).
 
 Examples:
   ./run_bench.py fidelity                                   # the five shipped real traces
@@ -54,6 +57,7 @@ DEFAULT_ROUNDS = 5
 WARM_REPLAYS = 3
 WARM_MIN_TIME_S = 0.05
 METRICS = {"wall": "real_time_ns", "cpu": "cpu_ns"}
+FAULTS = "process_minor_faults"  # of the whole process: the program's, or a replay process's
 RECORD_TIMEOUT_S = 600
 
 
@@ -167,6 +171,7 @@ def run_job(kinds, measure, binary, job, timeout):
         _, sample = stress.measure_process(measure, job.allocator, case.command, job.describe(), timeout,
                                            stdin=case.stdin, env=dict(os.environ, **case.env), cwd=case.cwd)
         sample["cpu_ns"] = sample["cpu_seconds"] * 1e9
+        sample[FAULTS] = sample["minor_faults"]
         return harness.JobOutput(samples=[sample])
     output = harness.run(binary, job, timeout)
     for sample in output.samples:
@@ -262,6 +267,49 @@ def analyse(document, cases, allocators):
             for name, metric in METRICS.items()}
 
 
+def fault_differences(document, cases, allocators, reference=results.REFERENCE_ALLOCATOR):
+    """Per case: the reference's minor faults (medians over rounds) of the program and of a cold
+    replay's process, and every other allocator's minus those: {"case", "reference": {kind:
+    faults}, "rows": [{"allocator", kind: difference}]}, kinds program and cold; None where a run
+    is missing."""
+    def faults(case, kind, allocator):
+        return results.median_metric(results.find_run(document, f"{case}/{kind}", allocator, 1), FAULTS)
+
+    analysed = []
+    for case in cases:
+        base = {kind: faults(case, kind, reference) for kind in (PROGRAM, COLD)}
+        rows = []
+        for allocator in allocators:
+            if allocator == reference:
+                continue
+            row = {"allocator": allocator}
+            for kind in (PROGRAM, COLD):
+                own = faults(case, kind, allocator)
+                row[kind] = None if own is None or base[kind] is None else own - base[kind]
+            rows.append(row)
+        analysed.append({"case": case, "reference": base, "rows": rows})
+    return analysed
+
+
+def _faults(value, signed=True):
+    return "–" if value is None else f"{value:+.0f}" if signed else f"{value:.0f}"
+
+
+def fault_table(analysed, allocators, reference=results.REFERENCE_ALLOCATOR):
+    """Markdown: per case, the reference's faults (program / cold replay process), then per
+    allocator its difference from them, program / cold replay."""
+    others = [a for a in allocators if a != reference]
+    header = ["case", f"{reference}: program / cold replay", *others]
+    lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+    for entry in analysed:
+        base = entry["reference"]
+        cells = [entry["case"], f"{_faults(base[PROGRAM], False)} / {_faults(base[COLD], False)}"]
+        by_allocator = {row["allocator"]: row for row in entry["rows"]}
+        cells += [f"{_faults(by_allocator[a][PROGRAM])} / {_faults(by_allocator[a][COLD])}" for a in others]
+        lines.append(f"| {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
 def _ms(ns):
     return f"{ns / 1e6:+.1f}"
 
@@ -345,10 +393,15 @@ def run(args, repo_root, out_dir, binary):
     failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout,
                              run=functools.partial(run_job, kinds, measure))
     results.save(document, os.path.join(out_dir, "results.json"))
-    analysed = analyse(document, [c.name for c in cases], [a.name for a in allocators])
+    names = [a.name for a in allocators]
+    analysed = analyse(document, [c.name for c in cases], names)
+    faults = fault_differences(document, [c.name for c in cases], names)
     with open(os.path.join(out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
-        json.dump(analysed, handle, indent=1)
+        json.dump(dict(analysed, faults=faults), handle, indent=1)
     text = "\n".join(f"## {name} time\n\n{table(entries, name)}" for name, entries in analysed.items())
+    text += (f"\n## minor page faults\n\nOf the program's process and of a cold replay's process (decoding and "
+             f"start-up included; medians over rounds), each allocator's minus {results.REFERENCE_ALLOCATOR}'s:\n\n"
+             f"{fault_table(faults, names)}")
     with open(os.path.join(out_dir, "table.md"), "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)

@@ -45,8 +45,8 @@ PROGRAMS = {
 # The harness only probes, before any run, that each preloaded library really serves malloc.
 BUILD_TARGETS = ("stress_programs", build.DROPIN_TARGET, build.HARNESS_TARGET)
 MEASURE_BINARY = "stress_measure"
-MEASURE_LINE = re.compile(r"^stress_measure: seconds=(\S+) cpu_seconds=(\S+) peak_rss_kib=(\d+) status=(\d+)$",
-                          re.M)
+MEASURE_LINE = re.compile(r"^stress_measure: seconds=(?P<seconds>\S+) cpu_seconds=(?P<cpu>\S+) "
+                          r"peak_rss_kib=(?P<rss>\d+) minor_faults=(?P<faults>\d+) status=(?P<status>\d+)$", re.M)
 RESULT_LINE = re.compile(r"^(\S+) threads=(\d+) scale=(\S+) checksum=([0-9a-f]+) corrupted=(\d+)$", re.M)
 
 
@@ -82,7 +82,7 @@ def program_path(build_dir, program):
 def measure_process(measure, allocator, argv, describe, timeout, stdin=None, env=None, cwd=None):
     """Run argv through the stress_measure launcher `measure` (why: see measure.c) with the
     allocator's library preloaded for the program only; returns (output, sample) where sample
-    holds real_time_ns, cpu_seconds and peak_rss_bytes. Raises harness.HarnessError
+    holds real_time_ns, cpu_seconds, peak_rss_bytes and minor_faults. Raises harness.HarnessError
     (named by `describe`) when it times out, exits non-zero or prints no measurement."""
     command = [measure] + ([f"--preload={allocator.preload_path}"] if allocator.preload_path else [])
     command += ([f"--stdin={stdin}"] if stdin else []) + list(argv)
@@ -98,12 +98,13 @@ def measure_process(measure, allocator, argv, describe, timeout, stdin=None, env
         proc.communicate()
         raise harness.HarnessError(f"{describe}: timed out after {timeout:g} s")
     measured = MEASURE_LINE.search(output)
-    status = int(measured.group(4)) if measured else proc.returncode
+    status = int(measured["status"]) if measured else proc.returncode
     if not measured or status != 0:
         tail = output[:measured.start() if measured else None].strip().splitlines()[-1:] or ["no output"]
         raise harness.HarnessError(f"{describe}: exit status {status}: {tail[0]}")
-    seconds, cpu_seconds = float(measured.group(1)), float(measured.group(2))
-    sample = {"real_time_ns": seconds * 1e9, "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(measured.group(3)) * 1024}
+    seconds, cpu_seconds = float(measured["seconds"]), float(measured["cpu"])
+    sample = {"real_time_ns": seconds * 1e9, "cpu_seconds": cpu_seconds, "peak_rss_bytes": int(measured["rss"]) * 1024,
+              "minor_faults": int(measured["faults"])}
     return output, sample
 
 

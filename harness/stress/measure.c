@@ -5,7 +5,8 @@
  * --stdin gives the program FILE as its standard input (a real program such as `sqlite3 < F`
  * runs without a shell in front of it, which would load the preloaded allocator a second time).
  * Prints the program's own output, then
- * `stress_measure: seconds=S cpu_seconds=C peak_rss_kib=K status=N` (C = user + system time).
+ * `stress_measure: seconds=S cpu_seconds=C peak_rss_kib=K minor_faults=F status=N` (C = user +
+ * system time, F = the program's minor page faults).
  * Why not measure from Python: a child's ru_maxrss includes the memory of the process it was
  * forked from (Linux records the pre-exec image's high-water mark), so a Python parent adds its
  * own ~15 MiB to every figure. This launcher is tiny, and sets LD_PRELOAD only for the program. */
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     double cpu = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec * 1e-6 +
                  (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec * 1e-6;
-    printf("stress_measure: seconds=%.6f cpu_seconds=%.6f peak_rss_kib=%ld status=%d\n", seconds, cpu,
-           usage.ru_maxrss, code);
+    printf("stress_measure: seconds=%.6f cpu_seconds=%.6f peak_rss_kib=%ld minor_faults=%ld status=%d\n", seconds,
+           cpu, usage.ru_maxrss, usage.ru_minflt, code);
     return code;
 }

@@ -19,7 +19,7 @@ def fake_launcher(folder, output, status=0):
     return path
 
 
-MEASURED = "stress_measure: seconds=0.5 cpu_seconds=0.25 peak_rss_kib=2048 status=0"
+MEASURED = "stress_measure: seconds=0.5 cpu_seconds=0.25 peak_rss_kib=2048 minor_faults=300 status=0"
 
 
 class RunProgramTest(unittest.TestCase):
@@ -35,11 +35,11 @@ class RunProgramTest(unittest.TestCase):
         checksums = {}
         output = stress.run_program(1.0, checksums, launcher, self.job, 10)
         self.assertEqual(output.samples, [{"real_time_ns": 0.5e9, "ops_per_s": 2.0, "cpu_seconds": 0.25,
-                                           "cpu_ops_per_s": 4.0, "peak_rss_bytes": 2048 * 1024}])
+                                           "cpu_ops_per_s": 4.0, "peak_rss_bytes": 2048 * 1024, "minor_faults": 300}])
         self.assertEqual(checksums, {("larson", 2): {"00ff12": ["system"]}})
 
     def test_failed_and_silent_runs_raise_harness_errors(self):
-        failing = fake_launcher(self.folder, "boom\nstress_measure: seconds=0.1 cpu_seconds=0.1 peak_rss_kib=1 status=3")
+        failing = fake_launcher(self.folder, "boom\nstress_measure: seconds=0.1 cpu_seconds=0.1 peak_rss_kib=1 minor_faults=9 status=3")
         with self.assertRaisesRegex(harness.HarnessError, "larson/system/threads:2: exit status 3: boom"):
             stress.run_program(1.0, {}, failing, self.job, 10)
         silent = fake_launcher(self.folder, MEASURED)

@@ -98,6 +98,27 @@ class VerdictTest(unittest.TestCase):
         self.assertIn("the program takes 100.0 ms wall, a warm replay of its trace 20.0 ms (20%)", text)
 
 
+class FaultTest(unittest.TestCase):
+    def test_faults_are_differences_from_the_reference_per_process_kind(self):
+        # Program: system 1000 faults, lean 400; cold replay process: system 3000, lean 2500 in
+        # most rounds (the median); no cold replay of `other`.
+        runs = [{"workload": f"{CASE}/{kind}", "allocator": allocator, "threads": 1,
+                 "samples": [{"round": r, fidelity.FAULTS: f} for r, f in enumerate(faults)]}
+                for kind, allocator, faults in ((fidelity.PROGRAM, "system", [1000, 1002, 998]),
+                                                (fidelity.PROGRAM, "lean", [400, 400, 401]),
+                                                (fidelity.PROGRAM, "other", [1500, 1500, 1500]),
+                                                (fidelity.COLD, "system", [3000, 3000, 3000]),
+                                                (fidelity.COLD, "lean", [2500, 2600, 2500]))]
+        doc = {"schema": results.SCHEMA, "schema_version": 1, "runs": runs, "failures": []}
+        analysed = fidelity.fault_differences(doc, [CASE], ["system", "lean", "other"])
+        self.assertEqual(analysed[0]["reference"], {fidelity.PROGRAM: 1000, fidelity.COLD: 3000})
+        rows = {row["allocator"]: row for row in analysed[0]["rows"]}
+        self.assertEqual(rows["lean"], {"allocator": "lean", fidelity.PROGRAM: -600, fidelity.COLD: -500})
+        self.assertEqual(rows["other"], {"allocator": "other", fidelity.PROGRAM: 500, fidelity.COLD: None})
+        text = fidelity.fault_table(analysed, ["system", "lean", "other"])
+        self.assertIn(f"| {CASE} | 1000 / 3000 | -600 / -500 | +500 / – |", text)
+
+
 class CommandTest(CommandTestCase):
     def test_unknown_case_and_missing_program_are_clear_errors(self):
         with tempfile.TemporaryDirectory() as out:
@@ -137,6 +158,12 @@ class CommandTest(CommandTestCase):
             document = results.load(os.path.join(out, "results.json"))
             cold = results.find_run(document, "sort/cold", "system", 1)
             self.assertEqual(len(cold["samples"]), 2)  # one cold replay per process, one process per round
+            program = results.find_run(document, "sort/program", "system", 1)
+            for run in (cold, program):  # a process's page faults: at least the pages its binary touched
+                self.assertTrue(all(s[fidelity.FAULTS] > 50 for s in run["samples"]), run["samples"])
+            faults = analysed["faults"][0]
+            self.assertEqual([row["allocator"] for row in faults["rows"]], ["mem_io"])
+            self.assertIn("## minor page faults", proc.stdout)
 
 
 if __name__ == "__main__":
