@@ -57,9 +57,13 @@ static struct {
     struct sigaction previous;                   /* the SIGSEGV action before ours */
 } zero_objects;
 
+/* The key of the block at p: the 128-bit product of its address, keyed with the secret, by an
+ * odd constant, folded to 64 bits (one multiply; every output bit depends on every input bit,
+ * and the fold cannot be undone to give the secret back). */
 static inline uint64_t secure_key(const void *p)
 {
-    return mix64(mem_io_secret ^ (uintptr_t)p);
+    unsigned __int128 product = (unsigned __int128)(mem_io_secret ^ (uintptr_t)p) * 0x9e3779b97f4a7c15u;
+    return (uint64_t)product ^ (uint64_t)(product >> 64);
 }
 
 /* The canary bytes after a block: those of this word, over and over (top bit of each set). */
@@ -251,8 +255,12 @@ static ALWAYS_INLINE void canary_write(unsigned char *p, size_t n, size_t usable
 {
     uint64_t canary = canary_word(key);
     struct canary_words w = canary_words(n, usable);
-    canary_merge(p, w.first, canary, w.mask);
-    canary_merge(p, w.second, canary, w.mask);
+    if (likely(w.mask == ~(uint64_t)0)) {  /* whole words: stored without a load of their line */
+        word_store(p + w.first, canary_at(canary, w.first));
+        word_store(p + w.second, canary_at(canary, w.second));
+    } else {
+        canary_merge(p, w.first, canary, w.mask);  /* one word (first == second) */
+    }
     size_t slack = usable - n < TAIL_SLACK_MAX ? usable - n : TAIL_SLACK_MAX;
     tail_store(p, usable, tail_encode((uint32_t)((slack ^ (key >> 32)) & TAIL_SLACK_MAX)));
 }
@@ -285,18 +293,25 @@ static ALWAYS_INLINE size_t secure_live_size(unsigned char *p, size_t usable, ui
 /* ---- zeroing ---- */
 
 typedef uint64_t secure_vec __attribute__((vector_size(16), may_alias));
-#define ZERO_INLINE_MAX 256  /* bytes zeroed by inline stores; memset beyond */
+#define ZERO_STORES_MAX 2048  /* bytes zeroed by a loop of stores; rep stosb beyond, as memset */
 
-/* Zeroes the block p of `len` bytes (16-byte aligned, a multiple of 16 long). */
+/* Zeroes the block p of `len` bytes (16-byte aligned, a multiple of 16 long), without a call:
+ * free's small path then keeps nothing in saved registers. */
 static inline void zero_block(unsigned char *p, size_t len)
 {
-    if (len > ZERO_INLINE_MAX) {
-        memset(p, 0, len);
+    if (len > ZERO_STORES_MAX) {
+        __asm__ volatile("rep stosb" : "+D"(p), "+c"(len) : "a"(0) : "memory");  /* memset's way */
         return;
     }
-    for (size_t i = 0; i < len; i += 16) {
-        *(secure_vec *)(p + i) = (secure_vec){0, 0};
+    size_t i = 0;
+    for (; i + 64 <= len; i += 64) {
+        *(secure_vec *)(p + i) = *(secure_vec *)(p + i + 16) = (secure_vec){0, 0};
+        *(secure_vec *)(p + i + 32) = *(secure_vec *)(p + i + 48) = (secure_vec){0, 0};
         __asm__("" : "+r"(i));  /* stores, not a rep stos: that starts slowly for short blocks */
+    }
+    for (; i < len; i += 16) {
+        *(secure_vec *)(p + i) = (secure_vec){0, 0};
+        __asm__("" : "+r"(i));
     }
 }
 
@@ -396,6 +411,19 @@ static inline void *secure_small_pop(unsigned cls)
     return pg && pg->free ? page_pop(pg) : NULL;
 }
 
+/* A block of at least `need` bytes from this thread's medium cache, or NULL. Such a block is
+ * all zero: it was proven zero when it left the quarantine (its tail cleared), and the cache
+ * writes only its header. *usable: its usable size. */
+static unsigned char *medium_cached(size_t need, size_t *usable)
+{
+    if (need <= SMALL_MAX || need >= MEM_IO_MMAP_THRESHOLD)
+        return NULL;
+    unsigned char *p = medium_cache_take(tls_heap, medium_class_need(medium_need(need)));
+    if (p)
+        *usable = HLOAD(((struct mem_io_block *)p - 1)->size) - HEADER_SIZE;
+    return p;
+}
+
 /* A block of n bytes whose first `copied` bytes are those at `from` (realloc), the rest zero. */
 static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const void *from, size_t copied)
 {
@@ -411,7 +439,7 @@ static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const v
         p = secure_small_pop(cls);
         usable = class_size[cls];
     }
-    bool guarded = false;
+    bool guarded = false, zero = false;
     if (unlikely(!p)) {
         size_t need;
         if (__builtin_add_overflow(n, TAIL_BYTES + MEM_IO_PAGE, &need) || need > PTRDIFF_MAX) {
@@ -419,10 +447,15 @@ static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const v
             return NULL;
         }
         guarded = served_large(need, alignment);  /* a large block: one more page, its guard */
-        p = alloc_generic(guarded ? need : need - MEM_IO_PAGE, alignment, false);
-        if (!p)
-            return NULL;
-        usable = core_usable(p, "malloc", &guarded);
+        if (!guarded)
+            need -= MEM_IO_PAGE;
+        zero = alignment <= MEM_IO_ALIGNMENT && (p = medium_cached(need, &usable));
+        if (!zero) {
+            p = alloc_generic(need, alignment, false);
+            if (!p)
+                return NULL;
+            usable = core_usable(p, "malloc", &guarded);
+        }
         if (guarded)
             guard_protect(p, usable, PROT_NONE);
     }
@@ -431,7 +464,7 @@ static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const v
     /* a small block is zero but for its free-list links (the comment at the top) */
     if (is_small(p))
         memset(p + copied, 0, copied < sizeof(struct free_block) ? sizeof(struct free_block) - copied : 0);
-    else
+    else if (!zero)
         secure_zero(p + copied, n - copied);
     canary_write(p, n, usable, secure_key(p));
     return p;
@@ -446,15 +479,58 @@ static void *secure_alloc(size_t n, size_t alignment)
 
 /* Gives a block that left the quarantine back to the core, after checking that nothing
  * wrote to it while it was free. */
-static void quarantine_release(struct quarantined q)
+static void quarantine_release(unsigned char *p, size_t usable, bool guarded)
 {
-    unsigned char *p = q.block;
-    if (!still_freed(p, q.usable, freed_mark(secure_key(p)))) {
+    if (!still_freed(p, usable, freed_mark(secure_key(p)))) {
         report_error("free", "write to a freed block (found when it left the quarantine)", p);
         return;  /* errors continue: the block is leaked, never handed out again */
     }
-    tail_store(p, q.usable, 0);
-    secure_core_free(p, q.usable, q.guarded);
+    tail_store(p, usable, 0);
+    secure_core_free(p, usable, guarded);
+}
+
+/* Adds p to the quarantine after the oldest blocks left it, as many as make room. */
+static __attribute__((noinline)) void quarantine_put_slow(struct quarantine *qu, unsigned char *p, size_t usable, bool guarded)
+{
+    while (qu->count == QUARANTINE_SLOTS || (qu->count && qu->bytes + usable > QUARANTINE_BYTES)) {
+        struct quarantined out = qu->slots[qu->head];
+        qu->head = (qu->head + 1) % QUARANTINE_SLOTS;
+        qu->count--;
+        qu->bytes -= out.usable;
+        quarantine_release(out.block, out.usable, out.guarded);
+    }
+    qu->slots[(qu->head + qu->count) % QUARANTINE_SLOTS] = (struct quarantined){p, usable, guarded};
+    qu->count++;
+    qu->bytes += usable;
+}
+
+/* quarantine_put for a thread that has no heap yet (made now) or no more (it is exiting: the
+ * block goes back at once, its freed mark cleared). */
+static __attribute__((noinline)) void quarantine_put_heapless(unsigned char *p, size_t usable, bool guarded)
+{
+    struct heap *h = heap_acquire();
+    if (h) {
+        quarantine_put_slow(&h->quarantine, p, usable, guarded);
+        return;
+    }
+    tail_store(p, usable, 0);
+    secure_core_free(p, usable, guarded);
+}
+
+/* Adds the freed block p to the thread's quarantine. Once the ring is full (the steady state)
+ * p takes the oldest block's slot and that block leaves, last, so that this is a tail call. */
+static ALWAYS_INLINE void quarantine_put(struct quarantine *qu, unsigned char *p, size_t usable, bool guarded)
+{
+    struct quarantined *oldest = &qu->slots[qu->head];
+    if (likely(qu->count == QUARANTINE_SLOTS && qu->bytes - oldest->usable + usable <= QUARANTINE_BYTES)) {
+        struct quarantined out = *oldest;
+        *oldest = (struct quarantined){p, usable, guarded};
+        qu->head = (qu->head + 1) % QUARANTINE_SLOTS;
+        qu->bytes += usable - out.usable;
+        quarantine_release(out.block, out.usable, out.guarded);
+        return;
+    }
+    quarantine_put_slow(qu, p, usable, guarded);
 }
 
 /* Frees the live block p of `usable` bytes: zeroed, marked, and quarantined. Blocks over
@@ -466,23 +542,13 @@ static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64
         return;
     }
     zero_block(p, usable);
-    struct heap *h = heap_acquire();
-    if (!h) {  /* the thread is exiting */
-        secure_core_free(p, usable, guarded);
+    tail_store(p, usable, freed_mark(key));
+    struct heap *h = tls_heap;
+    if (unlikely(h == &empty_heap || h == &dead_heap)) {
+        quarantine_put_heapless(p, usable, guarded);
         return;
     }
-    tail_store(p, usable, freed_mark(key));
-    struct quarantine *qu = &h->quarantine;
-    while (qu->count == QUARANTINE_SLOTS || (qu->count && qu->bytes + usable > QUARANTINE_BYTES)) {
-        struct quarantined out = qu->slots[qu->head];
-        qu->head = (qu->head + 1) % QUARANTINE_SLOTS;
-        qu->count--;
-        qu->bytes -= out.usable;
-        quarantine_release(out);
-    }
-    qu->slots[(qu->head + qu->count) % QUARANTINE_SLOTS] = (struct quarantined){p, usable, guarded};
-    qu->count++;
-    qu->bytes += usable;
+    quarantine_put(&h->quarantine, p, usable, guarded);
 }
 
 /* Frees the block p of usable size `usable` (core_usable's) after its checks. */
@@ -494,14 +560,9 @@ static ALWAYS_INLINE void secure_free_checked(unsigned char *p, size_t usable, b
         secure_release(p, usable, key, guarded);
 }
 
-static void secure_free(void *p, const char *function)
+/* free of anything but a live small block. */
+static __attribute__((noinline)) void secure_free_other(void *p, const char *function)
 {
-    uintptr_t off = small_offset(p);
-    if (likely(off < LOAD(small_span) && !(off & 15) && LOAD(*state_of(off)) == STATE_USED)) {
-        /* a live small block (small_usable's test, inline); nothing on this path sets errno */
-        secure_free_checked(p, LOAD(page_of(off)->block_size), false, function);
-        return;
-    }
     if (!p)
         return;
     int saved = errno;
@@ -514,6 +575,17 @@ static void secure_free(void *p, const char *function)
             secure_free_checked(p, usable, guarded, function);
     }
     errno = saved;
+}
+
+static void secure_free(void *p, const char *function)
+{
+    uintptr_t off = small_offset(p);
+    if (likely(off < LOAD(small_span) && !(off & 15) && LOAD(*state_of(off)) == STATE_USED)) {
+        /* a live small block (small_usable's test, inline); nothing on this path sets errno */
+        secure_free_checked(p, LOAD(page_of(off)->block_size), false, function);
+        return;
+    }
+    secure_free_other(p, function);
 }
 
 /* realloc of the live large block p (old bytes of `usable`) to a large size n as the core
