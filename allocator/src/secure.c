@@ -336,7 +336,7 @@ static bool still_freed(const unsigned char *p, size_t usable, uint32_t mark)
  * reused large range keeps its faulted pages, and a block's untouched pages stay untouched. */
 static void zero_pages(uintptr_t first, size_t pages)
 {
-    unsigned char resident[256];  /* mincore's answer, one byte per page */
+    unsigned char resident[1024];  /* mincore's answer, one byte per page: 4 MiB a call */
     uintptr_t run = first;        /* the pages since `run` are all resident, or none */
     bool run_resident = false;
     for (size_t done = 0; done < pages;) {
@@ -411,6 +411,13 @@ static inline void *secure_small_pop(unsigned cls)
     return pg && pg->free ? page_pop(pg) : NULL;
 }
 
+/* The usable size of the medium block p, which this thread proved live: its header, read
+ * without the arena lock. */
+static size_t medium_usable(const void *p)
+{
+    return HLOAD(((const struct mem_io_block *)p - 1)->size) - HEADER_SIZE;
+}
+
 /* A block of at least `need` bytes from this thread's medium cache, or NULL. Such a block is
  * all zero: it was proven zero when it left the quarantine (its tail cleared), and the cache
  * writes only its header. *usable: its usable size. */
@@ -420,12 +427,12 @@ static unsigned char *medium_cached(size_t need, size_t *usable)
         return NULL;
     unsigned char *p = medium_cache_take(tls_heap, medium_class_need(medium_need(need)));
     if (p)
-        *usable = HLOAD(((struct mem_io_block *)p - 1)->size) - HEADER_SIZE;
+        *usable = medium_usable(p);
     return p;
 }
 
 /* A block of n bytes whose first `copied` bytes are those at `from` (realloc), the rest zero. */
-static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const void *from, size_t copied)
+static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignment, const void *from, size_t copied)
 {
     if (n == 0 && alignment <= MEM_IO_ALIGNMENT) {
         void *z = zero_object_new();
@@ -451,7 +458,8 @@ static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const v
             need -= MEM_IO_PAGE;
         zero = alignment <= MEM_IO_ALIGNMENT && (p = medium_cached(need, &usable));
         if (!zero) {
-            p = alloc_generic(need, alignment, false);
+            /* a large block on a new mapping is zero too (large_alloc says so) */
+            p = guarded ? large_alloc(need, alignment, &zero) : alloc_generic(need, alignment, false);
             if (!p)
                 return NULL;
             usable = core_usable(p, "malloc", &guarded);
@@ -472,6 +480,16 @@ static ALWAYS_INLINE void *secure_alloc_copy(size_t n, size_t alignment, const v
 
 static void *secure_alloc(size_t n, size_t alignment)
 {
+    if (likely(n - 1 < SMALL_MAX - TAIL_BYTES && alignment <= MEM_IO_ALIGNMENT)) {
+        /* secure_alloc_copy's small case, without its calls (so without saved registers) */
+        unsigned cls = class_of(n + TAIL_BYTES);
+        unsigned char *p = secure_small_pop(cls);
+        if (likely(p != NULL)) {
+            memset(p, 0, sizeof(struct free_block));  /* the rest is zero (the comment at the top) */
+            canary_write(p, n, class_size[cls], secure_key(p));
+            return p;
+        }
+    }
     return secure_alloc_copy(n, alignment, NULL, 0);
 }
 
@@ -637,6 +655,16 @@ static void *secure_realloc(void *p, size_t n)
             memset((unsigned char *)p + old, 0, n - old);  /* no canary bytes leak out */
         canary_write(p, n, usable, key);
         return p;
+    }
+    if (n > old && !guarded && !is_small(p) && !served_large(n + TAIL_BYTES, MEM_IO_ALIGNMENT)) {
+        /* a medium block grows over a free neighbour, as in the default mode; what it takes in
+         * may hold the core's headers and links: zeroed */
+        size_t ignored;
+        if (arena_resize(p, n + TAIL_BYTES, &ignored) == ARENA_DONE) {
+            memset((unsigned char *)p + old, 0, n - old);
+            canary_write(p, n, medium_usable(p), key);
+            return p;
+        }
     }
     if (guarded && served_large(n + TAIL_BYTES + MEM_IO_PAGE, MEM_IO_ALIGNMENT)) {
         unsigned char *q = secure_large_resize(p, usable, old, n);
