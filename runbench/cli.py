@@ -26,6 +26,7 @@ from workloads.tools import mtrace_import, record
 
 DEFAULT_BUILD_DIR = os.path.join(REPO_ROOT, "build", "bench")
 DEFAULT_BASELINE = os.path.join(REPO_ROOT, "runbench", "baseline.json")
+DEFAULT_DRIFT = os.path.join(REPO_ROOT, "runbench", "timed_drift.json")
 RUN_TIMEOUT_S = 300
 STRESS_TIMEOUT_S = 120
 # Every suite process (a round of one workload, allocator and thread count) times 3 repetitions of
@@ -172,6 +173,12 @@ def build_parser():
                        help="baseline results.json made by check (default: runbench/baseline.json)")
     check.add_argument("--update-baseline", action="store_true",
                        help="measure and write the baseline instead of comparing with it")
+    check.add_argument("--drift", default=DEFAULT_DRIFT,
+                       help="how far separate runs of one build landed apart, per workload and timed metric "
+                            "(default: runbench/timed_drift.json)")
+    check.add_argument("--update-drift", nargs="+", metavar="RESULTS",
+                       help="write the --drift file from these runs of one build (check or suite results.json, "
+                            "or their folders; the baseline counts as one) instead of running anything")
     check.add_argument("--throughput-threshold", type=fraction, default=THROUGHPUT_THRESHOLD,
                        help="fail when mem_io's throughput ratio to system malloc falls by more than this "
                             f"(default {THROUGHPUT_THRESHOLD})")
@@ -332,7 +339,10 @@ def command_compare(args):
 
 
 def command_check(args):
+    if args.update_drift:
+        return _update_drift(args)
     baseline = None if args.update_baseline else results.load(args.baseline)
+    drift = None if args.update_baseline else gate.load_drift(args.drift)
     specs = args.workloads or (results.workloads_in(baseline) if baseline else None)
     binary = _prepare(args, _targets([args.candidate]))
     callgrind.require_valgrind()
@@ -372,14 +382,30 @@ def command_check(args):
     thresholds = {"throughput": args.throughput_threshold, "fragmentation": args.memory_threshold,
                   "peak RSS": args.memory_threshold}
     verdicts = (gate.evaluate_counted(document, baseline, args.instructions_threshold)
-                + gate.evaluate(document, baseline, thresholds))
+                + gate.evaluate(document, baseline, thresholds, drift))
     print(gate.verdict_table(verdicts))
     for name in gate.missing_workloads(document, baseline):
         print(f"check: note: workload {name} is not in the baseline; not judged")
+    unmeasured = sorted({v.workload for v in verdicts if v.interval is not None and v.workload not in drift})
+    if unmeasured:
+        print(f"check: note: {args.drift} has no drift for {', '.join(unmeasured)}; judged as if runs never drift "
+              "(add runs with --update-drift)")
     if not results.callgrind_records(baseline):
         print("check: note: the baseline holds no callgrind counts; instructions and peak OS bytes not judged "
               "(remake it with --update-baseline)")
     return _check_outcome(verdicts, failed_runs, args)
+
+
+def _update_drift(args):
+    documents = [results.load(_results_path(path)) for path in args.update_drift]
+    drift = gate.write_drift(documents, args.drift)
+    print(f"check: wrote {args.drift} from {len(documents)} runs; drift between runs (per-run medians, "
+          "1 - min/max for throughput, max/min - 1 for memory):")
+    labels = [metric.label for metric in gate.METRICS]
+    print(report.format_table(["workload", *labels], [[workload, *(f"{drift[workload][label]:.1%}" if label in drift[workload]
+                                                            else "—" for label in labels)]
+                                               for workload in sorted(drift)]))
+    return 0
 
 
 def _count_instructions(binary, candidate, chosen_workloads, runs_each, document, timeout_s):
@@ -420,9 +446,9 @@ def _check_outcome(verdicts, failed_runs, args):
             ([f"{len(failed)} regression(s): {', '.join(failed)}"] if failed else []) +
             ([f"{len(failed_runs)} run(s) failed: {', '.join(failed_runs)}"] if failed_runs else [])))
     elif status == gate.EXIT_INCONCLUSIVE:
-        print(f"check: INCONCLUSIVE (exit {status}): nothing failed, but for {', '.join(unclear)} the 95% interval "
-              "covers the threshold or the change lies within the rounds' own range (the 'fails past' column); "
-              "rerun with more --repetitions, or on a quieter machine, to decide")
+        print(f"check: INCONCLUSIVE (exit {status}): nothing failed, but for {', '.join(unclear)} the 95% interval, "
+              "allowing for the drift between runs (the 'drift' column), covers the threshold, or a loss past it "
+              "lies within that drift; rerun with more --repetitions, or on a quieter machine, to decide")
     else:
         print(f"check: passed ({len(verdicts)} comparisons; instructions threshold {args.instructions_threshold:.0%}, "
               f"throughput {args.throughput_threshold:.0%}, memory {args.memory_threshold:.0%}, "

@@ -10,19 +10,24 @@ Timed (for large effects): mem_io and system malloc run interleaved, in random o
 round (a few measured repetitions in each process); the gate compares mem_io's per-round
 throughput ratio to system malloc (machine speed cancels; throughput per CPU second of the
 replay threads, which other processes' load barely moves) and mem_io's fragmentation and peak
-RSS with the baseline. A metric fails only when its median moved in the bad direction past the
-threshold and past the range of both runs' own rounds (noise of this size is the machine's, not
-the code's), by more than a small absolute floor, AND the bootstrap 95 % confidence interval of
-that change excludes "no change"; it passes only when the whole interval lies on the good side of
-the threshold (the default, or the baseline's spread between rounds when larger); anything else
-is inconclusive.
+RSS with the baseline. The baseline is one session of the machine, and separate runs of one build
+land apart by more than their rounds show (fragmentation's throughput ratio: 11.8-15.7x system
+malloc in seven runs within two hours), so each workload's metric carries its measured drift
+between runs (the drift file, --update-drift). A metric fails only when its median moved in the
+bad direction past the threshold, by more than a small absolute floor for memory, AND the
+bootstrap 95 % confidence interval of that change lies wholly beyond the drift; it passes only
+when the whole interval, allowing for the drift, lies on the good side of the threshold (the
+default, or the baseline's spread between rounds when larger); anything else is inconclusive.
 
 Exit status: 0 every verdict passed; 1 a verdict failed or a run failed; 4 nothing failed but a
 timed verdict is inconclusive; 2 bad input; 3 the build failed."""
+import datetime
+import json
 from dataclasses import dataclass
 from typing import Optional
 
 from runbench import results, stats
+from runbench.errors import UsageError
 from runbench.report import format_table
 
 CANDIDATE = "mem_io"
@@ -38,6 +43,9 @@ MEMORY_FLOOR_BYTES = 1 << 20
 COUNTED_SPREAD_FACTOR = 2
 # The timed threshold's floor is the spread of the baseline's rounds from this quantile to 1 - it.
 BASELINE_SPREAD_TAIL = 0.1
+DRIFT_SCHEMA = "mem_io-timed-drift"
+# Fewer runs than this say nothing about how far runs land apart.
+DRIFT_MIN_RUNS = 2
 # mem_io takes memory from the OS in 64 KiB pages; on multi-threaded traces the peak moves by one
 # or two such pages between callgrind runs (pipeline: 3.69-3.81 MiB), so growth up to two is not
 # judged.
@@ -78,8 +86,8 @@ class Verdict:
     interval: Optional[tuple]  # bootstrap 95 % interval of the change; None for counted metrics
     threshold: float
     state: str
-    # Timed metrics: the change must also pass this to fail (the rounds' own range, see evaluate).
-    fail_threshold: Optional[float] = None
+    # Timed metrics: how far separate runs of one build landed apart (the drift file; 0 unmeasured).
+    drift: Optional[float] = None
 
 
 def samples(document, workload, metric, threads):
@@ -115,25 +123,30 @@ def spread(values, metric, tail=0.0):
     return 1 - low / high if metric.higher_is_better else high / low - 1
 
 
-def _timed_state(metric, change, interval, threshold, fail_threshold, bytes_at):
-    """FAIL: past fail_threshold and the interval excludes no change (memory: and more than the
-    floor). PASS: the whole interval on the good side of the threshold (memory: or its worst end
-    below the floor). Otherwise INCONCLUSIVE."""
+def _timed_state(metric, change, interval, threshold, drift, bytes_at):
+    """FAIL: the median past the threshold and the whole interval beyond the drift (memory: and
+    more than the floor): a loss that neither the rounds nor the runs' drift explains. PASS: the
+    whole interval within the threshold once the drift is allowed for, i.e. the interval's worst end
+    within the threshold compounded with the drift (memory: or below the floor). Otherwise
+    INCONCLUSIVE."""
     low, high = interval
     if metric.higher_is_better:
-        if change < 1 - fail_threshold and high < 1:
+        if change < 1 - threshold and high < 1 - drift:
             return FAIL
-        return PASS if low >= 1 - threshold else INCONCLUSIVE
-    if change > 1 + fail_threshold and low > 1 and bytes_at(change) > MEMORY_FLOOR_BYTES:
+        return PASS if low >= (1 - threshold) * (1 - drift) else INCONCLUSIVE
+    if change > 1 + threshold and low > 1 + drift and bytes_at(change) > MEMORY_FLOOR_BYTES:
         return FAIL
-    return PASS if high <= 1 + threshold or bytes_at(high) <= MEMORY_FLOOR_BYTES else INCONCLUSIVE
+    return PASS if high <= (1 + threshold) * (1 + drift) or bytes_at(high) <= MEMORY_FLOOR_BYTES else INCONCLUSIVE
 
 
-def evaluate(current, baseline, thresholds, threads=1):
+def evaluate(current, baseline, thresholds, drift=None, threads=1):
     """Timed verdicts for every workload and metric present in both documents. A metric passes
-    within its threshold (the default, or the baseline's spread between rounds when larger), and
-    fails only past the range of both runs' own rounds as well: an unchanged build measured on a
-    loaded machine, or landing in the other mode of a bimodal trace, is inconclusive, not FAIL."""
+    within its threshold (the default, or the baseline's spread between rounds when larger) even
+    where this run and the baseline's session lie its measured drift apart (drift: {workload:
+    {metric label: fraction}}, from drift_between_runs), and fails only for a change that neither
+    the rounds (the interval) nor the drift between runs explains: an unchanged build measured in
+    another of the machine's moods, or landing in the other mode of a bimodal trace, is
+    inconclusive at worst, not FAIL."""
     verdicts = []
     for workload in results.workloads_in(current):
         for metric in METRICS:
@@ -148,18 +161,72 @@ def evaluate(current, baseline, thresholds, threads=1):
             # for other threads depends on scheduling) gets their spread, 10th to 90th percentile,
             # as its threshold, so it fails only for a change larger than its own noise.
             threshold = max(thresholds[metric.label], spread(before, metric, BASELINE_SPREAD_TAIL))
-            # Failing also takes a change past the extreme rounds of both runs: multi-threaded traces
-            # are bimodal per process (the baseline's producer_consumer rounds: 5.1x system malloc in
-            # 11 of 12, 0.36x in one), and a loaded machine spreads every round.
-            fail_threshold = max(threshold, spread(before, metric), spread(now, metric))
+            moved = (drift or {}).get(workload, {}).get(metric.label, 0.0)
 
             def bytes_at(ratio, metric=metric, before_median=before_median):
                 return _change_in_bytes(current, workload, metric, before_median * (ratio - 1), threads)
 
             verdicts.append(Verdict(workload, metric, before_median, now_median, change, interval, threshold,
-                                    _timed_state(metric, change, interval, threshold, fail_threshold, bytes_at),
-                                    fail_threshold))
+                                    _timed_state(metric, change, interval, threshold, moved, bytes_at), moved))
     return verdicts
+
+
+def drift_between_runs(documents, threads=1):
+    """({workload: {metric label: drift}}, {workload: {metric label: [median of each run]}}) over
+    separate runs of one build (check or suite results with mem_io and system malloc): a timed
+    metric's drift is the spread of its per-run medians (spread(): 1 - min/max for throughput,
+    max/min - 1 for memory), for workloads that at least DRIFT_MIN_RUNS runs measured."""
+    medians = {}
+    for document in documents:
+        for workload in results.workloads_in(document):
+            for metric in METRICS:
+                found = samples(document, workload, metric, threads)
+                if found:
+                    medians.setdefault(workload, {}).setdefault(metric.label, []).append(stats.median(found))
+    drift = {workload: {metric.label: spread(by_metric[metric.label], metric) for metric in METRICS
+                        if len(by_metric.get(metric.label, ())) >= DRIFT_MIN_RUNS}
+             for workload, by_metric in medians.items()}
+    return {w: d for w, d in drift.items() if d}, medians
+
+
+def write_drift(documents, path):
+    """Write the drift file from separate runs of one build; returns its drift table."""
+    drift, medians = drift_between_runs(documents)
+    if not drift:
+        raise UsageError(f"--update-drift needs at least {DRIFT_MIN_RUNS} runs measuring mem_io and system "
+                         f"malloc at threads 1; got {len(documents)} that share no such workload")
+    runs = [{"created_utc": d.get("created_utc"), "kind": d.get("kind"),
+             "rounds": (d.get("options") or {}).get("repetitions"),
+             "commit": ((d.get("environment") or {}).get("git") or {}).get("commit")} for d in documents]
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"schema": DRIFT_SCHEMA, "schema_version": 1,
+                   "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   "runs": runs, "medians": medians, "drift": drift}, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    return drift
+
+
+def load_drift(path):
+    """{workload: {metric label: drift}} from a drift file; UsageError naming what is wrong."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as error:
+        raise UsageError(f"cannot read drift file {path}: {error.strerror or error}")
+    except ValueError as error:
+        raise UsageError(f"drift file {path} is not JSON: {error}")
+    if not isinstance(document, dict) or document.get("schema") != DRIFT_SCHEMA:
+        raise UsageError(f"{path} is not a drift file (schema {DRIFT_SCHEMA}): make one with check --update-drift")
+    drift = document.get("drift")
+    labels = {metric.label for metric in METRICS}
+    if not isinstance(drift, dict) or not all(
+            isinstance(by_metric, dict) and all(label in labels and isinstance(value, (int, float))
+                                                and not isinstance(value, bool) and 0 <= value < 1e3
+                                                for label, value in by_metric.items())
+            for by_metric in drift.values()):
+        raise UsageError(f"drift file {path}: 'drift' must map workloads to {{metric: fraction >= 0}} "
+                         f"with metrics among {', '.join(sorted(labels))}")
+    return drift
 
 
 def counted_values(document, workload, metric):
@@ -208,11 +275,11 @@ def verdict_table(verdicts):
         return "—" if fraction is None else \
             f"{'−' if metric.higher_is_better else '+'}{fraction:.{1 if fraction < 0.1 else 0}%}"
 
-    header = ["workload", "metric", "baseline", "now", "now ÷ baseline", "95% CI", "threshold", "fails past",
+    header = ["workload", "metric", "baseline", "now", "now ÷ baseline", "95% CI", "threshold", "drift",
               "verdict"]
     rows = [[v.workload, v.metric.label, shown(v.metric, v.baseline), shown(v.metric, v.current),
              f"{v.change:.4f}" if v.interval is None else f"{v.change:.3f}",
              "counted" if v.interval is None else f"{v.interval[0]:.3f}–{v.interval[1]:.3f}",
-             percent(v.metric, v.threshold), percent(v.metric, v.fail_threshold or v.threshold),
+             percent(v.metric, v.threshold), "—" if v.drift is None else f"±{v.drift:.{1 if v.drift < 0.1 else 0}%}",
              v.state] for v in verdicts]
     return format_table(header, rows)

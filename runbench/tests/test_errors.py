@@ -109,5 +109,20 @@ class BadInputTest(CommandTestCase):
         proc = run_bench("check", "--no-build", "--build-dir", self.build, "--baseline", self.path("none.json"))
         self.assertCleanError(proc, "none.json", "no such results file")
 
+    def test_check_with_a_bad_drift_file(self):
+        with open(self.path("broken.json"), "w", encoding="utf-8") as handle:
+            handle.write("{ not json")
+        for path, fragment in ((self.path("none.json"), "cannot read drift file"),
+                               (self.path("broken.json"), "is not JSON")):
+            proc = run_bench("check", "--no-build", "--build-dir", self.build, "--drift", path)
+            self.assertCleanError(proc, "none.json" if "none" in path else "broken.json", fragment)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+
+    def test_update_drift_from_a_single_run(self):
+        baseline = os.path.join(os.path.dirname(__file__), "..", "baseline.json")
+        proc = run_bench("check", "--update-drift", baseline, "--drift", self.path("drift.json"))
+        self.assertCleanError(proc, "--update-drift needs at least 2 runs")
+        self.assertFalse(os.path.exists(self.path("drift.json")))
+
     def test_bad_threshold(self):
         self.assertCleanError(run_bench("check", "--throughput-threshold", "1.5"), "between 0 and 1")
