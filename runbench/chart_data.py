@@ -22,9 +22,9 @@ def charts(document):
     """Every chart of a document, in the report's order."""
     all_threads = results.threads_in(document)
     base_threads = min(all_threads, default=1)
-    plan = [_bars(document, f"Throughput relative to system malloc, {_copies(threads)}",
+    plan = [_bars(document, f"Throughput relative to system malloc ({results.JUDGED_TIME_NOTE}), {_copies(threads)}",
                   f"throughput_threads{threads}", "throughput ÷ system malloc\n(log scale; higher is better)",
-                  _relative_bar(document, threads, results.THROUGHPUT), reference_line=1.0, log=True)
+                  _relative_bar(document, threads, None), reference_line=1.0, log=True)
             for threads in all_threads]
     plan.append(_bars(document, "Throughput per CPU second of the replay threads relative to system malloc, "
                       f"{_copies(base_threads)}", "cpu_throughput",
@@ -67,7 +67,7 @@ def _spread_bar(document, threads, metric, scale=1.0):
 
 
 def _relative_bar(document, threads, metric):
-    """results.relative's median, 95 % interval and tie flag."""
+    """results.relative's median, 95 % interval and tie flag (metric None: the judged throughput)."""
     def bar_of(workload, allocator):
         if allocator == results.REFERENCE_ALLOCATOR:
             return (1.0, 1.0, 1.0)  # by definition

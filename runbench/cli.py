@@ -282,10 +282,9 @@ def _targets(allocator_specs):
 
 
 def _validated_workloads(specs, binary):
-    chosen = workloads.select(specs, REPO_ROOT)
-    for workload in chosen:
-        harness.check_trace(binary, workload.path)
-    return chosen
+    """The chosen workloads, each checked by the harness and with its replay thread count."""
+    return [dataclasses.replace(workload, threads=harness.trace_threads(harness.check_trace(binary, workload.path)))
+            for workload in workloads.select(specs, REPO_ROOT)]
 
 
 def _results_folder(args):

@@ -71,7 +71,7 @@ def _relative_ratios(document, key):
     workload, allocator, threads = key
     return results.paired_ratios(results.find_run(document, *key),
                                  results.find_run(document, workload, results.REFERENCE_ALLOCATOR, threads),
-                                 results.THROUGHPUT)
+                                 results.judged_throughput(document, workload, threads))
 
 
 def comparison_rows(before, after):

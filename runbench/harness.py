@@ -113,6 +113,13 @@ def check_trace(binary, path, timeout_s=120):
     return proc.stdout.strip()
 
 
+def trace_threads(check_output):
+    """The replay threads of one copy of a trace, from `mem_io_replay --check`'s line
+    ('…: ok: 67200 ops, 4 threads, …'), or None when the line does not say."""
+    found = re.search(r", (\d+) threads,", check_output)
+    return int(found.group(1)) if found else None
+
+
 def parse_benchmark_json(path, what):
     """Return (context, samples): one sample (dict) per measured repetition, aggregates dropped."""
     document = _read_json(path, what)

@@ -45,7 +45,8 @@ def standing_table(document):
         else:
             rows.append([allocator, ratio_cell(time, "{:.3f}"), ratio_cell(footprint, "{:.3f}"), slowest])
     title = (f"Standing over all {len(cases)} cases (workload/threads): time per op and peak RSS ÷ system "
-             "malloc's in the same round, geometric means (lower is better), and the slowest case: its time "
+             f"malloc's in the same round ({results.JUDGED_TIME_NOTE}), geometric means (lower is better), "
+             "and the slowest case: its time "
              "÷ the fastest other allocator's there, i.e. the quotient of their throughput-table ratios "
              + INTERVAL_NOTE)
     return title, ["allocator", "time per op", "peak RSS", "slowest case"], rows
@@ -69,15 +70,16 @@ def _per_workload_tables(document, workloads, allocators, threads):
 
     throughput = {(w, a): results.relative(document, w, a, threads) for w in workloads for a in allocators
                   if a != results.REFERENCE_ALLOCATOR}
-    rows = [[w, *(ratio_cell(throughput[w, a]) if a != results.REFERENCE_ALLOCATOR else "1" for a in allocators)]
+    rows = [[w, *(ratio_cell(throughput[w, a]) if a != results.REFERENCE_ALLOCATOR else "1" for a in allocators),
+             "CPU" if results.judged_throughput(document, w, threads) == results.CPU_THROUGHPUT else "wall"]
             for w in workloads]
     means = [stats.geometric_mean_estimate([throughput[w, a] for w in workloads if throughput[w, a]])
              if a != results.REFERENCE_ALLOCATOR and any(throughput[w, a] for w in workloads) else None
              for a in allocators]
     rows.append(["geomean", *(ratio_cell(m) if a != results.REFERENCE_ALLOCATOR else "1"
-                              for a, m in zip(allocators, means))])
-    tables = [(f"Throughput ÷ system malloc's in the same round (median; higher is better) {INTERVAL_NOTE}, "
-               f"threads={threads}", header, rows)]
+                              for a, m in zip(allocators, means)), ""])
+    tables = [(f"Throughput ÷ system malloc's in the same round (median; higher is better; time judged: "
+               f"{results.JUDGED_TIME_NOTE}) {INTERVAL_NOTE}, threads={threads}", [*header, "time judged"], rows)]
 
     def metric(name, scale=1.0):
         def value(workload, allocator):

@@ -6,7 +6,7 @@ Layout (schema "mem_io-results", version 1):
   (machine, compiler, git commit, per allocator its package, version and served_by {malloc,
   free}: the files the probe found serving them; harness_context with the timer's resolution and
   overhead), allocators [{name, harness_allocator, preload}],
-  workloads [{name, path}], runs [{workload, allocator, threads, samples: [{round, metric: value…}],
+  workloads [{name, path, threads: replay threads of one copy, when the harness said}], runs [{workload, allocator, threads, samples: [{round, metric: value…}],
   timeline (the harness's timeline for the first round, or null)}],
   failures [{workload, allocator, threads, round, error}], and for `check`, callgrind
   [{workload, allocator, instructions, replayed_ops, instructions_per_op, peak_os_bytes}]
@@ -26,6 +26,7 @@ from runbench.errors import UsageError
 SCHEMA = "mem_io-results"
 SCHEMA_VERSION = 1
 THROUGHPUT = "ops_per_s"
+CPU_THROUGHPUT = "cpu_ops_per_s"
 REFERENCE_ALLOCATOR = "system"
 TIMELINE_MAX_POINTS = 600
 
@@ -40,7 +41,8 @@ def new_document(kind, options, environment, allocators, workloads):
         "environment": environment,
         "allocators": [{"name": a.name, "harness_allocator": a.harness_allocator, "preload": a.preload_path}
                        for a in allocators],
-        "workloads": [{"name": w.name, "path": w.path} for w in workloads],
+        "workloads": [{"name": w.name, "path": w.path, **({"threads": w.threads} if w.threads else {})}
+                      for w in workloads],
         "runs": [],
         "failures": [],
     }
@@ -208,8 +210,24 @@ def _relative_rounds(document, workload, allocator, threads, metric, versus):
     return rounds, statistic, round_value
 
 
-def relative(document, workload, allocator, threads, metric=THROUGHPUT, versus=REFERENCE_ALLOCATOR):
-    """stats.Estimate of an allocator's metric ÷ system malloc's in the same round (the median
+# What the throughput verdicts judge, for titles.
+JUDGED_TIME_NOTE = "CPU time of one-thread replays, wall time of multi-threaded ones"
+
+
+def judged_throughput(document, workload, threads):
+    """The throughput metric a verdict on this case judges: per CPU second of the replay thread
+    where the replay runs one thread (the trace's threads × copies = 1), since a replay that other
+    load deschedules loses wall time but not CPU time; per wall second otherwise, where CPU time
+    would miss the time an allocator's threads wait on its locks (blocked, they use none). A
+    workload whose thread count was not recorded is judged on wall time."""
+    entry = next((w for w in document.get("workloads") or [] if isinstance(w, dict) and w.get("name") == workload),
+                 {})
+    return CPU_THROUGHPUT if threads == 1 and entry.get("threads") == 1 else THROUGHPUT
+
+
+def relative(document, workload, allocator, threads, metric=None, versus=REFERENCE_ALLOCATOR):
+    """stats.Estimate of an allocator's metric (default: its judged throughput,
+    judged_throughput) ÷ system malloc's in the same round (the median
     over rounds), divided by `versus`'s same ratio when versus is another allocator; None when
     no round measured them all. Every table, chart and the Standing use this one ratio, so
     mem_io ÷ mimalloc in the Standing is exactly the quotient of their throughput-table cells.
@@ -218,6 +236,7 @@ def relative(document, workload, allocator, threads, metric=THROUGHPUT, versus=R
     (the other load on the machine, the host's) is what the interval must cover. The verdict's
     margin is the denominator allocator's own median gap between rounds (stats.round_gap): a
     difference smaller than two processes of one allocator show is not a result."""
+    metric = metric or judged_throughput(document, workload, threads)
     rounds, statistic, round_value = _relative_rounds(document, workload, allocator, threads, metric, versus)
     if not rounds or any(stats.median(one[1]) == 0 or stats.median(one[2]) == 0 for one in rounds):
         return None
@@ -253,7 +272,8 @@ def standing(document):
             if footprint:
                 footprints.append(footprint)
             for other in names:
-                factor = (_relative_value(document, workload, other, threads, THROUGHPUT, allocator)
+                factor = (_relative_value(document, workload, other, threads,
+                                          judged_throughput(document, workload, threads), allocator)
                           if other != allocator else None)
                 if factor and (worst is None or factor > worst[0]):
                     worst = (factor, workload, threads, other)

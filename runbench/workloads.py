@@ -3,6 +3,7 @@ import fnmatch
 import glob
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 from runbench.errors import UsageError
 
@@ -13,6 +14,7 @@ TRACE_SUFFIXES = (".trace.gz", ".trace")
 class Workload:
     name: str
     path: str
+    threads: Optional[int] = None  # replay threads of one copy (mem_io_replay --check), once validated
 
 
 def workload_name(path):

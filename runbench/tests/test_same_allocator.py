@@ -40,7 +40,9 @@ class SameAllocatorTest(unittest.TestCase):
                          "--workloads", self.trace, "--threads", "1", "--seed", "11", *options, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         document = results.load(os.path.join(out, "results.json"))
-        for metric in (results.THROUGHPUT, "peak_rss_bytes"):
+        self.assertEqual(results.judged_throughput(document, "same", 1), results.CPU_THROUGHPUT,
+                         "a one-thread replay is judged on CPU time")
+        for metric in (None, results.THROUGHPUT, "peak_rss_bytes"):  # None: the judged throughput
             found = results.relative(document, "same", ALIAS, 1, metric)
             self.assertIsNotNone(found, metric)
             self.assertEqual(found.verdict, stats.NOT_SEPARATED, f"{name} {metric}: {found}")

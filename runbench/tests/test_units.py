@@ -195,6 +195,25 @@ class GateRuleTest(unittest.TestCase):
         self.assertEqual((found.value, found.low, found.high), (1.5, 1.0, 2.0))
         self.assertIsNone(results.relative(document, "w", "jemalloc", 1, "cpu_ops_per_s"))
 
+    def test_one_thread_replays_are_judged_on_cpu_time_multi_threaded_ones_on_wall_time(self):
+        document = document_with([2.0] * 6)
+        for run in document["runs"]:  # wall time says the opposite of CPU time
+            for sample in run["samples"]:
+                sample["ops_per_s"] = 1e6 if run["allocator"] == "mem_io" else 2e6
+        document["workloads"] = [{"name": "w", "path": "w.trace", "threads": 1}]
+        self.assertEqual(results.judged_throughput(document, "w", 1), results.CPU_THROUGHPUT)
+        self.assertEqual(results.relative(document, "w", "mem_io", 1).value, 2.0)
+        title, header, rows = report.summary_tables(document)[1]
+        self.assertIn("CPU time of one-thread replays", title)
+        self.assertEqual((header[-1], rows[0][-1]), ("time judged", "CPU"))
+        for unknown_or_threaded in ({"name": "w", "path": "w.trace", "threads": 3}, {"name": "w", "path": "w.trace"}):
+            document["workloads"] = [unknown_or_threaded]
+            self.assertEqual(results.judged_throughput(document, "w", 1), results.THROUGHPUT)
+            self.assertEqual(results.relative(document, "w", "mem_io", 1).value, 0.5)
+            self.assertEqual(report.summary_tables(document)[1][2][0][-1], "wall")
+        document["workloads"] = [{"name": "w", "path": "w.trace", "threads": 1}]
+        self.assertEqual(results.judged_throughput(document, "w", 2), results.THROUGHPUT, "two copies: two threads")
+
     def test_an_interval_spanning_one_is_a_tie_not_a_winner(self):
         def verdict(ratios):
             return results.relative(document_with(ratios), "w", "mem_io", 1, "cpu_ops_per_s").verdict
@@ -376,6 +395,11 @@ class HarnessJsonTest(unittest.TestCase):
         self.assertEqual(len(samples), 1)
         self.assertEqual(samples[0]["real_time_ns"], 2.5e6)
         self.assertEqual(samples[0]["ops_per_s"], 1e6)
+
+    def test_trace_threads_from_the_check_line(self):
+        self.assertEqual(harness.trace_threads("t.trace.gz: ok: 67200 ops, 4 threads, ideal 437984 bytes, 67203 lines"), 4)
+        self.assertEqual(harness.trace_threads("t.trace.gz: ok: 200000 ops, 1 threads, ideal 298968 bytes"), 1)
+        self.assertIsNone(harness.trace_threads("something else"))
 
     def test_not_benchmark_json_is_a_harness_error(self):
         with self.assertRaisesRegex(harness.HarnessError, "not Google Benchmark JSON"):
