@@ -10,6 +10,9 @@
 #define POOL_OWNER_SCAN 64                        /* pool pages looked at for the caller's own */
 #define DECAY_BATCH_PAGES 128                     /* pool pages sorted at once to give back */
 #define DECAY_ROUND_SPLIT 8                       /* decay rounds per decay time, at most */
+#define DECAY_SHIFT_MAX 3                         /* the decay time grows to 8 x MEM_IO_DECAY_MS */
+#define DECAY_CALM_TIMES 4                        /* decay times without a page needed too soon
+                                                     before the decay time halves again */
 
 static inline uintptr_t small_offset(const void *p)
 {
@@ -208,6 +211,49 @@ static void pages_decommit_sorted(const size_t *idx, size_t n)
     }
 }
 
+/* How long an empty page waits before its memory goes back to the OS: MEM_IO_DECAY_MS, grown
+ * (up to 2^DECAY_SHIFT_MAX times) whenever a page given back under the current decay time is
+ * needed again within that time, to the first doubling longer than the page had been idle,
+ * and halved after DECAY_CALM_TIMES decay times in which no page was. A program that pauses
+ * for longer than the decay time and then resumes finds its pages gone and faults them all in
+ * again: rptest, whose threads wait 1-8 s between phases, gave back and faulted in again most
+ * of its footprint (38 MB in 850 madvise calls per run) after its pauses. Memory goes back on
+ * allocation slow paths only, never while the program sleeps, so the pages given back at the
+ * end of a pause are those that the resumed program asks for next. */
+static inline uint64_t pool_decay_time(void)
+{
+    return decay_ms << LOAD(pool.decay_shift);
+}
+
+/* A page whose memory went back to the OS is taken again (pool lock held): when that is
+ * sooner than the decay time that sent it back, the decay time grows past the time the page
+ * was idle, so that a page idle that long is kept next time. */
+static void pool_note_reuse_locked(const struct page *pg, uint64_t now)
+{
+    if (pg->purged_ms < pool.shift_changed_ms || now - pg->purged_ms >= pool_decay_time())
+        return;  /* given back under an older decay time, or not too soon */
+    pool.refaulted_ms = now;
+    unsigned shift = LOAD(pool.decay_shift);
+    while (shift < DECAY_SHIFT_MAX && decay_ms << shift <= now - pg->idle_since_ms)
+        shift++;
+    if (shift != LOAD(pool.decay_shift)) {
+        STORE(pool.decay_shift, shift);
+        pool.shift_changed_ms = now;
+    }
+}
+
+/* Halves the decay time again once pages have gone back for DECAY_CALM_TIMES decay times with
+ * none needed too soon (pool lock held). */
+static void pool_decay_calm_locked(uint64_t now)
+{
+    unsigned shift = LOAD(pool.decay_shift);
+    uint64_t calm = DECAY_CALM_TIMES * pool_decay_time();
+    if (shift > 0 && now - pool.refaulted_ms >= calm && now - pool.shift_changed_ms >= calm) {
+        STORE(pool.decay_shift, shift - 1);
+        pool.shift_changed_ms = now;
+    }
+}
+
 /* Pool pages idle for longer than the decay time give their memory back (pool lock held), in
  * rounds: at most one per DECAY_ROUND_SPLIT-th of the decay time, and one whenever pages due
  * already come in (`due_put`: a heap's stash sends those at most once a round). A round sorts the due pages
@@ -217,16 +263,18 @@ static void pages_decommit_sorted(const size_t *idx, size_t n)
  * time. */
 static void pool_decay_locked(uint64_t now, bool due_put)
 {
-    if (!due_put && now - pool.decayed_ms < decay_ms / DECAY_ROUND_SPLIT)
+    uint64_t decay = pool_decay_time();
+    if (!due_put && now - pool.decayed_ms < decay / DECAY_ROUND_SPLIT)
         return;
     pool.decayed_ms = now;
-    size_t batch[DECAY_BATCH_PAGES], n;
+    size_t batch[DECAY_BATCH_PAGES], n, given_back = 0;
     do {
         struct page *pg;
         n = 0;
-        while (n < DECAY_BATCH_PAGES && (pg = pool.warm.tail) && now - pg->idle_since_ms >= decay_ms) {
+        while (n < DECAY_BATCH_PAGES && (pg = pool.warm.tail) && now - pg->idle_since_ms >= decay) {
             list_remove(&pool.warm, pg);
             pg->purged = true;
+            pg->purged_ms = now;
             list_push_head(&pool.purged, pg);
             os_bytes_sub(PAGE_SIZE);
             size_t index = (size_t)(pg - descs), at = n++;
@@ -235,7 +283,10 @@ static void pool_decay_locked(uint64_t now, bool due_put)
             batch[at] = index;
         }
         pages_decommit_sorted(batch, n);
+        given_back += n;
     } while (n == DECAY_BATCH_PAGES);
+    if (given_back)
+        pool_decay_calm_locked(now);
 }
 
 /* Two threads each running an alloc/free batch loop used several times the CPU time of one
@@ -339,11 +390,12 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
         list_remove(&h->empty, pg);
         page_unformat(pg);
     } else if (!pg) {
+        uint64_t now = os_now_ms();
         pthread_mutex_lock(&pool.lock);
-        pool_decay_locked(os_now_ms(), false);
+        pool_decay_locked(now, false);
         pg = pool_take_warm_locked(h);
-        if (!pg)
-            pg = list_pop_head(&pool.purged);
+        if (!pg && (pg = list_pop_head(&pool.purged)))
+            pool_note_reuse_locked(pg, now);
         if (!pg)
             pg = heap_run_take_locked(h);
         size_t pages = pool.bumped;
@@ -418,7 +470,8 @@ static void stash_put(struct heap *h, struct page *pg)
 {
     uint64_t now = os_now_ms();
     /* due pages are looked for once a decay round, so that they leave together */
-    bool look_for_due = now - h->stash_checked_ms >= decay_ms / DECAY_ROUND_SPLIT;
+    uint64_t decay = pool_decay_time();
+    bool look_for_due = now - h->stash_checked_ms >= decay / DECAY_ROUND_SPLIT;
     if (look_for_due)
         h->stash_checked_ms = now;
     struct page *leaving[HEAP_STASH_PAGES];
@@ -426,7 +479,7 @@ static void stash_put(struct heap *h, struct page *pg)
     size_t n = 0;
     struct page *oldest;
     while ((oldest = h->stash.tail)) {
-        due[n] = look_for_due && now - oldest->idle_since_ms >= decay_ms;
+        due[n] = look_for_due && now - oldest->idle_since_ms >= decay;
         if (!due[n] && h->stash.count < HEAP_STASH_PAGES)
             break;
         list_remove(&h->stash, oldest);

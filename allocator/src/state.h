@@ -36,6 +36,11 @@ static struct {
     size_t room;                       /* pages the range can grow to */
     size_t desc_mapped;                /* bytes of descriptors mapped so far */
     uint64_t decayed_ms;               /* when the last decay round ran (pages.c) */
+    _Atomic unsigned decay_shift;      /* pages wait decay_ms << this before they go back
+                                          (pages.c: it grows when given-back pages are needed
+                                          again soon after) */
+    uint64_t shift_changed_ms;         /* when decay_shift last moved */
+    uint64_t refaulted_ms;             /* when a page given back was last needed too soon */
 } pool = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- heaps (heap.c) ---- */

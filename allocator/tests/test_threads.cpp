@@ -412,6 +412,53 @@ TEST(Threads, EmptiedPagesGoBackToTheOsAfterTheDecayTime)
     expect_exit_0_with_20ms_decay(emptied_pages_decay);
 }
 
+// A page given back to the OS and needed again sooner than the decay time that sent it back
+// makes the decay time longer than that page had been idle (pages.c): pages that a thread
+// emptied, idle for 100 ms under a 20 ms decay time, go back and are taken again at once; the
+// same pages, emptied again and idle for 30 ms, then stay.
+static size_t os_bytes_now()
+{
+    struct mem_io_stats stats;
+    mem_io_get_stats(&stats);
+    return stats.os_bytes;
+}
+
+// A thread fills `pages` pages with 1 KiB blocks, frees them and exits: its emptied pages go
+// to the pool. first_os_bytes gets the OS bytes after its first block.
+static void fill_empty_and_exit(size_t pages, size_t *first_os_bytes)
+{
+    std::thread([&] {
+        std::vector<void *> blocks;
+        for (size_t i = 0; i < pages * 64; i++) {
+            blocks.push_back(mem_io_malloc(1024));
+            if (i == 0 && first_os_bytes)
+                *first_os_bytes = os_bytes_now();
+        }
+        for (void *p : blocks)
+            mem_io_free(p);
+    }).join();
+}
+
+static void pages_needed_soon_after_going_back_lengthen_the_decay()
+{
+    const size_t kPage = 64 * 1024, kPages = 24;
+    fill_empty_and_exit(kPages, nullptr);
+    size_t pooled = os_bytes_now(), after_first = 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fill_empty_and_exit(kPages, &after_first);  // its first page takes a decay round
+    if (after_first + (kPages - 1) * kPage > pooled)
+        exit(2);  // the idle pages did not go back: the first half proves nothing
+    size_t pooled_again = os_bytes_now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::thread([] { mem_io_free(mem_io_malloc(2048)); }).join();
+    exit(os_bytes_now() + 4 * kPage >= pooled_again ? 0 : 1);
+}
+
+TEST(Threads, PagesNeededSoonAfterGoingBackLengthenTheDecayTime)
+{
+    expect_exit_0_with_20ms_decay(pages_needed_soon_after_going_back_lengthen_the_decay);
+}
+
 // The caches together hold at most 64 MiB. When a thread's freed range would pass that, the
 // oldest ranges of any cache make room: here another (exited) thread's. The freer gets its
 // range back, contents and all (a fresh mapping would read as zeros).
