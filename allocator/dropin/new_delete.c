@@ -1,5 +1,7 @@
 /* The C++ half of libmem_io.so, written in C under the Itanium-mangled names:
- * every replaceable global operator new and delete. Being C, the library
+ * every replaceable global operator new and delete but the plain ones, which
+ * exports.c answers with malloc's and free's fast paths inline (they come here
+ * when those have no block). Being C, the library
  * needs no libstdc++, so preloading it into a C program (bash, sqlite3…) maps
  * no C++ runtime (~0.9 MiB of RSS per process); only a C++ program, which has
  * libstdc++ loaded anyway, ever calls these.
@@ -54,9 +56,14 @@ static inline void *allocate(size_t size, size_t alignment)
     return block ? block : allocate_or_throw(size, alignment);
 }
 
-/* operator new(size_t), new[](size_t), and their align_val_t forms */
-MEM_IO_EXPORTED void *_Znwm(size_t size) { return allocate(size, 0); }
-MEM_IO_EXPORTED void *_Znam(size_t size) { return allocate(size, 0); }
+/* operator new(size_t) and new[](size_t) when malloc's fast path has no block
+ * (exports.c): not exported */
+__attribute__((visibility("hidden"))) void *mem_io_operator_new_slow(size_t size)
+{
+    return allocate(size, 0);
+}
+
+/* the align_val_t forms of operator new and new[] */
 MEM_IO_EXPORTED void *_ZnwmSt11align_val_t(size_t size, size_t alignment)
 {
     return allocate(size, alignment);
@@ -90,9 +97,8 @@ MEM_IO_EXPORTED void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t ali
     return try_allocate(size, alignment);
 }
 
-/* operator delete: plain, nothrow, and aligned without a size, all a plain free */
-MEM_IO_EXPORTED void _ZdlPv(void *block) { mem_io_free(block); }
-MEM_IO_EXPORTED void _ZdaPv(void *block) { mem_io_free(block); }
+/* operator delete: nothrow, and aligned without a size, all a plain free (the
+ * plain ones are aliases of free, exports.c) */
 MEM_IO_EXPORTED void _ZdlPvRKSt9nothrow_t(void *block, const void *nothrow)
 {
     (void)nothrow;
