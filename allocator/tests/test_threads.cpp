@@ -352,10 +352,10 @@ TEST(Threads, LargeRangeGoesBackToTheThreadThatAllocatedIt)
     mem_io_free(freer_got);
 }
 
-// expect_exit_0, with MEM_IO_DECAY_MS at 20 in the child.
-static void expect_exit_0_with_20ms_decay(void (*child)())
+// expect_exit_0, with MEM_IO_DECAY_MS at decay_ms in the child.
+static void expect_exit_0_with_decay(const char *decay_ms, void (*child)())
 {
-    setenv("MEM_IO_DECAY_MS", "20", 1);
+    setenv("MEM_IO_DECAY_MS", decay_ms, 1);
     expect_exit_0(child);
     unsetenv("MEM_IO_DECAY_MS");
 }
@@ -376,7 +376,7 @@ static void decay_reaches_other_threads_caches()
 
 TEST(Threads, CachedLargeRangesDecayWhicheverThreadHoldsThem)
 {
-    expect_exit_0_with_20ms_decay(decay_reaches_other_threads_caches);
+    expect_exit_0_with_decay("20", decay_reaches_other_threads_caches);
 }
 
 // Pages a thread emptied go back to the OS after MEM_IO_DECAY_MS, also the ones its heap
@@ -409,13 +409,14 @@ static void emptied_pages_decay()
 
 TEST(Threads, EmptiedPagesGoBackToTheOsAfterTheDecayTime)
 {
-    expect_exit_0_with_20ms_decay(emptied_pages_decay);
+    expect_exit_0_with_decay("20", emptied_pages_decay);
 }
 
 // A page given back to the OS and needed again sooner than the decay time that sent it back
 // makes the decay time longer than that page had been idle (pages.c): pages that a thread
-// emptied, idle for 100 ms under a 20 ms decay time, go back and are taken again at once; the
-// same pages, emptied again and idle for 30 ms, then stay.
+// emptied, idle for 600 ms under a 200 ms decay time, go back and are taken again at once; the
+// same pages, emptied again and idle for 300 ms, then stay. (Times long enough that a slowed
+// thread does not idle its own pages for a decay time while it frees them.)
 static size_t os_bytes_now()
 {
     struct mem_io_stats stats;
@@ -444,19 +445,19 @@ static void pages_needed_soon_after_going_back_lengthen_the_decay()
     const size_t kPage = 64 * 1024, kPages = 24;
     fill_empty_and_exit(kPages, nullptr);
     size_t pooled = os_bytes_now(), after_first = 0;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
     fill_empty_and_exit(kPages, &after_first);  // its first page takes a decay round
     if (after_first + (kPages - 1) * kPage > pooled)
         exit(2);  // the idle pages did not go back: the first half proves nothing
     size_t pooled_again = os_bytes_now();
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     std::thread([] { mem_io_free(mem_io_malloc(2048)); }).join();
     exit(os_bytes_now() + 4 * kPage >= pooled_again ? 0 : 1);
 }
 
 TEST(Threads, PagesNeededSoonAfterGoingBackLengthenTheDecayTime)
 {
-    expect_exit_0_with_20ms_decay(pages_needed_soon_after_going_back_lengthen_the_decay);
+    expect_exit_0_with_decay("200", pages_needed_soon_after_going_back_lengthen_the_decay);
 }
 
 // The caches together hold at most 64 MiB. When a thread's freed range would pass that, the
