@@ -98,7 +98,8 @@ struct page {
     uint8_t class_id;
     bool purged;                      /* pool only: memory given back with madvise */
     uint64_t idle_since_ms;           /* stash and pool: when the page left its class */
-    uint64_t purged_ms;               /* pool only: when its memory went back to the OS */
+    uint64_t purged_ms;               /* pool only: when a decay round gave its memory back
+                                         (0: never; a page skipped for a huge page) */
     struct heap *last_owner;          /* pool only: the heap that emptied it */
     /* Written by the owner on every malloc and free: on a cache line of their own, so that
      * a free from another thread reading the fields above does not wait for the owner's. The

@@ -230,8 +230,10 @@ static inline uint64_t pool_decay_time(void)
  * was idle, so that a page idle that long is kept next time. */
 static void pool_note_reuse_locked(const struct page *pg, uint64_t now)
 {
-    if (pg->purged_ms < pool.shift_changed_ms || now - pg->purged_ms >= pool_decay_time())
-        return;  /* given back under an older decay time, or not too soon */
+    if (pg->purged_ms == 0 || pg->purged_ms < pool.shift_changed_ms ||
+        now - pg->purged_ms >= pool_decay_time())
+        return;  /* never used (skipped for a huge page), given back under an older decay time,
+                    or not too soon */
     pool.refaulted_ms = now;
     unsigned shift = LOAD(pool.decay_shift);
     while (shift < DECAY_SHIFT_MAX && decay_ms << shift <= now - pg->idle_since_ms)
