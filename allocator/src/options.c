@@ -1,6 +1,7 @@
 /* Run-time options, read from the environment once at initialisation (getenv does not
  * allocate). MEM_IO_ON_ERROR=abort|continue picks what a detected misuse does;
- * MEM_IO_DECAY_MS is how long freed memory waits before it goes back to the OS;
+ * MEM_IO_DECAY_MS is how long freed memory waits before it goes back to the OS (for small
+ * pages the least: pages.c lengthens it while pages come back too soon after);
  * MEM_IO_HUGE_PAGES=0 keeps every range in 4 KiB pages; MEM_IO_SECURE=1|0 turns secure mode
  * (secure.c) on or off, whose default the build picks (MEM_IO_SECURE_DEFAULT). */
 #include "internal.h"
