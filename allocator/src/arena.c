@@ -657,8 +657,10 @@ static bool arena_usable(const void *p, const char *function, size_t *usable)
 }
 
 /* Resizes in place when it fits or the next block is free. ARENA_MOVE: the caller must move
- * it (*old_usable bytes to copy, 0 when p was reported as bad); ARENA_ELSEWHERE: not ours. */
-static enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
+ * it (*old_usable bytes to copy, 0 when p was reported as bad); ARENA_ELSEWHERE: not ours.
+ * Inlined into both callers (realloc, and secure mode's), so that realloc's code stays as it
+ * was with one caller. */
+static inline __attribute__((always_inline)) enum arena_answer arena_resize(void *p, size_t n, size_t *old_usable)
 {
     size_t need = medium_need(n);
     const struct extent *e;

@@ -29,7 +29,9 @@
  * free-list links) and for links that a page's previous class left, which page_unformat
  * clears: malloc zeroes 16 bytes, not n. Medium blocks may hold the headers of blocks they
  * were merged with, large ones what their range last held: those are zeroed when handed out,
- * large ones page by page (resident pages written, the others given back: zero_pages).
+ * large ones page by page (resident pages written, the others given back: zero_pages), but
+ * for a medium block from the thread's medium cache (it left the quarantine proven zero, and
+ * the cache writes only its header).
  *
  * A large block is asked of the core one page longer: that last page is its guard page,
  * PROT_NONE while the block is live, so a write (or read) that runs on past the canary and the
@@ -458,8 +460,7 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
             need -= MEM_IO_PAGE;
         zero = alignment <= MEM_IO_ALIGNMENT && (p = medium_cached(need, &usable));
         if (!zero) {
-            /* a large block on a new mapping is zero too (large_alloc says so) */
-            p = guarded ? large_alloc(need, alignment, &zero) : alloc_generic(need, alignment, false);
+            p = alloc_generic(need, alignment, false);
             if (!p)
                 return NULL;
             usable = core_usable(p, "malloc", &guarded);
