@@ -364,7 +364,8 @@ def command_check(args):
     if document.get("interrupted"):
         return 130
     failed_runs = [f"{f['workload']}/{f['allocator']} round {f['round']}" for f in document["failures"]]
-    runs_each = BASELINE_CALLGRIND_RUNS if args.update_baseline else 1
+    runs_each = {w.name: BASELINE_CALLGRIND_RUNS if args.update_baseline else gate.counted_runs(baseline, w.name)
+                 for w in chosen_workloads}
     failed_runs += _count_instructions(binary, candidate, chosen_workloads, runs_each, document, args.timeout)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
@@ -376,7 +377,7 @@ def command_check(args):
         _relative_workload_paths(document)
         results.save(document, args.baseline)
         print(f"check: wrote baseline {args.baseline} ({len(chosen_workloads)} workloads, {rounds} rounds, "
-              f"{runs_each} callgrind runs each)")
+              f"{BASELINE_CALLGRIND_RUNS} callgrind runs each)")
         return 0
     thresholds = {"throughput": args.throughput_threshold, "fragmentation": args.memory_threshold,
                   "peak RSS": args.memory_threshold}
@@ -408,9 +409,9 @@ def _update_drift(args):
 
 
 def _count_instructions(binary, candidate, chosen_workloads, runs_each, document, timeout_s):
-    """Replay every workload `runs_each` times under callgrind, one process per core at once (the
-    counts do not depend on load); record them and return the failures."""
-    jobs = [w for w in chosen_workloads for _ in range(runs_each)]
+    """Replay every workload `runs_each[name]` times under callgrind, one process per core at once
+    (the counts do not depend on load); record them and return the failures."""
+    jobs = [w for w in chosen_workloads for _ in range(runs_each[w.name])]
     print(f"check: counting instructions: {len(jobs)} replays under callgrind", file=sys.stderr)
     failed = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -172,6 +172,14 @@ class GateRuleTest(unittest.TestCase):
         self.assertEqual(states(counted(104.0), counted(100.0, 103.0))["instructions/op"], gate.PASS)
         self.assertEqual(states(counted(108.0), counted(100.0, 103.0))["instructions/op"], gate.FAIL)
 
+    def test_a_check_counts_a_varying_workload_as_often_as_its_median_needs(self):
+        def counted(*per_op):
+            return {"callgrind": [{"workload": "w", "allocator": "mem_io", "instructions_per_op": value,
+                                   "peak_os_bytes": 4 << 20} for value in per_op]}
+        self.assertEqual(gate.counted_runs(counted(40.0, 40.0, 40.0), "w"), 1)
+        self.assertEqual(gate.counted_runs(counted(218.3, 219.2, 218.9), "w"), gate.VARYING_COUNTED_RUNS)
+        self.assertEqual(gate.counted_runs(None, "w"), 1, "no baseline: nothing to compare against")
+
     def test_exit_status_is_three_valued(self):
         def verdict(state):
             return gate.Verdict("w", gate.METRICS[0], 1.0, 1.0, 1.0, (0.9, 1.1), 0.25, state)
