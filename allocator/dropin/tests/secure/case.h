@@ -33,4 +33,28 @@ static inline void expect(int ok, const char *what)
         exit(1);
     }
 }
+/* Grows a block of `start` bytes with realloc `steps` times by 1 to `max_pages` pages (and a few
+ * bytes more, so sizes are not page multiples): each time the caller's bytes must be kept, every
+ * byte past them zero (also where the old canary, guard page or a neighbour's header lay), and
+ * writes up to the new end allowed. Exits 0 when all holds. */
+static inline int grow_by_realloc_expecting_zero_tail(size_t start, int steps, int max_pages)
+{
+    size_t n = start;
+    unsigned char *p = malloc(n);
+    expect(p != NULL, "malloc returned NULL");
+    memset(p, 0x5a, n);
+    for (int step = 0; step < steps; step++) {
+        size_t grown = n + 4096 * (size_t)(1 + step % max_pages) + (size_t)step * 13;
+        p = realloc(p, grown);
+        expect(p != NULL, "realloc returned NULL");
+        for (size_t i = 0; i < n; i++)
+            expect(p[i] == 0x5a, "realloc lost the caller's bytes");
+        for (size_t i = n; i < grown; i++)
+            expect(p[i] == 0, "stale data past the old end after realloc");
+        memset(p + n, 0x5a, grown - n);
+        n = grown;
+    }
+    free(p);
+    return 0;
+}
 #endif

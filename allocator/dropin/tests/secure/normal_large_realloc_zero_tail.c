@@ -4,21 +4,5 @@
 #include "case.h"
 int main(void)
 {
-    size_t n = 200000;
-    unsigned char *p = malloc(n);
-    expect(p != NULL, "malloc returned NULL");
-    memset(p, 0x5a, n);
-    for (int step = 0; step < 40; step++) {
-        size_t grown = n + 4096 * (size_t)(1 + step % 7) + (size_t)step * 13;
-        p = realloc(p, grown);
-        expect(p != NULL, "realloc returned NULL");
-        for (size_t i = 0; i < n; i++)
-            expect(p[i] == 0x5a, "realloc lost the caller's bytes");
-        for (size_t i = n; i < grown; i++)
-            expect(p[i] == 0, "stale data past the old end after realloc");
-        memset(p + n, 0x5a, grown - n);
-        n = grown;
-    }
-    free(p);
-    return 0;
+    return grow_by_realloc_expecting_zero_tail(200000, 40, 7);
 }
