@@ -332,6 +332,19 @@ static void arena_set_last(struct arena *a, struct mem_io_block *b)
         a->extents[i].last = b;
 }
 
+/* Zeroes the header and bin links of b, which a neighbour absorbed: secure mode hands medium
+ * blocks out without zeroing them (secure.c), so free memory holds nothing else. A later free
+ * of b's pointer then finds no header: "invalid pointer", where the default mode's absorbed
+ * mark says "double free detected". */
+static void block_clear(struct mem_io_block *b)
+{
+    HSTORE(b->size, 0);
+    b->next = b->prev = NULL;
+    HSTORE(b->flags, 0);
+    HSTORE(b->magic, 0);
+    memset(links_of(b), 0, sizeof(struct bin_links));
+}
+
 /* b swallows its free physical successor (already out of its bin). */
 static void block_absorb_next(struct arena *a, struct mem_io_block *b)
 {
@@ -342,7 +355,10 @@ static void block_absorb_next(struct arena *a, struct mem_io_block *b)
         b->next->prev = b;
     else
         arena_set_last(a, b);
-    HSTORE(n->magic, block_seal(n) ^ SEAL_ABSORBED);
+    if (secure_mode)
+        block_clear(n);
+    else
+        HSTORE(n->magic, block_seal(n) ^ SEAL_ABSORBED);
 }
 
 static size_t medium_need(size_t n)

@@ -27,11 +27,12 @@
  *
  * So a small block is zero when the core hands it out again, but for its first 16 bytes (the
  * free-list links) and for links that a page's previous class left, which page_unformat
- * clears: malloc zeroes 16 bytes, not n. Medium blocks may hold the headers of blocks they
- * were merged with, large ones what their range last held: those are zeroed when handed out,
- * large ones page by page (resident pages written, the others given back: zero_pages), but
- * for a medium block from the thread's medium cache (it left the quarantine proven zero, and
- * the cache writes only its header).
+ * clears: malloc zeroes 16 bytes, not n. A medium block likewise: every block the core gets
+ * back was proven zero (or zeroed), and in secure mode the core clears the header and bin
+ * links of a block that a neighbour absorbs (block_clear), so free arena memory is zero but
+ * for the headers of free blocks (outside what is handed out) and their bin links (the first
+ * 16 bytes). Large blocks may hold what their range last held: they are zeroed when handed
+ * out, page by page (resident pages written, the others given back: zero_pages).
  *
  * A large block is asked of the core one page longer: that last page is its guard page,
  * PROT_NONE while the block is live, so a write (or read) that runs on past the canary and the
@@ -448,7 +449,7 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
         p = secure_small_pop(cls);
         usable = class_size[cls];
     }
-    bool guarded = false, zero = false;
+    bool guarded = false;
     if (unlikely(!p)) {
         size_t need;
         if (__builtin_add_overflow(n, TAIL_BYTES + MEM_IO_PAGE, &need) || need > PTRDIFF_MAX) {
@@ -458,8 +459,7 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
         guarded = served_large(need, alignment);  /* a large block: one more page, its guard */
         if (!guarded)
             need -= MEM_IO_PAGE;
-        zero = alignment <= MEM_IO_ALIGNMENT && (p = medium_cached(need, &usable));
-        if (!zero) {
+        if (alignment > MEM_IO_ALIGNMENT || !(p = medium_cached(need, &usable))) {
             p = alloc_generic(need, alignment, false);
             if (!p)
                 return NULL;
@@ -470,11 +470,13 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
     }
     if (copied)
         memcpy(p, from, copied);
-    /* a small block is zero but for its free-list links (the comment at the top) */
-    if (is_small(p))
+    /* a small or medium block is zero but for its free-list links (the comment at the top) */
+    if (!guarded) {
+        _Static_assert(sizeof(struct free_block) == sizeof(struct bin_links), "links of both kinds");
         memset(p + copied, 0, copied < sizeof(struct free_block) ? sizeof(struct free_block) - copied : 0);
-    else if (!zero)
+    } else {
         secure_zero(p + copied, n - copied);
+    }
     canary_write(p, n, usable, secure_key(p));
     return p;
 }
