@@ -2,8 +2,9 @@
 
 Counted (deterministic, tight threshold): mem_io replays each workload once under valgrind's
 callgrind (several times where the baseline's runs disagree: multi-threaded traces whose threads
-interleave differently from run to run, so a median meets a median); the gate compares the instructions executed inside mem_io's entry points per trace
-operation, and the bytes mem_io held from the OS at its peak, with the baseline's. Either growing
+interleave differently from run to run, so a median meets a median); the gate compares the
+instructions executed inside mem_io's entry points per trace operation, and the bytes mem_io
+held from the OS at its peak, with the baseline's. Either growing
 by more than the threshold (1 %, or twice the spread of the baseline's own callgrind runs when
 that is larger; peak OS bytes also by more than two 64 KiB pages) fails; otherwise it passes.
 

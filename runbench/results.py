@@ -6,8 +6,9 @@ Layout (schema "mem_io-results", version 1):
   (machine, compiler, git commit, per allocator its package, version and served_by {malloc,
   free}: the files the probe found serving them; harness_context with the timer's resolution and
   overhead), allocators [{name, harness_allocator, preload}],
-  workloads [{name, path, threads: replay threads of one copy, when the harness said}], runs [{workload, allocator, threads, samples: [{round, metric: value…}],
-  timeline (the harness's timeline for the first round, or null)}],
+  workloads [{name, path, threads: replay threads of one copy, when the harness said}],
+  runs [{workload, allocator, threads, samples: [{round, metric: value…}], timeline (the
+  harness's timeline for the first round, or null)}],
   failures [{workload, allocator, threads, round, error}], and for `check`, callgrind
   [{workload, allocator, instructions, replayed_ops, instructions_per_op, peak_os_bytes}]
   (one record per replay process under callgrind; see runbench/callgrind.py).
