@@ -281,6 +281,8 @@ class Replayer {
     std::atomic<uint64_t>* position;
     const uint64_t* wait_positions;
     size_t next_wait;
+    const TouchExtent* extents;
+    size_t next_extent;
   };
 
   // Holds a thread at trace position `at` until no other thread of its copy is more than
@@ -304,7 +306,8 @@ class Replayer {
   void run_ops(Worker& w) {
     const Op* ops = w.ops->data();
     const size_t n = w.ops->size();
-    Lane lane{w.blocks, w.handoffs, &w.live->bytes, 0, w.position, w.stream_data->wait_positions.data(), 0};
+    Lane lane{w.blocks, w.handoffs, &w.live->bytes, 0, w.position, w.stream_data->wait_positions.data(), 0,
+              w.stream_data->extents.data(), 0};
     const bool threaded = w.group_size > 1;
     for (size_t i = 0; i < n; i += latency_sample_every) {  // one timed op, then 63 untimed
       if (threaded) {
@@ -327,6 +330,11 @@ class Replayer {
       lane.position->store(lane.wait_positions[lane.next_wait++], std::memory_order_release);
       detail::wait_for(lane.handoffs[op.slot], op.aux);
     }
+    // How many bytes from each block's start the program touched: the block this op frees or
+    // reallocates (old) and the one it returns (new); all of it where the trace does not say.
+    uint64_t old_extent = UINT64_MAX, new_extent = UINT64_MAX;
+    if (__builtin_expect(op.has_old_extent(), 0)) old_extent = lane.extents[lane.next_extent++].bytes;
+    if (__builtin_expect(op.has_new_extent(), 0)) new_extent = lane.extents[lane.next_extent++].bytes;
     const OpKind kind = op.kind();
     const uint64_t t0 = timed ? ticks() : 0;
     void* p;
@@ -347,12 +355,12 @@ class Replayer {
         p = allocator_.aligned(op.alignment(), size);
         break;
       case OpKind::realloc_:
-        if (T != Touch::none) verify<T>(w, b, index, "realloc");
+        if (T != Touch::none) verify<T>(w, b, old_extent, index, "realloc");
         size = op.size();
         p = allocator_.realloc(b.ptr, b.size, size);
         break;
       default:  // free_, free_sized_
-        if (T != Touch::none) verify<T>(w, b, index, kind == OpKind::free_ ? "free" : "free_sized");
+        if (T != Touch::none) verify<T>(w, b, old_extent, index, kind == OpKind::free_ ? "free" : "free_sized");
         if (kind == OpKind::free_)
           allocator_.free(b.ptr);
         else
@@ -366,14 +374,16 @@ class Replayer {
     if (timed) record_latency(w, kind, ticks() - t0);
     if (__builtin_expect(!p && size, 0)) {
       ++w.failed_allocs;  // a failed realloc leaves the old block live and intact
+      // Its next op checks it against the extent that the realloc's result had in the program.
+      if (kind == OpKind::realloc_ && T != Touch::none) stamp<T>(b, new_extent);
     } else {
-      if (kind == OpKind::calloc_ && T != Touch::none) check_zeroed(w, p, size, index);
+      if (kind == OpKind::calloc_ && T != Touch::none) check_zeroed(w, p, std::min(size, new_extent), index);
       if (kind == OpKind::aligned_ && (reinterpret_cast<uintptr_t>(p) & (op.alignment() - 1)))
         report(w, index, "aligned_alloc returned a misaligned pointer");
       lane.live += int64_t(size) - (kind == OpKind::realloc_ ? int64_t(b.size) : 0);
       b.ptr = p;
       b.size = size;
-      if (T != Touch::none) stamp<T>(b);
+      if (T != Touch::none) stamp<T>(b, new_extent);
     }
     finish_op(lane, op);
   }
@@ -408,27 +418,30 @@ class Replayer {
     return shift ? (pattern >> shift) | (pattern << (64 - shift)) : pattern;
   }
 
+  // Writes the block's first min(size, extent) bytes as the touch policy says.
   template <Touch T>
-  static void stamp(detail::Block& b) {
+  static void stamp(detail::Block& b, uint64_t extent) {
     char* p = static_cast<char*>(b.ptr);
     uint64_t pattern = detail::pattern_of(b);
+    const uint64_t touched = std::min(b.size, extent);
     if (T == Touch::full)  // every byte written; the marks below are what gets verified
-      for (uint64_t offset = 0; offset < b.size; offset += 8) {
+      for (uint64_t offset = 0; offset < touched; offset += 8) {
         uint64_t word = pattern_at(pattern, offset);
-        std::memcpy(p + offset, &word, std::min<uint64_t>(8, b.size - offset));
+        std::memcpy(p + offset, &word, std::min<uint64_t>(8, touched - offset));
       }
-    for_each_mark<T>(b.size, [&](uint64_t offset, uint64_t bytes) {
+    for_each_mark<T>(touched, [&](uint64_t offset, uint64_t bytes) {
       uint64_t word = pattern_at(pattern, offset);
       std::memcpy(p + offset, &word, bytes);
     });
   }
 
+  // Checks the marks stamp<T>(b, extent) wrote.
   template <Touch T>
-  void verify(Worker& w, const detail::Block& b, size_t index, const char* before) {
+  void verify(Worker& w, const detail::Block& b, uint64_t extent, size_t index, const char* before) {
     if (!b.ptr) return;
     const char* p = static_cast<const char*>(b.ptr);
     uint64_t pattern = detail::pattern_of(b);
-    for_each_mark<T>(b.size, [&](uint64_t offset, uint64_t bytes) {
+    for_each_mark<T>(std::min(b.size, extent), [&](uint64_t offset, uint64_t bytes) {
       uint64_t found = 0;
       std::memcpy(&found, p + offset, bytes);
       uint64_t expected = 0;

@@ -238,16 +238,10 @@ struct ParsedLine {
   int trace_thread;
   char op;
   uint64_t id;
-  uint64_t args[2];
+  uint64_t args[3];
+  bool has_touched;
+  uint64_t touched;  // pages of the block, as it was before this op, that the program touched
 };
-
-const char* field_name(char op, int arg) {
-  switch (op) {
-    case 'c': return arg == 0 ? "COUNT" : "SIZE";
-    case 'a': return arg == 0 ? "ALIGN" : "SIZE";
-    default: return "SIZE";
-  }
-}
 
 int arg_count(char op) {
   switch (op) {
@@ -255,6 +249,18 @@ int arg_count(char op) {
     case 'c': case 'a': return 2;
     case 'f': return 0;
     default: return -1;
+  }
+}
+
+// r, f and s may end with TOUCHED, after their required arguments.
+bool takes_touched(char op) { return op == 'r' || op == 'f' || op == 's'; }
+
+const char* field_name(char op, int arg) {
+  if (arg == arg_count(op)) return "TOUCHED";
+  switch (op) {
+    case 'c': return arg == 0 ? "COUNT" : "SIZE";
+    case 'a': return arg == 0 ? "ALIGN" : "SIZE";
+    default: return "SIZE";
   }
 }
 
@@ -288,10 +294,11 @@ ParsedLine parse_op(const std::string& path, uint64_t line, const Fields& f) {
   if (!parse_u64(f.begin[2], f.end[2], &p.id))
     fail(path, line, "ID '" + f.text(2) + "' is not a decimal number below 2^64");
   int args = arg_count(p.op);
+  int most = args + (takes_touched(p.op) ? 1 : 0);
   if (f.count < 3 + args) fail(path, line, std::string("missing ") + field_name(p.op, f.count - 3));
-  if (f.count > 3 + args || f.too_many)
-    fail(path, line, "unexpected extra field '" + f.text(3 + args) + "'");
-  for (int i = 0; i < args; ++i) {
+  if (f.count > 3 + most || f.too_many)
+    fail(path, line, "unexpected extra field '" + f.text(3 + most) + "'");
+  for (int i = 0; i < f.count - 3; ++i) {
     const char* name = field_name(p.op, i);
     if (!parse_u64(f.begin[3 + i], f.end[3 + i], &p.args[i]) || p.args[i] > max_trace_size) {
       bool numeric = true;
@@ -300,6 +307,8 @@ ParsedLine parse_op(const std::string& path, uint64_t line, const Fields& f) {
       fail(path, line, std::string(name) + " " + f.text(3 + i) + " is out of range (0..2^40)");
     }
   }
+  p.has_touched = f.count - 3 > args;
+  p.touched = p.args[args];
   return p;
 }
 
@@ -368,6 +377,7 @@ class Decoder {
       if (slot == LiveBlocks::empty)
         fail(path, line, std::string(verb(p.op)) + " of block " + std::to_string(p.id) + ", which is not live");
       SlotState& s = slots_[slot];
+      if (p.has_touched) add_extents(path, line, p, s, stream, &op);
       if (s.last_thread != stream) {  // a handoff: the previous op publishes, this one waits
         if (s.handoffs == UINT32_MAX) fail(path, line, "too many cross-thread handoffs of one slot");
         trace_.threads[s.last_thread].ops[s.last_op].packed |= uint64_t(1) << Op::publish_bit;
@@ -395,9 +405,30 @@ class Decoder {
     ++trace_.op_count;
   }
 
-  void finish() { trace_.slot_count = uint32_t(slots_.size()); }
+  void finish() {
+    trace_.slot_count = uint32_t(slots_.size());
+    for (ThreadStream& ts : trace_.threads)
+      std::sort(ts.extents.begin(), ts.extents.end(),
+                [](const TouchExtent& a, const TouchExtent& b) { return a.key < b.key; });
+  }
 
  private:
+  // A line's TOUCHED: the op that made the block (its thread's stream) stamps only that many
+  // pages, and this op checks only those.
+  void add_extents(const std::string& path, uint64_t line, const ParsedLine& p, const SlotState& s, int stream,
+                   Op* op) {
+    uint64_t pages = (s.size + touch_page_size - 1) / touch_page_size;
+    if (p.touched > pages)
+      fail(path, line, "TOUCHED " + std::to_string(p.touched) + " is more than the " + std::to_string(pages) +
+                           " pages of block " + std::to_string(p.id) + " (" + std::to_string(s.size) + " bytes)");
+    const uint64_t bytes = p.touched * touch_page_size;
+    ThreadStream& maker = trace_.threads[s.last_thread];
+    maker.ops[s.last_op].packed |= uint64_t(1) << Op::new_extent_bit;
+    maker.extents.push_back({2 * uint64_t(s.last_op) + 1, bytes});
+    op->packed |= uint64_t(1) << Op::old_extent_bit;
+    trace_.threads[size_t(stream)].extents.push_back({2 * uint64_t(trace_.threads[size_t(stream)].ops.size()), bytes});
+  }
+
   static const char* verb(char op) {
     switch (op) {
       case 'm': return "malloc";

@@ -19,12 +19,14 @@ const char* op_kind_name(OpKind kind);
 
 constexpr uint64_t max_trace_size = uint64_t(1) << 40;
 constexpr int max_trace_threads = 256;
+constexpr uint64_t touch_page_size = 4096;  // the unit of a line's optional TOUCHED field
 
 // One decoded operation. Blocks live in "slots" (dense indices into the replay's block table)
 // instead of trace ids, so the replay needs no hash lookups. A slot is reused only by the thread
 // that freed it, so an allocation never has to wait for another thread.
 struct Op {
-  // size (41 bits) | kind (3) | wait (1) | publish (1) | swap_calloc (1) | log2 alignment (5)
+  // size (41 bits) | kind (3) | wait (1) | publish (1) | swap_calloc (1) | log2 alignment (5) |
+  // old_extent (1) | new_extent (1)
   uint64_t packed;
   uint32_t slot;
   // wait: the slot's operation count this op waits for; calloc: the smaller of COUNT and SIZE
@@ -32,13 +34,17 @@ struct Op {
   uint32_t aux;
 
   static constexpr int kind_shift = 41, wait_bit = 44, publish_bit = 45, swap_bit = 46,
-                       align_shift = 47;
+                       align_shift = 47, old_extent_bit = 52, new_extent_bit = 53;
   uint64_t size() const { return packed & ((uint64_t(1) << kind_shift) - 1); }
   OpKind kind() const { return OpKind((packed >> kind_shift) & 7); }
   bool waits() const { return (packed >> wait_bit) & 1; }
   bool publishes() const { return (packed >> publish_bit) & 1; }
   bool calloc_swapped() const { return (packed >> swap_bit) & 1; }
   uint64_t alignment() const { return uint64_t(1) << ((packed >> align_shift) & 31); }
+  // The program touched only part of a block (TOUCHED): the block this op frees or reallocates
+  // (old), the block it returns (new). The extents are in ThreadStream::extents.
+  bool has_old_extent() const { return (packed >> old_extent_bit) & 1; }
+  bool has_new_extent() const { return (packed >> new_extent_bit) & 1; }
 };
 static_assert(sizeof(Op) <= 16, "decoded operations must stay compact");
 
@@ -102,6 +108,13 @@ class OpArray {
 // Ops of one thread are replayed in chunks of this many; a chunk is the unit of the skew check.
 constexpr size_t replay_chunk_ops = 64;
 
+// How much of a block the replay touches: the first `bytes` (a whole number of pages, or the
+// block's size if smaller). key = 2 × the op's index in its stream, + 1 for the op's new block.
+struct TouchExtent {
+  uint64_t key;
+  uint64_t bytes;
+};
+
 struct ThreadStream {
   int trace_thread;          // THREAD as written in the trace
   OpArray ops;
@@ -110,6 +123,8 @@ struct ThreadStream {
   // replay threads may drift: of the first op of every chunk, and of every op that waits.
   MappedVector<uint64_t> chunk_positions;
   MappedVector<uint64_t> wait_positions;
+  // In op order: the extent of every op's old block, then of its new one, as its flags say.
+  MappedVector<TouchExtent> extents;
 };
 
 struct Trace {

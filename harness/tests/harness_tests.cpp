@@ -1,6 +1,7 @@
 // Loader and replay tests: decoding, determinism, cross-thread handoffs, metrics on a trace
 // whose answers are known by hand, and corruption detection.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -89,6 +90,43 @@ class CorruptingAllocator {
   void* victim_ = nullptr;
 };
 
+// Every block in a fresh mapping of its own, as glibc serves large blocks; free and realloc note
+// how many of the block's pages are resident, i.e. how many the replay touched.
+class MappingAllocator {
+ public:
+  void* malloc(size_t size) { return map(size); }
+  void* calloc(size_t count, size_t size) { return map(count * size); }
+  void* aligned(size_t, size_t size) { return map(size); }  // page-aligned anyway
+  void* realloc(void* ptr, size_t old_size, size_t size) {
+    void* p = map(size);
+    resident_at_release.push_back(resident_pages(ptr, old_size));
+    munmap(ptr, old_size);  // contents not copied: the replay stamps the new block itself
+    return p;
+  }
+  void free(void* ptr) { free_sized(ptr, sizes_[ptr]); }
+  void free_sized(void* ptr, size_t size) {
+    resident_at_release.push_back(resident_pages(ptr, size));
+    munmap(ptr, size);
+  }
+  void after_replay() {}
+
+  std::vector<size_t> resident_at_release;
+
+ private:
+  void* map(size_t size) {
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    sizes_[p] = size;
+    return p;
+  }
+  static size_t resident_pages(void* p, size_t size) {
+    std::vector<unsigned char> resident((size + 4095) / 4096);
+    if (mincore(p, size, resident.data()) != 0) return SIZE_MAX;
+    return size_t(std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; }));
+  }
+  std::map<void*, size_t> sizes_;
+};
+
 TimerCalibration timer() {
   static TimerCalibration t = calibrate_timer();
   return t;
@@ -150,6 +188,25 @@ TEST(Loader, HandoffsWaitOnThePreviousThread) {
     EXPECT_EQ(m.slot, f.slot);
   }
   EXPECT_EQ(t.ideal_bytes, 5040u);  // each block is freed before the next one exists; the last realloc is the peak
+}
+
+TEST(Loader, TouchedPagesGoToTheOpThatMadeTheBlockAndTheOpThatChecksIt) {
+  Trace t = load_trace(data("partly_touched.trace"));
+  ASSERT_EQ(t.threads.size(), 1u);
+  const ThreadStream& s = t.threads[0];
+  ASSERT_EQ(s.ops.size(), 9u);
+  const bool old_extent[] = {false, true, true, false, false, false, true, false, true};
+  const bool new_extent[] = {true, true, false, false, false, true, false, true, false};
+  for (size_t i = 0; i < 9; ++i) {
+    EXPECT_EQ(s.ops[i].has_old_extent(), old_extent[i]) << "op " << i;
+    EXPECT_EQ(s.ops[i].has_new_extent(), new_extent[i]) << "op " << i;
+  }
+  // in op order, the old block's extent before the new one's: key = 2 × op index (+ 1: new)
+  const std::vector<std::pair<uint64_t, uint64_t>> expected = {
+      {1, 10 * 4096}, {2, 10 * 4096}, {3, 3 * 4096}, {4, 3 * 4096}, {11, 2 * 4096}, {12, 2 * 4096}, {15, 0}, {16, 0}};
+  std::vector<std::pair<uint64_t, uint64_t>> found;
+  for (const TouchExtent& e : s.extents) found.emplace_back(e.key, e.bytes);
+  EXPECT_EQ(found, expected);
 }
 
 TEST(Loader, CorruptGzipIsRefusedNotCrashed) {
@@ -354,6 +411,27 @@ TEST(Replay, FragmentationOfBumpAllocatorIsAboutOne) {
 
 TEST(Replay, NoFalseAlarmForAnySizeOrTouchPolicy) {
   Trace t = load_trace(data("all_small_sizes.trace"));
+  SystemAllocator allocator;
+  for (Touch touch : {Touch::ends, Touch::pages, Touch::full}) {
+    Replayer<SystemAllocator> replayer(t, allocator, touch, 1, timer());
+    replayer.run();
+    EXPECT_FALSE(replayer.problem().found) << touch_name(touch) << ": " << describe_problem(t, replayer.problem());
+  }
+}
+
+TEST(Replay, TouchesOnlyThePagesTheProgramTouched) {
+  Trace t = load_trace(data("partly_touched.trace"));
+  MappingAllocator allocator;
+  Replayer<MappingAllocator> replayer(t, allocator, Touch::pages, 1, timer());
+  replayer.run();
+  EXPECT_FALSE(replayer.problem().found) << describe_problem(t, replayer.problem());
+  // 10 and 3 pages of block 1, all 256 of block 2, 2 of the calloc'd block 3 (its ends are checked
+  // for zeros within its extent), none of block 4
+  EXPECT_EQ(allocator.resident_at_release, (std::vector<size_t>{10, 3, 256, 2, 0}));
+}
+
+TEST(Replay, NoFalseAlarmOnPartlyTouchedBlocks) {
+  Trace t = load_trace(data("partly_touched.trace"));
   SystemAllocator allocator;
   for (Touch touch : {Touch::ends, Touch::pages, Touch::full}) {
     Replayer<SystemAllocator> replayer(t, allocator, touch, 1, timer());

@@ -11,7 +11,7 @@
 
 #define RAW_PREFIX_VARIABLE "MEM_IO_RECORD_PREFIX"
 #define RAW_FILE_MAGIC 0x31574152494f4d4dull /* "MMOIRAW1" */
-#define RAW_VERSION 1u
+#define RAW_VERSION 2u
 #define RAW_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
 #define RAW_EXIT_MAGIC 0x54495845u  /* "EXIT" */
 
@@ -27,6 +27,10 @@ struct raw_chunk_header {
     uint32_t count;
     uint32_t reserved;
 };
+
+/* raw_event.flags */
+#define RAW_FLAG_RESIDENT 1u /* extra = resident 4 KiB pages of the block (FREE, FREE_SIZED,
+                                REALLOC_RELEASE of a block of at least one page) */
 
 enum raw_op {
     RAW_MALLOC = 1,          /* address, size */
@@ -45,7 +49,7 @@ struct raw_event {
     uint64_t size;
     uint64_t extra;
     uint32_t op;
-    uint32_t reserved;
+    uint32_t flags; /* RAW_FLAG_* */
 };
 
 _Static_assert(sizeof(struct raw_file_header) == 16, "record.py reads 16-byte file headers");

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -42,6 +43,8 @@ extern void *__libc_pvalloc(size_t size);
 extern void __libc_free(void *ptr);
 
 #define EVENTS_PER_BUFFER 32768 /* 1.25 MiB per thread */
+#define PAGE_SIZE 4096u          /* the unit of the trace's TOUCHED field (workloads/FORMAT.md) */
+#define MINCORE_WINDOW 256u      /* pages asked about per mincore call */
 #define HIGH_DESCRIPTOR 900
 #define TLS __attribute__((tls_model("initial-exec"))) _Thread_local
 
@@ -292,7 +295,7 @@ __attribute__((constructor)) static void initialise_at_load(void) {
 
 /* The sequence number is taken here, so callers call this after an allocation returned and
  * before a free is made. */
-static void record(uint32_t op, const void *pointer, uint64_t size, uint64_t extra) {
+static void record(uint32_t op, const void *pointer, uint64_t size, uint64_t extra, uint32_t flags) {
     int current = atomic_load_explicit(&state, memory_order_acquire);
     if (current != RECORDING) {
         if (current != UNINITIALISED) return;
@@ -319,28 +322,58 @@ static void record(uint32_t op, const void *pointer, uint64_t size, uint64_t ext
     event->size = size;
     event->extra = extra;
     event->op = op;
+    event->flags = flags;
     if (log->count == EVENTS_PER_BUFFER || exited) write_log(log);
     unlock_log(log);
     errno = saved_errno;
     inside_recorder = false;
 }
 
+/* How many of the 4 KiB pages that a block of at least one page overlaps are resident, i.e. were
+ * touched since they were mapped: the replay touches as many instead of every page (a program
+ * often writes only part of a large buffer, and glibc maps such blocks afresh each time).
+ * Exact for a block glibc mmapped for itself; for a heap block an upper bound, since its pages
+ * may hold neighbours. False when the block is smaller than a page or mincore fails. */
+static bool resident_pages(void *pointer, uint64_t *pages) {
+    size_t usable = malloc_usable_size(pointer);
+    if (usable < PAGE_SIZE) return false;
+    uintptr_t start = (uintptr_t)pointer & ~(uintptr_t)(PAGE_SIZE - 1);
+    uintptr_t end = ((uintptr_t)pointer + usable + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+    unsigned char resident[MINCORE_WINDOW];
+    uint64_t count = 0;
+    for (uintptr_t at = start; at < end; at += (uintptr_t)MINCORE_WINDOW * PAGE_SIZE) {
+        size_t length = end - at < (uintptr_t)MINCORE_WINDOW * PAGE_SIZE ? end - at : (size_t)MINCORE_WINDOW * PAGE_SIZE;
+        if (mincore((void *)at, length, resident) != 0) return false;
+        for (size_t i = 0; i < length / PAGE_SIZE; i++) count += resident[i] & 1;
+    }
+    *pages = count;
+    return true;
+}
+
+/* A free, free_sized or realloc's release, with the block's resident pages when known; called
+ * before the block is given back. */
+static void record_release(uint32_t op, void *pointer, uint64_t size) {
+    uint64_t pages = 0;
+    bool measured = resident_pages(pointer, &pages);
+    record(op, pointer, size, pages, measured ? RAW_FLAG_RESIDENT : 0);
+}
+
 #define RECORDING_NOW() (!inside_recorder && atomic_load_explicit(&state, memory_order_relaxed) != PASSTHROUGH)
 
 void *malloc(size_t size) {
     void *result = __libc_malloc(size);
-    if (result && RECORDING_NOW()) record(RAW_MALLOC, result, size, 0);
+    if (result && RECORDING_NOW()) record(RAW_MALLOC, result, size, 0, 0);
     return result;
 }
 
 void *calloc(size_t count, size_t size) {
     void *result = __libc_calloc(count, size);
-    if (result && RECORDING_NOW()) record(RAW_CALLOC, result, size, count);
+    if (result && RECORDING_NOW()) record(RAW_CALLOC, result, size, count, 0);
     return result;
 }
 
 void free(void *pointer) {
-    if (pointer && RECORDING_NOW()) record(RAW_FREE, pointer, 0, 0);
+    if (pointer && RECORDING_NOW()) record_release(RAW_FREE, pointer, 0);
     __libc_free(pointer);
 }
 
@@ -351,17 +384,17 @@ void *realloc(void *pointer, size_t size) {
         return NULL;
     }
     bool recording = RECORDING_NOW();
-    if (recording) record(RAW_REALLOC_RELEASE, pointer, 0, 0);
+    if (recording) record_release(RAW_REALLOC_RELEASE, pointer, 0);
     void *result = __libc_realloc(pointer, size);
     /* A failed realloc leaves the block in place: record that as a realloc to the same address,
      * so the release above is undone and the block keeps its id. */
-    if (recording) record(RAW_REALLOC_TAKE, result ? result : pointer, size, result ? 0 : 1);
+    if (recording) record(RAW_REALLOC_TAKE, result ? result : pointer, size, result ? 0 : 1, 0);
     return result;
 }
 
 static void *aligned(size_t alignment, size_t size, uint32_t op) {
     void *result = __libc_memalign(alignment, size);
-    if (result && RECORDING_NOW()) record(op, result, size, alignment);
+    if (result && RECORDING_NOW()) record(op, result, size, alignment, 0);
     return result;
 }
 
@@ -383,19 +416,19 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
 
 void *valloc(size_t size) {
     void *result = __libc_valloc(size);
-    if (result && RECORDING_NOW()) record(RAW_ALIGNED, result, size, (uint64_t)sysconf(_SC_PAGESIZE));
+    if (result && RECORDING_NOW()) record(RAW_ALIGNED, result, size, (uint64_t)sysconf(_SC_PAGESIZE), 0);
     return result;
 }
 
 void *pvalloc(size_t size) {
     void *result = __libc_pvalloc(size);
-    if (result && RECORDING_NOW()) record(RAW_ALIGNED, result, size, (uint64_t)sysconf(_SC_PAGESIZE));
+    if (result && RECORDING_NOW()) record(RAW_ALIGNED, result, size, (uint64_t)sysconf(_SC_PAGESIZE), 0);
     return result;
 }
 
 /* C23's sized frees (glibc ≥ 2.39 and programs built against newer headers). */
 void free_sized(void *pointer, size_t size) {
-    if (pointer && RECORDING_NOW()) record(RAW_FREE_SIZED, pointer, size, 0);
+    if (pointer && RECORDING_NOW()) record_release(RAW_FREE_SIZED, pointer, size);
     __libc_free(pointer);
 }
 

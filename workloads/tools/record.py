@@ -33,11 +33,12 @@ ALLOCATION_SETTINGS = ("PYTHONMALLOC", "PYTHONHASHSEED", "GLIBC_TUNABLES", "MALL
 
 # workloads/recorder/raw_format.h
 FILE_HEADER = struct.Struct("<QII")
-FILE_MAGIC, RAW_VERSION = 0x31574152494F4D4D, 1
+FILE_MAGIC, RAW_VERSION = 0x31574152494F4D4D, 2
 CHUNK_HEADER = struct.Struct("<IIII")
 CHUNK_MAGIC, EXIT_MAGIC = 0x4B4E4843, 0x54495845
 EVENT = struct.Struct("<QQQQII")
 MALLOC, CALLOC, ALIGNED, FREE, FREE_SIZED, REALLOC_RELEASE, REALLOC_TAKE = range(1, 8)
+FLAG_RESIDENT = 1  # extra: resident pages of the block released
 
 
 class RecordError(Exception):
@@ -76,11 +77,12 @@ class RawImage:
 
     def thread_events(self, thread):
         for chunk in self.chunks[thread]:
-            for sequence, address, size, extra, op, _ in EVENT.iter_unpack(chunk):
-                yield sequence, thread, op, address, size, extra
+            for sequence, address, size, extra, op, flags in EVENT.iter_unpack(chunk):
+                yield sequence, thread, op, address, size, extra, flags
 
     def events(self):
-        """Every event of the image in global sequence order: (sequence, thread, op, address, size, extra)."""
+        """Every event of the image in global sequence order:
+        (sequence, thread, op, address, size, extra, flags)."""
         return heapq.merge(*(self.thread_events(thread) for thread in self.chunks))
 
     def thread_slots(self):
@@ -115,7 +117,8 @@ def convert(image, output, comments, max_ops):
     with tracefile.open_text(output, "w") as out:
         builder = tracefile.TraceBuilder(out, comments, max_ops)
         pending_realloc = {}  # thread -> block released by its realloc in flight
-        for _, thread, op, address, size, extra in image.events():
+        for _, thread, op, address, size, extra, flags in image.events():
+            resident = extra if flags & FLAG_RESIDENT else None  # pages of a released block
             if builder.full:
                 break
             slot = slots[thread]
@@ -126,17 +129,17 @@ def convert(image, output, comments, max_ops):
             elif op == ALIGNED:
                 builder.allocate(slot, address, "a", size, extra)
             elif op == FREE:
-                builder.free(slot, address)
+                builder.free(slot, address, resident_pages=resident)
             elif op == FREE_SIZED:
-                builder.free(slot, address, size)
+                builder.free(slot, address, size, resident)
             elif op == REALLOC_RELEASE:
-                pending_realloc[thread] = builder.release(address)
+                pending_realloc[thread] = (builder.release(address), resident)
             elif op == REALLOC_TAKE:
-                block = pending_realloc.pop(thread, None)
+                block, resident = pending_realloc.pop(thread, (None, None))
                 if extra:
                     builder.restore(block, address)
                 else:
-                    builder.resize(slot, block, address, size)
+                    builder.resize(slot, block, address, size, resident)
             else:
                 raise RecordError("%s: unknown event type %d" % (image.path, op))
         builder.finish()

@@ -20,6 +20,7 @@ HEADER = "mem_io-trace 1"
 MAX_THREADS = 256
 MAX_SIZE = 1 << 40
 MAX_ALIGNMENT = 1 << 20
+PAGE_SIZE = 4096  # the unit of the optional TOUCHED field of f, s and r
 
 
 class TraceError(Exception):
@@ -34,6 +35,11 @@ def open_text(path, mode):
             return io.TextIOWrapper(gzip.GzipFile(path, mode="wb", compresslevel=6, mtime=0), encoding="ascii")
         return gzip.open(path, "rt", encoding="ascii")
     return open(path, mode + "t", encoding="ascii")
+
+
+def pages_of(size):
+    """How many pages a replay touches in a block of `size` bytes when the trace says nothing."""
+    return -(-size // PAGE_SIZE)
 
 
 def _power_of_two_at_least(value):
@@ -82,6 +88,14 @@ class TraceBuilder:
         self.live_bytes += size - old
         self.ideal_bytes = max(self.ideal_bytes, self.live_bytes)
 
+    def _touched(self, block, resident_pages):
+        """The TOUCHED field for a block of which resident_pages pages were resident when the
+        program released it: empty when that was not measured or covers every page of the block
+        (what a replay touches anyway)."""
+        if resident_pages is None or resident_pages >= pages_of(self.live[block][0]):
+            return ()
+        return (resident_pages,)
+
     def _drop(self, block):
         self.live_bytes -= self.live.pop(block)[0]
 
@@ -113,16 +127,18 @@ class TraceBuilder:
             self._emit(thread, "m", block, size)
             self._account(block, thread, size)
 
-    def free(self, thread, address, size=None):
-        """free(address), or free_sized(address, size) when size is given."""
+    def free(self, thread, address, size=None, resident_pages=None):
+        """free(address), or free_sized(address, size) when size is given; resident_pages: how
+        many pages of the block the program had touched, when measured."""
         block = self.block_of_address.pop(address, None)
         if block is None:
             self.anomalies["free of an address never allocated (skipped)"] += 1
             return
+        touched = self._touched(block, resident_pages)
         if size is None or size != self.live[block][0]:
-            self._emit(thread, "f", block)
+            self._emit(thread, "f", block, *touched)
         else:
-            self._emit(thread, "s", block, size)
+            self._emit(thread, "s", block, size, *touched)
         self._drop(block)
 
     def release(self, address):
@@ -130,15 +146,16 @@ class TraceBuilder:
         (None if the address was never allocated), to be passed to resize()."""
         return self.block_of_address.pop(address, None)
 
-    def resize(self, thread, block, address, size):
-        """Second half of realloc: block now lives at address with the new size."""
+    def resize(self, thread, block, address, size, resident_pages=None):
+        """Second half of realloc: block now lives at address with the new size; resident_pages:
+        how many pages of it the program had touched before the call, when measured."""
         if block is None:
             self.anomalies["realloc of an address never allocated (written as malloc)"] += 1
             self.allocate(thread, address, "m", size)
             return
         self._free_missed(address)
         self.block_of_address[address] = block
-        self._emit(thread, "r", block, size)
+        self._emit(thread, "r", block, size, *self._touched(block, resident_pages))
         self._account(block, thread, size)
 
     def restore(self, block, address):
@@ -176,7 +193,8 @@ def read_ops(path):
     holds afterwards (0 for a free), after checking each against FORMAT.md's rules.
     Raises TraceError naming the file and line of the first problem."""
     expected_args = {"m": 1, "c": 2, "a": 2, "r": 1, "f": 0, "s": 1}
-    live = set()
+    takes_touched = "rfs"  # one more, optional argument: TOUCHED
+    live = {}  # block -> bytes it holds
     header_seen = False
     operations = number = 0
     try:
@@ -197,8 +215,10 @@ def read_ops(path):
                 if len(fields) < 3 or fields[1] not in expected_args:
                     fail("expected 'THREAD OP ID [ARGS]' with OP one of m c a r f s")
                 thread_text, op, id_text = fields[:3]
-                if len(fields) - 3 != expected_args[op]:
-                    fail("'%s' takes %d argument(s), found %d" % (op, expected_args[op], len(fields) - 3))
+                given, wanted = len(fields) - 3, expected_args[op]
+                if given != wanted and not (op in takes_touched and given == wanted + 1):
+                    fail("'%s' takes %d argument(s)%s, found %d"
+                         % (op, wanted, " and an optional TOUCHED" if op in takes_touched else "", given))
                 try:
                     thread, block = int(thread_text), int(id_text)
                     args = [int(field) for field in fields[3:]]
@@ -218,15 +238,20 @@ def read_ops(path):
                     size = args[0] * args[1] if op == "c" else args[-1]
                     if size > MAX_SIZE:
                         fail("calloc of %d x %d bytes overflows" % tuple(args))
-                    live.add(block)
+                    live[block] = size
                 else:
                     if block not in live:
                         fail("%s of block %d, which is not live" % (op, block))
                     if op == "r" and args[0] < 1:
                         fail("realloc to size 0 (write it as 'f')")
+                    if given > wanted and args[-1] > pages_of(live[block]):
+                        fail("TOUCHED %d is more than the %d pages of block %d (%d bytes)"
+                             % (args[-1], pages_of(live[block]), block, live[block]))
                     size = args[0] if op == "r" else 0
                     if op in "fs":
-                        live.discard(block)
+                        del live[block]
+                    else:
+                        live[block] = size
                 operations += 1
                 yield thread, op, block, size
     except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as error:

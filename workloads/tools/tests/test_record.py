@@ -29,6 +29,17 @@ class RecordTest(ScratchDirectoryTest):
         alignments = sorted(args[0] for _, op, _, args in operations(trace) if op == "a")
         self.assertEqual(alignments, [64, 4096])
 
+    def test_partly_touched_mmapped_block_records_its_touched_pages(self):
+        trace = self.path("touched.trace")
+        result = self.record(trace, [built("PARTLY_TOUCHED")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        large = [(op, args) for _, op, _, args in operations(trace) if op in "rf" and args[:1] != (0,)]
+        # realloc: 2 MiB, and 5 of the old 1 MiB block's 256 pages touched; free: 8 of 512
+        # (the first page holds glibc's chunk header, which the first write shares)
+        self.assertIn(("r", (2 << 20, 5)), large)
+        self.assertIn(("f", (8,)), large)
+        replay(trace)
+
     def test_threaded_handoff_records_every_free_on_the_other_thread(self):
         trace = self.path("handoff.trace.gz")
         result = self.record(trace, [built("THREADED_HANDOFF")])
