@@ -4,7 +4,9 @@ import os
 import unittest
 
 from workloads.tools import record
-from workloads.tools.tests.support import ScratchDirectoryTest, built, op_counts, operations, replay, run_bench, validate
+from runbench import REPO_ROOT
+from workloads.tools.tests.support import (REPLAY, ScratchDirectoryTest, built, op_counts, operations, replay, run_bench,
+                                           validate)
 
 # known_allocations.c: 10 malloc(100), calloc(10, 24), aligned_alloc(4096, 100),
 # posix_memalign(64, 200), malloc(16) grown by realloc to 5000, then 14 frees (one by realloc(p, 0)).
@@ -39,6 +41,20 @@ class RecordTest(ScratchDirectoryTest):
         self.assertIn(("r", (2 << 20, 5)), large)
         self.assertIn(("f", (8,)), large)
         replay(trace)
+
+    @unittest.skipUnless(REPLAY, "needs harness/mem_io_replay")
+    def test_replay_harness_keeps_its_own_allocations_out_of_malloc(self):
+        # mem_io_replay's own blocks (its strings, Google Benchmark's) come from its own heap
+        # (harness/src/own_heap.cpp). The benchmark's name holds the label: were they malloc'd,
+        # a block at least as long as the label would show, longer than anything the C library
+        # and zlib allocate there.
+        label = "x" * 100000
+        trace = self.path("harness.trace")
+        known = os.path.join(REPO_ROOT, "harness", "tests", "data", "known.trace")
+        result = self.record(trace, [REPLAY, "--allocator=bump", "--label=" + label, "--trace=" + known, "--cold"])
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        sizes = [args[-1] for _, op, _, args in operations(trace) if op in "mca"]
+        self.assertLess(max(sizes), len(label))
 
     def test_threaded_handoff_records_every_free_on_the_other_thread(self):
         trace = self.path("handoff.trace.gz")
