@@ -63,8 +63,8 @@ static inline void *alloc_small_fast(struct heap *h, size_t n)
     return NULL;
 }
 
-/* Not inlined into mem_io_malloc, so the fast path needs no stack frame. */
-static __attribute__((noinline)) void *malloc_slow(size_t n)
+/* The default mode's slow path, and secure mode's until initialisation has read its flag. */
+static __attribute__((noinline)) void *malloc_core_slow(size_t n)
 {
     ensure_init();  /* secure_mode must be known before the first block */
     if (unlikely(secure_mode))
@@ -81,6 +81,16 @@ static __attribute__((noinline)) void *malloc_slow(size_t n)
     if (!p || !is_small(p))
         stat_call(&tls_heap->stats.malloc_calls);  /* small ones are counted per class */
     return p;
+}
+
+/* Not inlined into mem_io_malloc, so the fast path needs no stack frame. secure_mode is only
+ * set by initialisation, so it is tested first: secure mode's every malloc comes here, and
+ * leaves as a tail call without a frame of its own. */
+static __attribute__((noinline)) void *malloc_slow(size_t n)
+{
+    if (unlikely(secure_mode))
+        return secure_alloc(n, MEM_IO_ALIGNMENT);
+    return malloc_core_slow(n);
 }
 
 void *mem_io_malloc(size_t n)
