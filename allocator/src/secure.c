@@ -75,15 +75,18 @@ static inline uint64_t canary_word(uint64_t key)
     return key | 0x8080808080808080u;
 }
 
-/* The tail: 28 bits, 7 in each byte, the top bit of each byte set. */
+/* The tail: 28 bits, 7 in each byte, the top bit of each byte set. Spread (and gathered) in
+ * two steps, 14-bit halves then 7-bit bytes, each moving two fields at once. */
 static inline uint32_t tail_encode(uint32_t v)
 {
-    return 0x80808080u | (v & 0x7f) | (v << 1 & 0x7f00) | (v << 2 & 0x7f0000) | (v << 3 & 0x7f000000);
+    uint32_t halves = (v & 0x3fff) | (v << 2 & 0x3fff0000);
+    return 0x80808080u | (halves & 0x007f007f) | (halves << 1 & 0x7f007f00);
 }
 
 static inline uint32_t tail_decode(uint32_t t)
 {
-    return (t & 0x7f) | (t >> 1 & 0x3f80) | (t >> 2 & 0x1fc000) | (t >> 3 & 0xfe00000);
+    uint32_t halves = (t & 0x007f007f) | (t >> 1 & 0x3f803f80);
+    return (halves & 0x3fff) | (halves >> 2 & 0xfffc000);
 }
 
 /* The tail of a freed block: no byte with its top bit set (so no live tail equals it), none 0. */
@@ -396,7 +399,7 @@ static void guard_protect(unsigned char *p, size_t usable, int protection)
 }
 
 /* Gives block p back to the core, its guard page (if any) accessible again. */
-static void secure_core_free(unsigned char *p, size_t usable, bool guarded)
+static __attribute__((noinline)) void secure_core_free(unsigned char *p, size_t usable, bool guarded)
 {
     if (guarded)
         guard_protect(p, usable, PROT_READ | PROT_WRITE);
@@ -499,15 +502,19 @@ static void *secure_alloc(size_t n, size_t alignment)
 /* ---- the quarantine ---- */
 
 /* Gives a block that left the quarantine back to the core, after checking that nothing
- * wrote to it while it was free. */
-static void quarantine_release(unsigned char *p, size_t usable, bool guarded)
+ * wrote to it while it was free. Every call in it is a tail call (errors continue: a block
+ * written after free is leaked, never handed out again), so it needs no frame. */
+static __attribute__((noinline)) void quarantine_release(unsigned char *p, size_t usable, bool guarded)
 {
-    if (!still_freed(p, usable, freed_mark(secure_key(p)))) {
+    if (unlikely(!still_freed(p, usable, freed_mark(secure_key(p))))) {
         report_error("free", "write to a freed block (found when it left the quarantine)", p);
-        return;  /* errors continue: the block is leaked, never handed out again */
+    } else {
+        tail_store(p, usable, 0);
+        if (unlikely(guarded))
+            secure_core_free(p, usable, guarded);
+        else
+            free_core(p);
     }
-    tail_store(p, usable, 0);
-    secure_core_free(p, usable, guarded);
 }
 
 /* Adds p to the quarantine after the oldest blocks left it, as many as make room. */
