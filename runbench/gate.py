@@ -216,15 +216,7 @@ def write_drift(documents, path):
 
 def load_drift(path):
     """{workload: {metric label: drift}} from a drift file; UsageError naming what is wrong."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except OSError as error:
-        raise UsageError(f"cannot read drift file {path}: {error.strerror or error}")
-    except ValueError as error:
-        raise UsageError(f"drift file {path} is not JSON: {error}")
-    if not isinstance(document, dict) or document.get("schema") != DRIFT_SCHEMA:
-        raise UsageError(f"{path} is not a drift file (schema {DRIFT_SCHEMA}): make one with check --update-drift")
+    document = results.load_json(path, "drift file", DRIFT_SCHEMA, ": make one with check --update-drift")
     drift = document.get("drift")
     labels = {metric.label for metric in METRICS}
     if not isinstance(drift, dict) or not all(
@@ -232,7 +224,7 @@ def load_drift(path):
                                                 and not isinstance(value, bool) and 0 <= value < 1e3
                                                 for label, value in by_metric.items())
             for by_metric in drift.values()):
-        raise UsageError(f"drift file {path}: 'drift' must map workloads to {{metric: fraction >= 0}} "
+        raise UsageError(f"{path}: a drift file's 'drift' must map workloads to {{metric: fraction >= 0}} "
                          f"with metrics among {', '.join(sorted(labels))}")
     return drift
 

@@ -110,24 +110,31 @@ def save(document, path):
 
 def load(path):
     """Read and validate a results.json; raise UsageError naming the file and the problem."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such results file")
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory; pass its results.json")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: cannot read: {error}")
-    except ValueError as error:
-        raise UsageError(f"{path}: not valid JSON: {error}")
+    document = load_json(path, "results file", SCHEMA)
     validate(document, path)
     return document
 
 
+def load_json(path, what, schema, remedy=""):
+    """The JSON document in `path`, a `what` (e.g. "drift file") whose "schema" must be `schema`;
+    otherwise UsageError: the path, then why it is not one (`remedy` appended to a wrong schema)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such {what}")
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a {what}")
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the {what}: {error.strerror or error}")
+    except ValueError as error:  # bad UTF-8 included
+        raise UsageError(f"{path}: {what} is not valid JSON: {error}")
+    if not isinstance(document, dict) or document.get("schema") != schema:
+        raise UsageError(f"{path}: not a {what} (expected \"schema\": \"{schema}\"){remedy}")
+    return document
+
+
 def validate(document, path):
-    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-        raise UsageError(f"{path}: not a run_bench results file (expected \"schema\": \"{SCHEMA}\")")
     version = document.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise UsageError(f"{path}: schema_version {version!r} is not supported (this run_bench reads "

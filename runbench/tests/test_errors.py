@@ -99,11 +99,13 @@ class BadInputTest(CommandTestCase):
         self.assertCleanError(run_bench("plot", self.path("none.json")), "none.json", "no such results file")
         with open(self.path("broken.json"), "w", encoding="utf-8") as handle:
             handle.write("{ not json")
-        self.assertCleanError(run_bench("plot", self.path("broken.json")), "broken.json", "not valid JSON")
+        proc = run_bench("plot", self.path("broken.json"))
+        self.assertCleanError(proc, "broken.json: results file is not valid JSON")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
         with open(self.path("other.json"), "w", encoding="utf-8") as handle:
             json.dump({"benchmarks": []}, handle)
         self.assertCleanError(run_bench("compare", self.path("other.json"), self.path("other.json")),
-                              "other.json", "not a run_bench results file")
+                              "other.json", 'not a results file (expected "schema": "mem_io-results")')
 
     def test_check_without_baseline(self):
         proc = run_bench("check", "--no-build", "--build-dir", self.build, "--baseline", self.path("none.json"))
@@ -112,8 +114,8 @@ class BadInputTest(CommandTestCase):
     def test_check_with_a_bad_drift_file(self):
         with open(self.path("broken.json"), "w", encoding="utf-8") as handle:
             handle.write("{ not json")
-        for path, fragment in ((self.path("none.json"), "cannot read drift file"),
-                               (self.path("broken.json"), "is not JSON")):
+        for path, fragment in ((self.path("none.json"), "no such drift file"),
+                               (self.path("broken.json"), "drift file is not valid JSON")):
             proc = run_bench("check", "--no-build", "--build-dir", self.build, "--drift", path)
             self.assertCleanError(proc, "none.json" if "none" in path else "broken.json", fragment)
             self.assertEqual(proc.returncode, 2, proc.stderr)

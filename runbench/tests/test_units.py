@@ -133,7 +133,8 @@ class GateRuleTest(unittest.TestCase):
             self.assertEqual(gate.load_drift(path), written)
             with self.assertRaisesRegex(UsageError, "at least 2 runs"):
                 gate.write_drift([document_with([1.0] * 3)], path)
-            for content, message in (("{", "not JSON"), ('{"schema": "other"}', "not a drift file"),
+            for content, message in (("{", "drift file is not valid JSON"),
+                                     ('{"schema": "other"}', "not a drift file .* make one with check --update-drift"),
                                      (json.dumps({"schema": gate.DRIFT_SCHEMA, "drift": {"w": {"throughput": -1}}}),
                                       "fraction >= 0"),
                                      (json.dumps({"schema": gate.DRIFT_SCHEMA, "drift": {"w": {"speed": 0.1}}}),
@@ -142,8 +143,10 @@ class GateRuleTest(unittest.TestCase):
                     handle.write(content)
                 with self.assertRaisesRegex(UsageError, message):
                     gate.load_drift(path)
-            with self.assertRaisesRegex(UsageError, "cannot read drift file"):
+            with self.assertRaisesRegex(UsageError, "absent.json: no such drift file"):
                 gate.load_drift(os.path.join(scratch, "absent.json"))
+            with self.assertRaisesRegex(UsageError, ": is a directory, not a drift file"):
+                gate.load_drift(scratch)
 
     def test_memory_growth_regresses_but_page_noise_does_not(self):
         ratios = [1.0] * 5
