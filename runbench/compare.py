@@ -59,11 +59,21 @@ def _text(value):
 
 
 def _change(new, old):
-    """stats.Estimate of median(new) ÷ median(old) for two independent runs' samples, or None."""
+    """stats.Estimate of median(new) ÷ median(old) for two independent runs' per-round values, or
+    None. Its confidence is the lower of the two medians' distribution-free coverages
+    (stats.median_interval): below 6 rounds a side it falls short of 95 % and the change is a tie,
+    however narrow the bootstrap interval of so few values is."""
     if not new or not old or not stats.median(old):
         return None
     low, high = stats.bootstrap_ratio_interval(new, old)
-    return stats.Estimate(stats.median(new) / stats.median(old), low, high)
+    coverage = min(stats.median_interval(values)[2] for values in (new, old))
+    return stats.Estimate(stats.median(new) / stats.median(old), low, high, confidence=coverage)
+
+
+def _round_values(run, metric):
+    """One value per round, the median of its repetitions: rounds are separate processes, the
+    independent units; a process's repetitions share its state and are no independent samples."""
+    return list(results.round_medians(run, metric).values())
 
 
 def _relative_ratios(document, key):
@@ -84,11 +94,11 @@ def comparison_rows(before, after):
             continue
         rows.append([
             *key,
-            _change(results.values(run, "ops_per_s"), results.values(old, "ops_per_s")),
+            _change(_round_values(run, "ops_per_s"), _round_values(old, "ops_per_s")),
             _change(_relative_ratios(after, key), _relative_ratios(before, key))
             if run["allocator"] != results.REFERENCE_ALLOCATOR else None,
-            _change(results.values(run, "fragmentation"), results.values(old, "fragmentation")),
-            _change(results.values(run, "peak_rss_bytes"), results.values(old, "peak_rss_bytes")),
+            _change(_round_values(run, "fragmentation"), _round_values(old, "fragmentation")),
+            _change(_round_values(run, "peak_rss_bytes"), _round_values(old, "peak_rss_bytes")),
         ])
     return sorted(rows, key=lambda row: row[:3])
 
@@ -129,8 +139,8 @@ def comparison_text(before, after, before_name, after_name):
         return "\n".join([*warnings, f"{before_name} and {after_name} share no (workload, allocator, threads) runs"])
     header = ["workload", "allocator", "threads", "ops/s", "ops/s ÷ system", "fragmentation", "peak RSS"]
     cells = [[*row[:3], *(ratio_cell(v, "{:.3f}") for v in row[3:])] for row in rows]
-    return "\n".join([*warnings, f"B ÷ A, medians with 95 % bootstrap intervals ('tie': the interval reaches within "
-                      f"{stats.SEPARATION_MARGIN * 100:.0f} % of 1.0); "
+    return "\n".join([*warnings, f"B ÷ A, medians over rounds with 95 % bootstrap intervals ('tie': the interval "
+                      f"reaches within {stats.SEPARATION_MARGIN * 100:.0f} % of 1.0, or a run has fewer than 6 rounds); "
                       f"A = {before_name}, B = {after_name}. 'ops/s ÷ system' cancels the machine's speed: "
                       "prefer it when A and B ran at different times.", format_table(header, cells),
                       agreement_text(before, after)])

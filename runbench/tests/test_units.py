@@ -328,6 +328,26 @@ class CompareWarningsTest(unittest.TestCase):
         self.assertIn("uncommitted changes", lines[0])
 
 
+class CompareRowsTest(unittest.TestCase):
+    @staticmethod
+    def run_of(ops_per_round, repetitions=3):
+        """System malloc's run: ops/s per round, repeated (±0.1 %) within each round's process."""
+        samples = [{"round": r, "ops_per_s": ops * (1 + 0.001 * k), "peak_rss_bytes": 8 << 20}
+                   for r, ops in enumerate(ops_per_round) for k in range(repetitions)]
+        return {"runs": [{"workload": "w", "allocator": "system", "threads": 1, "samples": samples}]}
+
+    def test_a_change_rests_on_rounds_not_on_repetitions(self):
+        # 2 rounds × 3 repetitions: 6 values a side, but 2 independent processes.
+        row = compare.comparison_rows(self.run_of([1e6, 1.01e6]), self.run_of([2e6, 2.02e6]))[0]
+        self.assertAlmostEqual(row[3].value, 2.0, places=2)
+        self.assertLess(row[3].confidence, stats.CONFIDENCE)
+        self.assertEqual(row[3].verdict, stats.NOT_SEPARATED)
+        self.assertTrue(report.ratio_cell(row[3]).startswith("tie"))
+        row = compare.comparison_rows(self.run_of([1e6, 1.01e6] * 3), self.run_of([2e6, 2.02e6] * 3))[0]
+        self.assertEqual(row[3].verdict, stats.SEPARATED_HIGHER)
+        self.assertEqual(row[6].verdict, stats.NOT_SEPARATED, "peak RSS unchanged")
+
+
 class VerdictAgreementTest(unittest.TestCase):
     @staticmethod
     def suite_with(ratios_by_workload):
