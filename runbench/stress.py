@@ -120,10 +120,10 @@ def run_program(scale, checksums, measure, job, timeout):
         raise harness.HarnessError(f"{job.describe()}: printed no result line")
     checksums.setdefault((job.workload.name, job.threads), {}).setdefault(result.group(4), []).append(
         job.allocator.name)
-    seconds, cpu_seconds = sample["real_time_ns"] * 1e-9, sample["cpu_seconds"]
-    sample["ops_per_s"] = 1 / seconds if seconds > 0 else 0.0
-    if cpu_seconds > 0:
-        sample["cpu_ops_per_s"] = 1 / cpu_seconds
+    # A time below the launcher's resolution (1 µs) gives no rate: absent, never 0 runs per second.
+    for rate, seconds in (("ops_per_s", sample["real_time_ns"] * 1e-9), ("cpu_ops_per_s", sample["cpu_seconds"])):
+        if seconds > 0:
+            sample[rate] = 1 / seconds
     return harness.JobOutput(samples=[sample])
 
 

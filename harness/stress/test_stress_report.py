@@ -38,6 +38,14 @@ class RunProgramTest(unittest.TestCase):
                                            "cpu_ops_per_s": 4.0, "peak_rss_bytes": 2048 * 1024, "minor_faults": 300}])
         self.assertEqual(checksums, {("larson", 2): {"00ff12": ["system"]}})
 
+    def test_a_time_below_the_launchers_resolution_gives_no_rate(self):
+        launcher = fake_launcher(self.folder, "larson threads=2 scale=1 checksum=00ff12 corrupted=0\n"
+                                 "stress_measure: seconds=0.000000 cpu_seconds=0.000000 peak_rss_kib=2048 "
+                                 "minor_faults=300 status=0")
+        sample = stress.run_program(1.0, {}, launcher, self.job, 10).samples[0]
+        self.assertNotIn("ops_per_s", sample)
+        self.assertNotIn("cpu_ops_per_s", sample)
+
     def test_failed_and_silent_runs_raise_harness_errors(self):
         failing = fake_launcher(self.folder, "boom\nstress_measure: seconds=0.1 cpu_seconds=0.1 peak_rss_kib=1 minor_faults=9 status=3")
         with self.assertRaisesRegex(harness.HarnessError, "larson/system/threads:2: exit status 3: boom"):
