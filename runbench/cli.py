@@ -386,6 +386,10 @@ def command_check(args):
     print(gate.verdict_table(verdicts))
     for name in gate.missing_workloads(document, baseline):
         print(f"check: note: workload {name} is not in the baseline; not judged")
+    short = sorted({v.workload for v in verdicts if not v.enough_rounds})
+    if short:
+        print(f"check: note: fewer than 6 rounds in this run or the baseline for {', '.join(short)}: no 95 % "
+              "interval, so their timed verdicts are inconclusive (use more --repetitions)")
     unmeasured = sorted({v.workload for v in verdicts if v.interval is not None and v.workload not in drift})
     if unmeasured:
         print(f"check: note: {args.drift} has no drift for {', '.join(unmeasured)}; judged as if runs never drift "

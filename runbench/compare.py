@@ -66,8 +66,7 @@ def _change(new, old):
     if not new or not old or not stats.median(old):
         return None
     low, high = stats.bootstrap_ratio_interval(new, old)
-    coverage = min(stats.median_interval(values)[2] for values in (new, old))
-    return stats.Estimate(stats.median(new) / stats.median(old), low, high, confidence=coverage)
+    return stats.Estimate(stats.median(new) / stats.median(old), low, high, confidence=stats.least_coverage(new, old))
 
 
 def _round_values(run, metric):

@@ -19,7 +19,8 @@ between runs (the drift file, --update-drift). A metric fails only when its medi
 bad direction past the threshold, by more than a small absolute floor for memory, AND the
 bootstrap 95 % confidence interval of that change lies wholly beyond the drift; it passes only
 when the whole interval, allowing for the drift, lies on the good side of the threshold (the
-default, or the baseline's spread between rounds when larger); anything else is inconclusive.
+default, or the baseline's spread between rounds when larger); anything else is inconclusive, and
+so is every timed metric of a run or baseline with fewer than 6 rounds (no 95 % interval).
 
 Exit status: 0 every verdict passed; 1 a verdict failed or a run failed; 4 nothing failed but a
 timed verdict is inconclusive; 2 bad input; 3 the build failed."""
@@ -96,6 +97,8 @@ class Verdict:
     state: str
     # Timed metrics: how far separate runs of one build landed apart (the drift file; 0 unmeasured).
     drift: Optional[float] = None
+    # Timed metrics: False when this run or the baseline has too few rounds for a 95 % interval.
+    enough_rounds: bool = True
 
 
 def samples(document, workload, metric, threads):
@@ -174,8 +177,11 @@ def evaluate(current, baseline, thresholds, drift=None, threads=1):
             def bytes_at(ratio, metric=metric, before_median=before_median):
                 return _change_in_bytes(current, workload, metric, before_median * (ratio - 1), threads)
 
-            verdicts.append(Verdict(workload, metric, before_median, now_median, change, interval, threshold,
-                                    _timed_state(metric, change, interval, threshold, moved, bytes_at), moved))
+            # Below 6 rounds a side no interval reaches 95 %, however narrow a bootstrap of them is.
+            enough_rounds = stats.least_coverage(now, before) >= stats.CONFIDENCE
+            state = _timed_state(metric, change, interval, threshold, moved, bytes_at) if enough_rounds else INCONCLUSIVE
+            verdicts.append(Verdict(workload, metric, before_median, now_median, change, interval, threshold, state,
+                                    moved, enough_rounds))
     return verdicts
 
 

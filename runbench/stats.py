@@ -121,6 +121,12 @@ def median_interval(values, confidence=CONFIDENCE):
     return ordered[k - 1], ordered[count - k], coverage(k)
 
 
+def least_coverage(*samples):
+    """The lowest coverage that the distribution-free interval of a median (median_interval)
+    reaches over the samples: below CONFIDENCE, one of them has fewer than 6 values."""
+    return min(median_interval(values)[2] for values in samples)
+
+
 def rounds_estimate(rounds, statistic, round_value, reference_values, confidence=CONFIDENCE):
     """Estimate of statistic(rounds), a median over rounds, with the distribution-free interval
     (median_interval) of round_value(round) over the rounds, widened to hold the estimate where

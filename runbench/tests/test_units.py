@@ -58,19 +58,28 @@ class GateRuleTest(unittest.TestCase):
         return {(v.workload, v.metric.label): v for v in gate.evaluate(current, baseline, THRESHOLDS, drifts)}
 
     def test_noise_within_threshold_passes(self):
-        baseline = document_with([1.5, 1.4, 1.6, 1.5, 1.45])
-        current = document_with([1.3, 1.7, 1.35, 1.5, 1.25])
+        baseline = document_with([1.5, 1.4, 1.6, 1.5, 1.45, 1.55])
+        current = document_with([1.3, 1.7, 1.35, 1.5, 1.25, 1.45])
         self.assertEqual({v.state for v in self.verdicts(current, baseline).values()}, {gate.PASS})
 
     def test_clear_slowdown_regresses_throughput_only(self):
-        verdicts = self.verdicts(document_with([0.7, 0.75, 0.72, 0.69, 0.71]),
-                                 document_with([1.5, 1.4, 1.6, 1.5, 1.45]))
+        verdicts = self.verdicts(document_with([0.7, 0.75, 0.72, 0.69, 0.71, 0.73]),
+                                 document_with([1.5, 1.4, 1.6, 1.5, 1.45, 1.55]))
         self.assertEqual(verdicts["w", "throughput"].state, gate.FAIL)
         self.assertEqual(verdicts["w", "peak RSS"].state, gate.PASS)
 
+    def test_fewer_than_six_rounds_give_no_timed_verdict(self):
+        halved, baseline = document_with([0.7, 0.75, 0.72, 0.69, 0.71]), document_with([1.5, 1.4, 1.6, 1.5, 1.45])
+        for verdict in self.verdicts(halved, baseline).values():
+            self.assertEqual(verdict.state, gate.INCONCLUSIVE, verdict.metric.label)
+            self.assertFalse(verdict.enough_rounds)
+        six = document_with([1.5, 1.4, 1.6, 1.5, 1.45, 1.55])
+        self.assertEqual(self.verdicts(halved, six)["w", "throughput"].state, gate.INCONCLUSIVE,
+                         "5 rounds now against 6 in the baseline")
+
     def test_large_change_with_overlapping_noise_is_inconclusive(self):
         # Median falls 30 % but the samples overlap the baseline: the interval includes no change.
-        current, baseline = document_with([0.6, 1.6, 0.7, 1.5, 0.7]), document_with([1.0, 1.6, 0.9, 1.5, 1.0])
+        current, baseline = document_with([0.6, 1.6, 0.7, 1.5, 0.7, 0.65]), document_with([1.0, 1.6, 0.9, 1.5, 1.0, 0.95])
         verdicts = self.verdicts(current, baseline)
         self.assertLess(verdicts["w", "throughput"].change, 0.75)
         self.assertEqual(verdicts["w", "throughput"].state, gate.INCONCLUSIVE, "the interval covers the threshold")
@@ -109,7 +118,7 @@ class GateRuleTest(unittest.TestCase):
         self.assertEqual(halved_under_load.state, gate.FAIL, "2x slower: beyond the rounds and the drift")
 
     def test_memory_fails_only_beyond_threshold_and_drift(self):
-        ratios = [1.0] * 5
+        ratios = [1.0] * 6
         grown, before = document_with(ratios, peak=16 << 20), document_with(ratios, peak=12 << 20)
         self.assertEqual(self.verdicts(grown, before, drift=0.4)["w", "peak RSS"].state, gate.PASS,
                          "+33 %: within 10 % compounded with a drift of 40 %")
@@ -149,7 +158,7 @@ class GateRuleTest(unittest.TestCase):
                 gate.load_drift(scratch)
 
     def test_memory_growth_regresses_but_page_noise_does_not(self):
-        ratios = [1.0] * 5
+        ratios = [1.0] * 6
         grown = self.verdicts(document_with(ratios, fragmentation=2.0, peak=16 << 20), document_with(ratios))
         self.assertEqual(grown["w", "fragmentation"].state, gate.FAIL)
         self.assertEqual(grown["w", "peak RSS"].state, gate.FAIL)
