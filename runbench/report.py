@@ -34,16 +34,23 @@ def ratio_cell(estimate, pattern="{:.2f}"):
 INTERVAL_NOTE = f"(95 % interval of the median over rounds; 'tie' = {stats.TIE_RULE})"
 
 
+def mean_cell(text, counted, total):
+    """A geometric mean's cell, saying over how many of the cases when not over all of them (an
+    allocator whose runs failed there, a value of 0 or below, which has no logarithm)."""
+    return text if counted == total or text == "—" else f"{text} over {counted} of {total}"
+
+
 def standing_table(document):
     """(title, header, rows): each allocator over every case, the figures people choose by."""
     cases = {(r["workload"], r["threads"]) for r in document["runs"]}
     rows = []
-    for allocator, (time, footprint, worst) in results.standing(document).items():
+    for allocator, (time, footprint, worst, counted) in results.standing(document).items():
         slowest = "—" if worst is None else f"{ratio_cell(worst[0])} on {worst[1]} (vs {worst[2]})"
         if allocator == results.REFERENCE_ALLOCATOR:
             rows.append([allocator, "1", "1", slowest])
         else:
-            rows.append([allocator, ratio_cell(time, "{:.3f}"), ratio_cell(footprint, "{:.3f}"), slowest])
+            rows.append([allocator, *(mean_cell(ratio_cell(mean, "{:.3f}"), count, len(cases))
+                                      for mean, count in zip((time, footprint), counted)), slowest])
     title = (f"Standing over all {len(cases)} cases (workload/threads): time per op and peak RSS ÷ system "
              f"malloc's in the same round ({results.JUDGED_TIME_NOTE}), geometric means (lower is better), "
              "and the slowest case: its time "
@@ -73,11 +80,12 @@ def _per_workload_tables(document, workloads, allocators, threads):
     rows = [[w, *(ratio_cell(throughput[w, a]) if a != results.REFERENCE_ALLOCATOR else "1" for a in allocators),
              "CPU" if results.judged_throughput(document, w, threads) == results.CPU_THROUGHPUT else "wall"]
             for w in workloads]
-    means = [stats.geometric_mean_estimate([throughput[w, a] for w in workloads if throughput[w, a]])
-             if a != results.REFERENCE_ALLOCATOR and any(throughput[w, a] for w in workloads) else None
-             for a in allocators]
-    rows.append(["geomean", *(ratio_cell(m) if a != results.REFERENCE_ALLOCATOR else "1"
-                              for a, m in zip(allocators, means)), ""])
+    means = []
+    for a in allocators:
+        measured = [throughput[w, a] for w in workloads if a != results.REFERENCE_ALLOCATOR and throughput[w, a]]
+        means.append(mean_cell(ratio_cell(stats.geometric_mean_estimate(measured)), len(measured), len(workloads))
+                     if measured else "1" if a == results.REFERENCE_ALLOCATOR else "—")
+    rows.append(["geomean", *means, ""])
     tables = [(f"Throughput ÷ system malloc's in the same round (median; higher is better; time judged: "
                f"{results.JUDGED_TIME_NOTE}) {INTERVAL_NOTE}, threads={threads}", [*header, "time judged"], rows)]
 
@@ -95,8 +103,9 @@ def _per_workload_tables(document, workloads, allocators, threads):
         if not any(value is not None for value in grid.values()):
             continue  # a metric these runs do not measure (stress programs report no fragmentation)
         rows = [[w, *(_cell(grid[w, a], pattern) for a in allocators)] for w in workloads]
-        means = [stats.geometric_mean([grid[w, a] for w in workloads if grid[w, a]]) for a in allocators]
-        rows.append(["geomean", *(_cell(m if m == m else None, pattern) for m in means)])
+        positive = {a: [grid[w, a] for w in workloads if grid[w, a] is not None and grid[w, a] > 0] for a in allocators}
+        rows.append(["geomean", *(mean_cell(_cell(stats.geometric_mean(positive[a]) if positive[a] else None, pattern),
+                                            len(positive[a]), len(workloads)) for a in allocators)])
         tables.append((f"{title}, threads={threads}", header, rows))
     return tables
 

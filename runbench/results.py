@@ -260,10 +260,10 @@ def _relative_value(document, workload, allocator, threads, metric, versus):
 
 
 def standing(document):
-    """{allocator: (time, rss, worst)} over every (workload, threads) case: stats.Estimates of the
-    geometric means of its time per op and peak RSS ÷ system malloc's (None where no case has
-    both), and worst = (Estimate, case, other) for its slowest case against the fastest other
-    allocator there, or None. Time per op ÷ system is 1 ÷ the throughput table's ratio, and the
+    """{allocator: (time, rss, worst, counted)} over every (workload, threads) case: stats.Estimates
+    of the geometric means of its time per op and peak RSS ÷ system malloc's (None where no case
+    has both), worst = (Estimate, case, other) for its slowest case against the fastest other
+    allocator there, or None, and counted = how many cases each geometric mean covers. Time per op ÷ system is 1 ÷ the throughput table's ratio, and the
     slowest case's factor is the quotient of the two allocators' throughput-table ratios."""
     cases = sorted({(r["workload"], r["threads"]) for r in document["runs"]})
     names = allocators_in(document)
@@ -289,7 +289,8 @@ def standing(document):
             factor, workload, threads, other = worst
             worst = (relative(document, workload, other, threads, versus=allocator), f"{workload}/{threads}", other)
         answer[allocator] = (stats.geometric_mean_estimate(times) if times else None,
-                             stats.geometric_mean_estimate(footprints) if footprints else None, worst)
+                             stats.geometric_mean_estimate(footprints) if footprints else None, worst,
+                             (len(times), len(footprints)))
     return answer
 
 

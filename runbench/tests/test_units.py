@@ -285,8 +285,9 @@ class GateRuleTest(unittest.TestCase):
                              run("w", "jemalloc", [4, 40, 10], 120), run("v", "system", [10, 10, 10], 100),
                              run("v", "mem_io", [40, 40, 40], 90)], "allocators": []}
         standing = results.standing(document)
-        time, rss, worst = standing["mem_io"]
+        time, rss, worst, counted = standing["mem_io"]
         self.assertAlmostEqual(time.value, (0.5 * 4.0) ** 0.5)   # w: 0.5 in every round; v: 4
+        self.assertEqual(counted, (2, 2))
         self.assertAlmostEqual(rss.value, (1.1 * 0.9) ** 0.5)
         self.assertAlmostEqual(worst[0].value, 4.0)
         self.assertEqual(worst[1:], ("v/1", "system"))
@@ -297,6 +298,19 @@ class GateRuleTest(unittest.TestCase):
         self.assertAlmostEqual(jemalloc_worst[0].value, cells[0] / cells[1])
         self.assertEqual(jemalloc_worst[1:], ("w/1", "mem_io"))
         self.assertEqual(jemalloc_worst[0].verdict, stats.NOT_SEPARATED)
+        self.assertEqual(standing["jemalloc"][3], (1, 1), "jemalloc never ran v")
+
+    def test_a_geometric_mean_over_fewer_cases_says_so(self):
+        document = document_with([1.5] * 6)
+        document["runs"] += document_with([2.0] * 6, workload="v")["runs"][:1]  # v: mem_io's runs failed
+        document["allocators"] = [{"name": "mem_io"}, {"name": "system"}]
+        document["workloads"] = [{"name": "w", "threads": 1}, {"name": "v", "threads": 1}]
+        tables = {title.split(" ")[0]: rows for title, _, rows in report.summary_tables(document)}
+        self.assertEqual(tables["Standing"][0][1:3], ["0.667× (0.667–0.667) over 1 of 2",
+                                                      "2.000× (2.000–2.000) over 1 of 2"])
+        self.assertEqual(tables["Throughput"][-1][1:3], ["1.50× (1.50–1.50) over 1 of 2", "1"])
+        self.assertEqual(tables["Fragmentation"][-1][1:], ["1.20 over 1 of 2", "1.00"])
+        self.assertEqual(tables["Peak"][-1][1:], ["8.0 over 1 of 2", "4.0"])
 
     def test_cpu_throughput_is_derived_from_the_harness_counter(self):
         handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
