@@ -7,7 +7,7 @@ import stat
 import tempfile
 import unittest
 
-from runbench import allocators, harness, report, results, stress, workloads
+from runbench import allocators, chart_data, harness, report, results, stress, workloads
 
 
 def fake_launcher(folder, output, status=0):
@@ -86,6 +86,12 @@ class SummaryTest(unittest.TestCase):
         text = report.summary_text(document)
         self.assertRegex(text, r"(?m)^larson\s+1\s+2\.00×")  # jemalloc twice as fast in every round
         self.assertNotIn("Fragmentation", text)  # not measured for programs: no empty table
+        # The charts a stress run draws (ctest's stress_programs_checksums leaves drawing out).
+        charts = {chart["stem"]: chart for chart in chart_data.charts(document)}
+        self.assertEqual(charts["throughput_threads2"]["series"]["jemalloc"]["larson"][:3], (2.0, 2.0, 2.0))
+        self.assertEqual(charts["peak_rss"]["series"]["system"]["larson"], (1.0, 1.0, 1.0))
+        self.assertEqual(charts["fragmentation"]["series"], {"system": {}, "jemalloc": {}})
+        self.assertEqual(charts["latency_malloc"]["series"], {"system": [], "jemalloc": []})
 
 
 if __name__ == "__main__":
