@@ -73,8 +73,12 @@ static __attribute__((noinline)) void free_slow(void *p)
 }
 
 /* The owner's free of a small block: when p (at `grain`, a 16-byte aligned small offset) is a
- * USED block of h's, it goes on its page's free list. False for any other pointer. */
-static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h)
+ * USED block of h's, it goes on its page's free list. False for any other pointer.
+ * make_current (the default mode's free): the page becomes its class's current page, so the
+ * class's next malloc hands p out again while its line and state byte are still in this core's
+ * cache, as a thread cache's last-in first-out list does (secure mode keeps every malloc on its
+ * slow path, so it passes false). A page on the full list is moved back by page_after_free. */
+static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h, bool make_current)
 {
     struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
     _Atomic uint8_t *state = &states[grain];
@@ -83,10 +87,15 @@ static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h)
         struct free_block *b = p;
         b->next_encoded = link_encode((uintptr_t)pg->free, b);
         pg->free = b;
-        uint64_t used = page_used_drop(pg);
+        if (make_current)
+            h->current[pg->class_id] = pg;
+        uint16_t used = page_used_drop(pg);
         /* slow only to leave the full list or to retire an empty page that is not the
-         * class's last one (keeping that one avoids thrash in alloc/free ping-pong) */
-        if (unlikely(pg->place != PAGE_IN_QUEUE || (used == 0 && (pg->next || pg->prev))))
+         * class's last one (keeping that one avoids thrash in alloc/free ping-pong); the
+         * links are OR-ed and the count tested as 16 bits, which keeps the pair's instruction
+         * count where it was before the store above */
+        if (unlikely(pg->place != PAGE_IN_QUEUE ||
+                     (used == 0 && ((uintptr_t)pg->next | (uintptr_t)pg->prev))))
             page_after_free(h, pg);
         return true;
     }
@@ -101,7 +110,7 @@ static inline bool free_fast(void *p)
     uintptr_t grain = small_grain(p);
     struct heap *h = tls_heap;
     if (likely(grain < LOAD(small_grains)))  /* small, 16-byte aligned */
-        return free_small_owned(p, grain, h);
+        return free_small_owned(p, grain, h, true);
     return false;
 }
 
@@ -109,7 +118,7 @@ static inline bool free_fast(void *p)
 static void free_core(void *p)
 {
     uintptr_t grain = small_grain(p);
-    if (grain < (LOAD(small_span) >> GRAIN_SHIFT) && free_small_owned(p, grain, tls_heap))
+    if (grain < (LOAD(small_span) >> GRAIN_SHIFT) && free_small_owned(p, grain, tls_heap, false))
         return;
     free_core_slow(p);
 }

@@ -78,11 +78,11 @@ static inline bool link_plausible(uintptr_t next, const void *at)
 /* One block of the page came back: page_used() drops by one (owner only; folds read it). A
  * free is not counted anywhere else: stats.c derives the owner's frees from the page's counts.
  * The used count is at least 1 here, so the subtraction never borrows from the allocs above. */
-static inline uint64_t page_used_drop(struct page *pg)
+static inline uint16_t page_used_drop(struct page *pg)
 {
     uint64_t counts = LOAD(pg->counts) - 1;
     STORE(pg->counts, counts);
-    return counts & PAGE_USED_MASK;
+    return (uint16_t)counts;  /* the low PAGE_USED_BITS: one 16-bit test, no masking */
 }
 
 /* Finds room for the range of descriptors, state bytes and pages, falling back to smaller
