@@ -76,7 +76,7 @@ static void page_after_free(struct heap *h, struct page *pg)
         list_remove(&h->full, pg);
         pg->place = PAGE_IN_QUEUE;
         list_push_tail(queue, pg);
-        heap_set_current(h, cls, queue->head);
+        heap_set_current(h, cls, pg);  /* its returned block goes out next, as free.c's do */
     }
 }
 
