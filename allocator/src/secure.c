@@ -467,6 +467,11 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
             if (!p)
                 return NULL;
             usable = core_usable(p, "malloc", &guarded);
+            if (guarded && usable >= need && large_resize(p, need)) {
+                /* an alignment's slack of a page or more, cut off: the guard page follows the
+                 * block as it does any other large block, and the tail can hold the slack */
+                usable = core_usable(p, "malloc", &guarded);
+            }
         }
         if (guarded)
             guard_protect(p, usable, PROT_NONE);
