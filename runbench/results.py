@@ -4,8 +4,10 @@ Layout (schema "mem_io-results", version 1):
   created_utc, kind ("suite", "check", or "stress": one workload per stress program), options
   (the run's options, e.g. repetitions = rounds and repetitions_per_process), environment
   (machine, compiler, git commit, per allocator its package, version and served_by {malloc,
-  free}: the files the probe found serving them; harness_context with the timer's resolution and
-  overhead), allocators [{name, harness_allocator, preload}],
+  free}: the files the probe found serving them; harness_context: what the harness reported that
+  holds for every job — host, CPUs, caches, timer resolution and overhead, touch policy, Google
+  Benchmark's version and benchmark_library_build_type, how that library was built),
+  allocators [{name, harness_allocator, preload}],
   workloads [{name, path, threads: replay threads of one copy, when the harness said}],
   runs [{workload, allocator, threads, samples: [{round, metric: value…}], timeline (the
   harness's timeline for the first round, or null)}],
@@ -67,7 +69,24 @@ def add_output(document, job, output, round_index):
     if run["timeline"] is None and output.timeline is not None:
         run["timeline"] = downsample_timeline(output.timeline)
     if output.context and "harness_context" not in document["environment"]:
-        document["environment"]["harness_context"] = output.context
+        document["environment"]["harness_context"] = run_context(output.context)
+
+
+# The harness context's keys that hold for every job of a run: the machine, its CPU, caches and
+# timer, the touch policy (the runner never varies it) and Google Benchmark's version. The others
+# differ per job (allocator, label and preload: see allocators and environment.allocators) or
+# per process (date, load).
+_RUN_CONTEXT_KEYS = ("host_name", "num_cpus", "mhz_per_cpu", "cpu_scaling_enabled", "caches", "library_version",
+                     "touch", "ticks_per_ns", "timer_overhead_ns", "timer_resolution_ns")
+
+
+def run_context(context):
+    """The part of one job's harness context that describes the whole run. Google Benchmark's
+    library_build_type is how its own library was built, not the harness, hence the new name."""
+    kept = {key: context[key] for key in _RUN_CONTEXT_KEYS if key in context}
+    if "library_build_type" in context:
+        kept["benchmark_library_build_type"] = context["library_build_type"]
+    return kept
 
 
 def add_callgrind(document, workload, allocator, cost):

@@ -460,6 +460,20 @@ class HarnessJsonTest(unittest.TestCase):
             harness.parse_benchmark_json(self.write([1, 2]), "job")
 
 
+class HarnessContextTest(unittest.TestCase):
+    def test_results_keep_only_the_context_that_holds_for_every_job(self):
+        document = results.new_document("suite", {}, {}, [], [])
+        for allocator, preload in (("jemalloc", "libjemalloc.so.2"), ("system", "")):
+            context = {"host_name": "vm", "num_cpus": 2, "caches": [{"level": 1, "size": 49152}], "touch": "pages",
+                       "library_build_type": "debug", "allocator": "system", "label": allocator,
+                       "ld_preload": preload, "malloc_library": preload, "date": "today", "load_avg": [1.0]}
+            job = mock.Mock(key=("w", allocator, 1))
+            results.add_output(document, job, harness.JobOutput([{"ops_per_s": 1.0}], context), 0)
+        self.assertEqual(document["environment"]["harness_context"],
+                         {"host_name": "vm", "num_cpus": 2, "caches": [{"level": 1, "size": 49152}],
+                          "touch": "pages", "benchmark_library_build_type": "debug"})
+
+
 class PackageTest(unittest.TestCase):
     def test_missing_package_without_root_prints_the_apt_line(self):
         with mock.patch("os.geteuid", return_value=1000):
