@@ -22,7 +22,7 @@ def charts(document):
     """Every chart of a document, in the report's order."""
     all_threads = results.threads_in(document)
     base_threads = min(all_threads, default=1)
-    plan = [_bars(document, f"Throughput relative to system malloc ({results.JUDGED_TIME_NOTE}), {_copies(threads)}",
+    plan = [_bars(document, f"Throughput relative to system malloc ({results.judged_time_note(document, threads)}), {_copies(threads)}",
                   f"throughput_threads{threads}", "throughput ÷ system malloc\n(log scale; higher is better)",
                   _relative_bar(document, threads, None), reference_line=1.0, log=True)
             for threads in all_threads]

@@ -52,7 +52,7 @@ def standing_table(document):
             rows.append([allocator, *(mean_cell(ratio_cell(mean, "{:.3f}"), count, len(cases))
                                       for mean, count in zip((time, footprint), counted)), slowest])
     title = (f"Standing over all {len(cases)} cases (workload/threads): time per op and peak RSS ÷ system "
-             f"malloc's in the same round ({results.JUDGED_TIME_NOTE}), geometric means (lower is better), "
+             f"malloc's in the same round ({results.judged_time_note(document)}), geometric means (lower is better), "
              "and the slowest case: its time "
              "÷ the fastest other allocator's there, i.e. the quotient of their throughput-table ratios "
              + INTERVAL_NOTE)
@@ -87,7 +87,7 @@ def _per_workload_tables(document, workloads, allocators, threads):
                      if measured else "1" if a == results.REFERENCE_ALLOCATOR else "—")
     rows.append(["geomean", *means, ""])
     tables = [(f"Throughput ÷ system malloc's in the same round (median; higher is better; time judged: "
-               f"{results.JUDGED_TIME_NOTE}) {INTERVAL_NOTE}, threads={threads}", [*header, "time judged"], rows)]
+               f"{results.judged_time_note(document, threads)}) {INTERVAL_NOTE}, threads={threads}", [*header, "time judged"], rows)]
 
     def metric(name, scale=1.0):
         def value(workload, allocator):

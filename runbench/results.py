@@ -237,8 +237,16 @@ def _relative_rounds(document, workload, allocator, threads, metric, versus):
     return rounds, statistic, round_value
 
 
-# What the throughput verdicts judge, for titles.
-JUDGED_TIME_NOTE = "CPU time of one-thread replays, wall time of multi-threaded ones"
+def judged_time_note(document, threads=None):
+    """What the throughput verdicts on the document's cases (those of `threads`, when given)
+    judge, for titles: CPU time, wall time, or which cases are judged on each."""
+    judged = {judged_throughput(document, r["workload"], r["threads"]) for r in document["runs"]
+              if threads is None or r["threads"] == threads}
+    if judged == {CPU_THROUGHPUT}:
+        return "CPU time"
+    if judged == {THROUGHPUT}:
+        return "wall time"
+    return "CPU time of one-thread replays, wall time of multi-threaded ones"
 
 
 def judged_throughput(document, workload, threads):

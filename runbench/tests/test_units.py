@@ -224,7 +224,7 @@ class GateRuleTest(unittest.TestCase):
         self.assertEqual(results.judged_throughput(document, "w", 1), results.CPU_THROUGHPUT)
         self.assertEqual(results.relative(document, "w", "mem_io", 1).value, 2.0)
         title, header, rows = report.summary_tables(document)[1]
-        self.assertIn("CPU time of one-thread replays", title)
+        self.assertIn("time judged: CPU time)", title)
         self.assertEqual((header[-1], rows[0][-1]), ("time judged", "CPU"))
         for unknown_or_threaded in ({"name": "w", "path": "w.trace", "threads": 3}, {"name": "w", "path": "w.trace"}):
             document["workloads"] = [unknown_or_threaded]
@@ -233,6 +233,19 @@ class GateRuleTest(unittest.TestCase):
             self.assertEqual(report.summary_tables(document)[1][2][0][-1], "wall")
         document["workloads"] = [{"name": "w", "path": "w.trace", "threads": 1}]
         self.assertEqual(results.judged_throughput(document, "w", 2), results.THROUGHPUT, "two copies: two threads")
+
+    def test_titles_name_the_time_that_is_judged(self):
+        document = document_with([2.0] * 6)
+        document["workloads"] = [{"name": "w", "path": "w.trace"}]  # as a stress run: no thread count
+        title = report.standing_table(document)[0]
+        self.assertIn("(wall time)", title)
+        self.assertNotIn("CPU time", title)
+        document["workloads"] = [{"name": "w", "path": "w.trace", "threads": 1}]
+        self.assertIn("(CPU time)", report.standing_table(document)[0])
+        document["runs"] += [dict(run, threads=2) for run in document["runs"]]
+        self.assertIn("CPU time of one-thread replays, wall time of multi-threaded ones",
+                      report.standing_table(document)[0])
+        self.assertIn("wall time) ", report.summary_tables(document)[-3][0], "the threads=2 table")
 
     def test_an_interval_spanning_one_is_a_tie_not_a_winner(self):
         def verdict(ratios):
