@@ -2,8 +2,10 @@
  *
  * Replays the trace in one thread (all trace threads in order, so one heap), twice, as the
  * harness does (a warm-up, then a measured pass), touching each block as the harness's default
- * `--touch=pages` does. At the highest RSS of the second pass it counts, with mincore, the
- * resident bytes of the small pages (by where each page is: a class queue, the full list, a
+ * `--touch=pages` does: one byte per 4 KiB page and the last byte, of the whole block or, where
+ * the line that frees or reallocates it says TOUCHED (workloads/FORMAT.md), of that many pages
+ * from its start. At the highest RSS of the second pass it counts, with mincore, the resident
+ * bytes of the small pages (by where each page is: a class queue, the full list, a
  * heap's empty pages or stash, the pool), of the state bytes and of the page descriptors; the
  * rest of the growth over the RSS before the first pass is the medium arenas and large blocks.
  * It includes memory.c to read the allocator's own tables.
@@ -19,7 +21,11 @@
 #include <string.h>
 #include <zlib.h>
 
-struct op { char kind; unsigned long block, a, b; };
+/* touched: the line's TOUCHED, or -1 without one; extent: the bytes from its start that the
+ * program touched of the block this op returns (SIZE_MAX: all of it). */
+struct op { char kind; unsigned long block, a, b; long touched; size_t extent; };
+
+#define TOUCH_PAGE_SIZE 4096  /* the unit of TOUCHED */
 
 static size_t resident_bytes(uintptr_t lo, uintptr_t hi)
 {
@@ -48,6 +54,29 @@ static long rss_bytes(void)
     return resident * 4096;
 }
 
+/* The TOUCHED that may end r, f and s lines, after their arguments (SIZE for r and s), given
+ * how many fields sscanf read into thread, kind, block, a and b; -1 when the line has none. */
+static long touched_field(const struct op *o, int fields)
+{
+    if (o->kind == 'f')
+        return fields == 4 ? (long)o->a : -1;
+    return (o->kind == 'r' || o->kind == 's') && fields == 5 ? (long)o->b : -1;
+}
+
+/* A line's TOUCHED limits what the op that made its block writes, as in the replay's decoder
+ * (harness/src/trace.cpp): that many 4 KiB pages from the block's start. */
+static void limit_extents(struct op *ops, size_t count, unsigned long max_block)
+{
+    size_t *maker = calloc(max_block + 1, sizeof *maker);
+    for (size_t i = 0; i < count; i++) {
+        if (ops[i].touched >= 0)
+            ops[maker[ops[i].block]].extent = (size_t)ops[i].touched * TOUCH_PAGE_SIZE;
+        if (ops[i].kind != 'f' && ops[i].kind != 's')
+            maker[ops[i].block] = i;
+    }
+    free(maker);
+}
+
 static struct op *load(const char *path, size_t *count, unsigned long *max_block)
 {
     gzFile in = gzopen(path, "r");
@@ -62,9 +91,11 @@ static struct op *load(const char *path, size_t *count, unsigned long *max_block
     *max_block = 0;
     while (gzgets(in, line, sizeof line)) {
         unsigned thread;
-        struct op o = {0};
-        if (sscanf(line, "%u %c %lu %lu %lu", &thread, &o.kind, &o.block, &o.a, &o.b) < 3)
+        struct op o = {.extent = SIZE_MAX};
+        int fields = sscanf(line, "%u %c %lu %lu %lu", &thread, &o.kind, &o.block, &o.a, &o.b);
+        if (fields < 3)
             continue;  /* the header and comments (the trace is assumed valid: tracefile.py checks) */
+        o.touched = touched_field(&o, fields);
         if (*count == cap)
             ops = realloc(ops, (cap *= 2) * sizeof *ops);
         ops[(*count)++] = o;
@@ -72,6 +103,7 @@ static struct op *load(const char *path, size_t *count, unsigned long *max_block
             *max_block = o.block;
     }
     gzclose(in);
+    limit_extents(ops, *count, *max_block);
     return ops;
 }
 
@@ -104,10 +136,11 @@ int main(int argc, char **argv)
             default: mem_io_free(blocks[o->block]); blocks[o->block] = NULL; continue;
             }
             blocks[o->block] = p;
-            for (size_t at = 0; at < size; at += 4096)
+            size_t touched = size < o->extent ? size : o->extent;
+            for (size_t at = 0; at < touched; at += TOUCH_PAGE_SIZE)
                 ((volatile char *)p)[at] = 1;
-            if (size)
-                ((volatile char *)p)[size - 1] = 1;
+            if (touched)
+                ((volatile char *)p)[touched - 1] = 1;
             long rss;
             if (pass == 0 || i % 64 != 0 || (rss = rss_bytes()) <= peak)
                 continue;
