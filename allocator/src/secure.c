@@ -467,11 +467,14 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
             if (!p)
                 return NULL;
             usable = core_usable(p, "malloc", &guarded);
-            if (guarded && usable >= need && large_resize(p, need)) {
-                /* an alignment's slack of a page or more, cut off: the guard page follows the
-                 * block as it does any other large block, and the tail can hold the slack */
+            /* Slack past the block that the design does not allow is cut off: an alignment's
+             * (the guard page then follows the block, as it does any other large block) and
+             * more than the tail's 28 bits hold (a block over 4 GiB, rounded up by 1/8). A
+             * large block's rounding, which the large cache reuses, stays. */
+            size_t slack = usable - (n + TAIL_BYTES);
+            if (guarded && slack >= MEM_IO_PAGE && (alignment > MEM_IO_ALIGNMENT || slack > TAIL_SLACK_MAX) &&
+                large_resize(p, need))
                 usable = core_usable(p, "malloc", &guarded);
-            }
         }
         if (guarded)
             guard_protect(p, usable, PROT_NONE);
