@@ -63,11 +63,41 @@ static long touched_field(const struct op *o, int fields)
     return (o->kind == 'r' || o->kind == 's') && fields == 5 ? (long)o->b : -1;
 }
 
+static void fail(const char *path, unsigned long line, const char *why)
+{
+    fprintf(stderr, "residency: %s:%lu: %s\n", path, line, why);
+    exit(1);
+}
+
+static void *allocate_or_exit(void *p, size_t bytes)
+{
+    if (!p && bytes) {
+        fprintf(stderr, "residency: out of memory for %zu bytes of the trace's tables\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
+/* The fields a line of each op has after THREAD OP ID (workloads/FORMAT.md): the fewest, and the
+ * most with TOUCHED. This tool trusts the rest of the format's rules to the replay's loader
+ * (`mem_io_replay --check`): a free of a block that is not live frees NULL here, harmlessly. */
+static void check_op(const char *path, unsigned long line, const struct op *o, int fields)
+{
+    const char *at = strchr("mcarfs", o->kind);
+    static const int least[] = {4, 5, 5, 4, 3, 4}, most[] = {4, 5, 5, 5, 4, 5};
+    if (!at || !o->kind)
+        fail(path, line, "unknown op (expected one of m c a r f s)");
+    if (fields < least[at - "mcarfs"] || fields > most[at - "mcarfs"])
+        fail(path, line, "wrong number of fields for this op (workloads/FORMAT.md)");
+    if (o->kind == 'c' && o->b && o->a > SIZE_MAX / o->b)
+        fail(path, line, "calloc's COUNT x SIZE overflows");
+}
+
 /* A line's TOUCHED limits what the op that made its block writes, as in the replay's decoder
  * (harness/src/trace.cpp): that many 4 KiB pages from the block's start. */
-static void limit_extents(struct op *ops, size_t count, unsigned long max_block)
+static void limit_extents(struct op *ops, size_t count, unsigned long blocks)
 {
-    size_t *maker = calloc(max_block + 1, sizeof *maker);
+    size_t *maker = allocate_or_exit(calloc(blocks, sizeof *maker), blocks * sizeof *maker);
     for (size_t i = 0; i < count; i++) {
         if (ops[i].touched >= 0)
             ops[maker[ops[i].block]].extent = (size_t)ops[i].touched * TOUCH_PAGE_SIZE;
@@ -77,7 +107,33 @@ static void limit_extents(struct op *ops, size_t count, unsigned long max_block)
     free(maker);
 }
 
-static struct op *load(const char *path, size_t *count, unsigned long *max_block)
+static int by_id(const void *a, const void *b)
+{
+    unsigned long x = **(const unsigned long *const *)a, y = **(const unsigned long *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* Block ids may be any 64-bit numbers: number them 0, 1, 2… (the same id, the same number) so
+ * that the table of live blocks is as long as the trace has distinct ids. Returns how many. */
+static unsigned long number_blocks(struct op *ops, size_t count)
+{
+    unsigned long **ids = allocate_or_exit(malloc(count * sizeof *ids), count * sizeof *ids);
+    for (size_t i = 0; i < count; i++)
+        ids[i] = &ops[i].block;
+    qsort(ids, count, sizeof *ids, by_id);
+    unsigned long distinct = 0, previous = 0;
+    for (size_t i = 0; i < count; i++) {
+        unsigned long id = *ids[i];
+        if (i == 0 || id != previous)
+            distinct++;
+        previous = id;
+        *ids[i] = distinct - 1;
+    }
+    free(ids);
+    return distinct;
+}
+/* The trace's ops, its block ids numbered densely; a bad line exits with its place and why. */
+static struct op *load(const char *path, size_t *count, unsigned long *blocks)
 {
     gzFile in = gzopen(path, "r");
     if (!in) {
@@ -85,25 +141,47 @@ static struct op *load(const char *path, size_t *count, unsigned long *max_block
         exit(1);
     }
     size_t cap = 1 << 16;
-    struct op *ops = malloc(cap * sizeof *ops);
+    struct op *ops = allocate_or_exit(malloc(cap * sizeof *ops), cap * sizeof *ops);
     char line[256];
+    unsigned long number = 0;
+    int header_seen = 0;
     *count = 0;
-    *max_block = 0;
     while (gzgets(in, line, sizeof line)) {
+        number++;
+        if (!strchr(line, '\n') && !gzeof(in))
+            fail(path, number, "line longer than 255 characters");
+        char *comment = strchr(line, '#');
+        if (comment)
+            *comment = '\0';
+        if (strspn(line, " \t\r\n") == strlen(line))
+            continue;
+        if (!header_seen) {
+            if (strncmp(line, "mem_io-trace ", 13) != 0)
+                fail(path, number, "not a mem_io trace (the first line must be 'mem_io-trace VERSION')");
+            header_seen = 1;
+            continue;
+        }
         unsigned thread;
+        char extra;
         struct op o = {.extent = SIZE_MAX};
-        int fields = sscanf(line, "%u %c %lu %lu %lu", &thread, &o.kind, &o.block, &o.a, &o.b);
+        int fields = sscanf(line, "%u %c %lu %lu %lu %c", &thread, &o.kind, &o.block, &o.a, &o.b, &extra);
         if (fields < 3)
-            continue;  /* the header and comments (the trace is assumed valid: tracefile.py checks) */
+            fail(path, number, "expected THREAD OP ID [ARGS...]");
+        check_op(path, number, &o, fields);
         o.touched = touched_field(&o, fields);
-        if (*count == cap)
-            ops = realloc(ops, (cap *= 2) * sizeof *ops);
+        if (*count == cap) {
+            cap *= 2;
+            ops = allocate_or_exit(realloc(ops, cap * sizeof *ops), cap * sizeof *ops);
+        }
         ops[(*count)++] = o;
-        if (o.block > *max_block)
-            *max_block = o.block;
     }
     gzclose(in);
-    limit_extents(ops, *count, *max_block);
+    if (!header_seen) {
+        fprintf(stderr, "residency: %s: no 'mem_io-trace VERSION' header: empty, or not a trace\n", path);
+        exit(1);
+    }
+    *blocks = number_blocks(ops, *count);
+    limit_extents(ops, *count, *blocks);
     return ops;
 }
 
@@ -114,10 +192,10 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t count;
-    unsigned long max_block;
-    struct op *ops = load(argv[1], &count, &max_block);
-    size_t table_bytes = (max_block + 1) * sizeof(void *);
-    void **blocks = calloc(1, table_bytes);
+    unsigned long block_count;
+    struct op *ops = load(argv[1], &count, &block_count);
+    size_t table_bytes = block_count * sizeof(void *);
+    void **blocks = allocate_or_exit(calloc(1, table_bytes), table_bytes);
     for (size_t at = 0; at < table_bytes; at += 4096)
         ((volatile char *)blocks)[at] = 0;  /* paged in before the baseline */
     long baseline = rss_bytes(), peak = 0;
@@ -134,6 +212,11 @@ int main(int argc, char **argv)
             case 'a': size = o->b; p = mem_io_aligned_alloc(o->a, size); break;
             case 'r': size = o->a; p = mem_io_realloc(blocks[o->block], size); break;
             default: mem_io_free(blocks[o->block]); blocks[o->block] = NULL; continue;
+            }
+            if (!p && size) {
+                fprintf(stderr, "residency: %s: mem_io could not allocate %zu bytes (operation %zu)\n",
+                        argv[1], size, i + 1);
+                return 1;
             }
             blocks[o->block] = p;
             size_t touched = size < o->extent ? size : o->extent;
@@ -153,7 +236,7 @@ int main(int argc, char **argv)
             states_resident = resident_bytes((uintptr_t)states, (uintptr_t)states + (pages << (PAGE_SHIFT - GRAIN_SHIFT)));
             descs_resident = resident_bytes((uintptr_t)descs, (uintptr_t)(descs + pages));
         }
-        for (unsigned long b = 0; b <= max_block; b++) {
+        for (unsigned long b = 0; b < block_count; b++) {
             mem_io_free(blocks[b]);
             blocks[b] = NULL;
         }
