@@ -17,8 +17,11 @@ saving. Rankings: every pair of allocators (system included) whose real times ar
 (the interval of their difference excludes 0) must come out in the same order in the
 prediction. Beside each case: the program's time and the replay's time under system malloc,
 whose difference is the program's own work between allocation calls, which no replay times.
-Then the part without timing noise: minor page faults of the program's process and of the cold
-replay's process (decoding and start-up included), each allocator's minus system malloc's.
+A prediction that misses but lies inside the real saving's 95 % interval is marked so (a miss the
+real runs cannot resolve), beside the ±30 % verdict. Then the part without timing noise: minor
+page faults of the program's process, of the cold replay's process (decoding and start-up
+included) and of the timed cold replay alone, each allocator's minus system malloc's.
+--real-only runs the programs alone: how far their real savings move between runs.
 
 Writes to --out: results.json (every sample, kind "fidelity"), fidelity.json (the savings and
 verdicts, the fault differences) and table.md (the tables it prints: wall time, CPU time, page
@@ -28,6 +31,7 @@ Examples:
   ./run_bench.py fidelity                                   # the five shipped real traces
   ./run_bench.py fidelity --cases cmake_string_lists --record --repetitions 7
   ./run_bench.py fidelity --stdin big.txt -- sort -n        # any program: recorded, then compared
+  ./run_bench.py fidelity --real-only --cases gcc_cc1_compile   # the real savings alone
 """
 import argparse
 import functools
@@ -58,6 +62,10 @@ WARM_REPLAYS = 3
 WARM_MIN_TIME_S = 0.05
 METRICS = {"wall": "real_time_ns", "cpu": "cpu_ns"}
 FAULTS = "process_minor_faults"  # of the whole process: the program's, or a replay process's
+REPLAY_FAULTS = "minor_faults"  # of the timed replay alone
+# The fault table's columns: (heading, job kind, sample field).
+FAULT_COLUMNS = (("program", PROGRAM, FAULTS), ("cold replay's process", COLD, FAULTS),
+                 ("cold replay", COLD, REPLAY_FAULTS))
 RECORD_TIMEOUT_S = 600
 
 
@@ -80,6 +88,9 @@ def add_arguments(parser):
     parser.add_argument("--record", action="store_true",
                         help="record each shipped case's trace afresh, in full, instead of using the shipped "
                              "one (which may be cut short with --max-ops, or come from other program versions)")
+    parser.add_argument("--real-only", action="store_true",
+                        help="run the programs alone (no recording, replays or start-up runs): their real savings, "
+                             "to measure how much these move between separate runs")
     parser.add_argument("--warm-replays", type=positive_int, default=WARM_REPLAYS, metavar="N",
                         help=f"timed warm replays per replay process (default {WARM_REPLAYS})")
     parser.add_argument("--stdin", metavar="FILE", help="with -- PROGRAM: its standard input")
@@ -151,8 +162,11 @@ def record_trace(case, trace, args, repo_root):
     return Case(case.name, case.command, trace, case.env, case.stdin, None, case.cwd)
 
 
-def job_workloads(cases):
-    """{workload name: (case, kind)} for every job kind of every case, and the start-up case."""
+def job_workloads(cases, real_only=False):
+    """{workload name: (case, kind)} for every job kind of every case, and the start-up case; the
+    programs alone with real_only."""
+    if real_only:
+        return {f"{case.name}/{PROGRAM}": (case, PROGRAM) for case in cases}
     kinds = {f"{case.name}/{kind}": (case, kind) for case in cases for kind in (PROGRAM, WARM, COLD)}
     kinds[STARTUP_CASE] = (Case(STARTUP_CASE, STARTUP_COMMAND), STARTUP)
     return kinds
@@ -224,22 +238,29 @@ def within_tolerance(predicted, real):
     return real.low <= predicted <= real.high
 
 
-def ranking(document, case, allocators, metric):
+def inside_interval(predicted, real):
+    """Whether the prediction lies inside the real saving's 95 % interval: a miss there is one the
+    real runs cannot resolve (reported beside the ±30 % verdict, never instead of it)."""
+    return real.low <= predicted <= real.high
+
+
+def ranking(document, case, allocators, metric, models=MODELS):
     """{model: (agreeing, separated)} over every pair of allocators whose real times are separated."""
-    counts = {model: [0, 0] for model in MODELS}
+    counts = {model: [0, 0] for model in models}
     for first, second in itertools.combinations(allocators, 2):
         real = difference(document, case, first, second, (PROGRAM,), metric)
         if real is None or not separated(real):
             continue
-        for model, kinds in MODELS.items():
+        for model, kinds in models.items():
             predicted = difference(document, case, first, second, kinds, metric)
             counts[model][1] += 1
             counts[model][0] += bool(predicted) and (predicted.value > 0) == (real.value > 0)
     return {model: tuple(count) for model, count in counts.items()}
 
 
-def analyse_case(document, case, allocators, metric, reference=results.REFERENCE_ALLOCATOR):
-    """The savings, verdicts and rankings of one case for one metric."""
+def analyse_case(document, case, allocators, metric, models=MODELS, reference=results.REFERENCE_ALLOCATOR):
+    """The savings, verdicts and rankings of one case for one metric (no models: the real savings
+    alone)."""
     program = results.median_metric(results.find_run(document, f"{case}/{PROGRAM}", reference, 1), metric)
     replay = results.median_metric(results.find_run(document, f"{case}/{WARM}", reference, 1), metric)
     rows = []
@@ -250,42 +271,43 @@ def analyse_case(document, case, allocators, metric, reference=results.REFERENCE
         if real is None:
             continue
         row = {"allocator": allocator, "real": _estimate(real), "real_separated": bool(separated(real))}
-        for model, kinds in MODELS.items():
+        for model, kinds in models.items():
             predicted = difference(document, case, reference, allocator, kinds, metric)
-            row[model] = predicted and dict(_estimate(predicted), within=within_tolerance(predicted.value, real))
+            row[model] = predicted and dict(_estimate(predicted), within=within_tolerance(predicted.value, real),
+                                            inside_interval=inside_interval(predicted.value, real))
         rows.append(row)
     return {"case": case, "program_ns": program, "replay_ns": replay, "rows": rows,
-            "ranking": ranking(document, case, allocators, metric)}
+            "ranking": ranking(document, case, allocators, metric, models)}
 
 
 def _estimate(estimate):
     return {"value": estimate.value, "low": estimate.low, "high": estimate.high}
 
 
-def analyse(document, cases, allocators):
-    return {name: [analyse_case(document, case, allocators, metric) for case in cases]
+def analyse(document, cases, allocators, models=MODELS):
+    return {name: [analyse_case(document, case, allocators, metric, models) for case in cases]
             for name, metric in METRICS.items()}
 
 
-def fault_differences(document, cases, allocators, reference=results.REFERENCE_ALLOCATOR):
-    """Per case: the reference's minor faults (medians over rounds) of the program and of a cold
-    replay's process, and every other allocator's minus those: {"case", "reference": {kind:
-    faults}, "rows": [{"allocator", kind: difference}]}, kinds program and cold; None where a run
-    is missing."""
-    def faults(case, kind, allocator):
-        return results.median_metric(results.find_run(document, f"{case}/{kind}", allocator, 1), FAULTS)
+def fault_differences(document, cases, allocators, columns=FAULT_COLUMNS, reference=results.REFERENCE_ALLOCATOR):
+    """Per case: the reference's minor faults (medians over rounds) in each of `columns` (the
+    program's process, a cold replay's process, the timed cold replay alone), and every other
+    allocator's minus those: {"case", "reference": {heading: faults}, "rows": [{"allocator",
+    heading: difference}]}; None where a run is missing."""
+    def faults(case, kind, field, allocator):
+        return results.median_metric(results.find_run(document, f"{case}/{kind}", allocator, 1), field)
 
     analysed = []
     for case in cases:
-        base = {kind: faults(case, kind, reference) for kind in (PROGRAM, COLD)}
+        base = {heading: faults(case, kind, field, reference) for heading, kind, field in columns}
         rows = []
         for allocator in allocators:
             if allocator == reference:
                 continue
             row = {"allocator": allocator}
-            for kind in (PROGRAM, COLD):
-                own = faults(case, kind, allocator)
-                row[kind] = None if own is None or base[kind] is None else own - base[kind]
+            for heading, kind, field in columns:
+                own = faults(case, kind, field, allocator)
+                row[heading] = None if own is None or base[heading] is None else own - base[heading]
             rows.append(row)
         analysed.append({"case": case, "reference": base, "rows": rows})
     return analysed
@@ -295,17 +317,18 @@ def _faults(value, signed=True):
     return "–" if value is None else f"{value:+.0f}" if signed else f"{value:.0f}"
 
 
-def fault_table(analysed, allocators, reference=results.REFERENCE_ALLOCATOR):
-    """Markdown: per case, the reference's faults (program / cold replay process), then per
-    allocator its difference from them, program / cold replay."""
+def fault_table(analysed, allocators, columns=FAULT_COLUMNS, reference=results.REFERENCE_ALLOCATOR):
+    """Markdown: per case, the reference's faults in each column (joined with /), then per
+    allocator its differences from them."""
     others = [a for a in allocators if a != reference]
-    header = ["case", f"{reference}: program / cold replay", *others]
+    headings = [heading for heading, _, _ in columns]
+    header = ["case", f"{reference}: {' / '.join(headings)}", *others]
     lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
     for entry in analysed:
         base = entry["reference"]
-        cells = [entry["case"], f"{_faults(base[PROGRAM], False)} / {_faults(base[COLD], False)}"]
+        cells = [entry["case"], " / ".join(_faults(base[h], False) for h in headings)]
         by_allocator = {row["allocator"]: row for row in entry["rows"]}
-        cells += [f"{_faults(by_allocator[a][PROGRAM])} / {_faults(by_allocator[a][COLD])}" for a in others]
+        cells += [" / ".join(_faults(by_allocator[a][h]) for h in headings) for a in others]
         lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
@@ -315,20 +338,23 @@ def _ms(ns):
 
 
 def _cell(predicted, row):
-    """A prediction: ms saved, its ratio to a separated real saving, ✗ outside tolerance."""
+    """A prediction: ms saved, its ratio to a separated real saving, ✗ outside tolerance, and
+    "in CI" when such a miss still lies inside the real saving's interval."""
     if not predicted:
         return "–"
     ratio = f" ({predicted['value'] / row['real']['value']:.2f}×)" if row["real_separated"] else ""
-    return f"{_ms(predicted['value'])}{ratio}{'' if predicted['within'] else ' ✗'}"
+    verdict = "" if predicted["within"] else " ✗ in CI" if predicted["inside_interval"] else " ✗"
+    return f"{_ms(predicted['value'])}{ratio}{verdict}"
 
 
-def table(analysed, metric_name):
+def table(analysed, metric_name, models=MODELS):
     """Markdown: per case and allocator, the real saving against system malloc and each model's
-    prediction (_cell); then the totals per model: predictions within tolerance, and separated
-    pairs of allocators in the same order."""
-    header = ["case", "allocator", f"real saving, ms {metric_name} (95 % CI)", *MODELS]
+    prediction (_cell); then the totals per model: predictions within tolerance, predictions
+    inside the real interval, and separated pairs of allocators in the same order."""
+    header = ["case", "allocator", f"real saving, ms {metric_name} (95 % CI)", *models]
     lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
-    totals = {model: [0, 0, 0, 0] for model in MODELS}  # within, rows, agreeing pairs, separated pairs
+    # within, rows, inside the real interval, agreeing pairs, separated pairs
+    totals = {model: [0, 0, 0, 0, 0] for model in models}
     notes = []
     for entry in analysed:
         for row in entry["rows"]:
@@ -336,21 +362,25 @@ def table(analysed, metric_name):
             tie = "" if row["real_separated"] else " tie"
             cells = [entry["case"], row["allocator"],
                      f"{_ms(real['value'])} ({_ms(real['low'])}…{_ms(real['high'])}){tie}"]
-            for model in MODELS:
+            for model in models:
                 cells.append(_cell(row[model], row))
                 totals[model][0] += bool(row[model] and row[model]["within"])
                 totals[model][1] += 1
+                totals[model][2] += bool(row[model] and row[model]["inside_interval"])
             lines.append(f"| {' | '.join(cells)} |")
         for model, (agreeing, pairs) in entry["ranking"].items():
-            totals[model][2] += agreeing
-            totals[model][3] += pairs
+            totals[model][3] += agreeing
+            totals[model][4] += pairs
         if entry["program_ns"] and entry["replay_ns"]:
             notes.append(f"{entry['case']}: under system malloc the program takes {entry['program_ns'] / 1e6:.1f} ms "
                          f"{metric_name}, a warm replay of its trace {entry['replay_ns'] / 1e6:.1f} ms "
                          f"({entry['replay_ns'] / entry['program_ns']:.0%})")
-    lines.append("| **within ±30 %** | | | " + " | ".join(f"{t[0]}/{t[1]}" for t in totals.values()) + " |")
-    lines.append("| **rankings agree** (separated pairs) | | | "
-                 + " | ".join(f"{t[2]}/{t[3]}" for t in totals.values()) + " |")
+    if models:
+        lines.append("| **within ±30 %** | | | " + " | ".join(f"{t[0]}/{t[1]}" for t in totals.values()) + " |")
+        lines.append("| **inside the real 95 % CI** | | | "
+                     + " | ".join(f"{t[2]}/{t[1]}" for t in totals.values()) + " |")
+        lines.append("| **rankings agree** (separated pairs) | | | "
+                     + " | ".join(f"{t[3]}/{t[4]}" for t in totals.values()) + " |")
     return "\n".join(lines + [""] + [f"- {note}" for note in notes]) + "\n"
 
 
@@ -369,39 +399,45 @@ def run(args, repo_root, out_dir, binary):
         raise UsageError("fidelity: --stdin and --name apply to -- PROGRAM only")
     else:
         cases = shipped_cases(repo_root, args.cases)
+    if args.real_only and args.record:
+        raise UsageError("fidelity: --real-only runs no replays, so it records nothing: leave out --record")
     # Programs run in their own folders (Case.cwd): the launcher's path must not be relative.
     measure = os.path.abspath(stress.program_path(args.build_dir, stress.MEASURE_BINARY))
     os.makedirs(out_dir, exist_ok=True)
-    if args.record or args.command:
+    if (args.record or args.command) and not args.real_only:
         os.makedirs(os.path.join(out_dir, "traces"), exist_ok=True)
         cases = [record_trace(case, os.path.join(out_dir, "traces", case.name + ".trace.gz"), args, repo_root)
                  for case in cases]
     for case in cases:
-        harness.check_trace(binary, case.trace)
+        if not args.real_only:
+            harness.check_trace(binary, case.trace)
     seed = suite.chosen_seed(args.seed)
-    kinds = job_workloads(cases)
+    kinds = job_workloads(cases, args.real_only)
     options = {"allocators": [a.name for a in allocators], "cases": {c.name: {"command": list(c.command),
                "stdin": c.stdin, "env": c.env, "trace": c.trace} for c in cases}, "repetitions": args.repetitions,
-               "warm_replays": args.warm_replays, "recorded": bool(args.record or args.command), "seed": seed,
+               "warm_replays": args.warm_replays, "recorded": bool(args.record or args.command),
+               "real_only": args.real_only, "seed": seed,
                "build_dir": os.path.abspath(args.build_dir)}
     document = results.new_document("fidelity", options,
                                     environment.collect(repo_root, args.build_dir, allocators, served),
                                     allocators, plan_workloads(kinds))
     planned = plan(kinds, allocators, args.repetitions, seed, args.warm_replays)
+    jobs = "the program alone" if args.real_only else "program, warm and cold replay; and start-up runs"
     print(f"fidelity: {len(planned)} runs: {len(cases)} cases × {len(allocators)} allocators × "
-          f"{args.repetitions} rounds (program, warm and cold replay) and start-up runs", file=sys.stderr)
+          f"{args.repetitions} rounds ({jobs})", file=sys.stderr)
     failures = suite.execute(binary, document, planned, progress.Progress(len(planned)), args.timeout,
                              run=functools.partial(run_job, kinds, measure))
     results.save(document, os.path.join(out_dir, "results.json"))
     names = [a.name for a in allocators]
-    analysed = analyse(document, [c.name for c in cases], names)
-    faults = fault_differences(document, [c.name for c in cases], names)
+    models, columns = ({}, FAULT_COLUMNS[:1]) if args.real_only else (MODELS, FAULT_COLUMNS)
+    analysed = analyse(document, [c.name for c in cases], names, models)
+    faults = fault_differences(document, [c.name for c in cases], names, columns)
     with open(os.path.join(out_dir, "fidelity.json"), "w", encoding="utf-8") as handle:
         json.dump(dict(analysed, faults=faults), handle, indent=1)
-    text = "\n".join(f"## {name} time\n\n{table(entries, name)}" for name, entries in analysed.items())
-    text += (f"\n## minor page faults\n\nOf the program's process and of a cold replay's process (decoding and "
-             f"start-up included; medians over rounds), each allocator's minus {results.REFERENCE_ALLOCATOR}'s:\n\n"
-             f"{fault_table(faults, names)}")
+    text = "\n".join(f"## {name} time\n\n{table(entries, name, models)}" for name, entries in analysed.items())
+    text += (f"\n## minor page faults\n\nMedians over rounds, of: {'; '.join(h for h, _, _ in columns)} (a replay's "
+             f"process includes decoding and start-up, the timed replay does not); each allocator's minus "
+             f"{results.REFERENCE_ALLOCATOR}'s:\n\n{fault_table(faults, names, columns)}")
     with open(os.path.join(out_dir, "table.md"), "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)

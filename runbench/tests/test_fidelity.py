@@ -94,16 +94,46 @@ class VerdictTest(unittest.TestCase):
         self.assertIn("+10.0 (0.25×) ✗", row)  # warm: a quarter of the real saving
         self.assertIn("+38.0 (0.95×) |", row)  # cold: within tolerance
         self.assertIn("| **within ±30 %** | | | 0/1 | 0/1 | 1/1 | 1/1 |", text)
+        self.assertIn("| **inside the real 95 % CI** | | | 0/1 | 0/1 | 0/1 | 0/1 |", text)  # the interval is 40…40
         self.assertIn("| **rankings agree** (separated pairs) | | | 1/1 | 1/1 | 1/1 | 1/1 |", text)
         self.assertIn("the program takes 100.0 ms wall, a warm replay of its trace 20.0 ms (20%)", text)
+
+
+    def test_a_miss_inside_the_real_interval_is_marked_so(self):
+        # Real saving 40 ms, 20 to 60 over the rounds: a prediction of 55 misses ±30 % but lies
+        # inside the interval; one of 70 lies outside it.
+        doc = document(kinds({"system": steady(100), "fast": [80, 40, 60, 60, 60, 60, 40, 40, 40, 60]},
+                             {"system": steady(100, 10), "fast": steady(45, 10)},
+                             {"system": steady(100, 10), "fast": steady(30, 10)},
+                             {"system": steady(5, 10), "fast": steady(5, 10)}))
+        analysed = [fidelity.analyse_case(doc, CASE, ["system", "fast"], "real_time_ns")]
+        row = analysed[0]["rows"][0]
+        self.assertTrue(row["real_separated"])
+        self.assertAlmostEqual(row["real"]["value"] / 1e6, 40)
+        self.assertTrue(row["real"]["low"] / 1e6 < 55 < row["real"]["high"] / 1e6 < 70)
+        self.assertEqual((row["warm"]["within"], row["warm"]["inside_interval"]), (False, True))
+        self.assertEqual((row["cold"]["within"], row["cold"]["inside_interval"]), (False, False))
+        text = fidelity.table(analysed, "wall")
+        cells = next(line for line in text.splitlines() if line.startswith(f"| {CASE} | fast")).rstrip(" |").split(" | ")
+        self.assertEqual(cells[3:], ["+55.0 (1.38×) ✗ in CI"] * 2 + ["+70.0 (1.75×) ✗"] * 2)
+
+    def test_real_savings_alone_without_models(self):
+        doc = document(kinds({"system": steady(100), "fast": steady(60)}, {}, {}, {}))
+        analysed = [fidelity.analyse_case(doc, CASE, ["system", "fast"], "real_time_ns", models={})]
+        self.assertEqual(set(analysed[0]["rows"][0]), {"allocator", "real", "real_separated"})
+        text = fidelity.table(analysed, "wall", models={})
+        self.assertIn(f"| {CASE} | fast | +40.0 (+40.0…+40.0) |", text)
+        self.assertNotIn("within", text)
 
 
 class FaultTest(unittest.TestCase):
     def test_faults_are_differences_from_the_reference_per_process_kind(self):
         # Program: system 1000 faults, lean 400; cold replay process: system 3000, lean 2500 in
-        # most rounds (the median); no cold replay of `other`.
+        # most rounds (the median), of which the timed replay took 1000 fewer; no cold replay of
+        # `other`.
         runs = [{"workload": f"{CASE}/{kind}", "allocator": allocator, "threads": 1,
-                 "samples": [{"round": r, fidelity.FAULTS: f} for r, f in enumerate(faults)]}
+                 "samples": [{"round": r, fidelity.FAULTS: f, fidelity.REPLAY_FAULTS: f - 1000}
+                             for r, f in enumerate(faults)]}
                 for kind, allocator, faults in ((fidelity.PROGRAM, "system", [1000, 1002, 998]),
                                                 (fidelity.PROGRAM, "lean", [400, 400, 401]),
                                                 (fidelity.PROGRAM, "other", [1500, 1500, 1500]),
@@ -111,12 +141,17 @@ class FaultTest(unittest.TestCase):
                                                 (fidelity.COLD, "lean", [2500, 2600, 2500]))]
         doc = {"schema": results.SCHEMA, "schema_version": 1, "runs": runs, "failures": []}
         analysed = fidelity.fault_differences(doc, [CASE], ["system", "lean", "other"])
-        self.assertEqual(analysed[0]["reference"], {fidelity.PROGRAM: 1000, fidelity.COLD: 3000})
+        program, process, replay = (heading for heading, _, _ in fidelity.FAULT_COLUMNS)
+        self.assertEqual(analysed[0]["reference"], {program: 1000, process: 3000, replay: 2000})
         rows = {row["allocator"]: row for row in analysed[0]["rows"]}
-        self.assertEqual(rows["lean"], {"allocator": "lean", fidelity.PROGRAM: -600, fidelity.COLD: -500})
-        self.assertEqual(rows["other"], {"allocator": "other", fidelity.PROGRAM: 500, fidelity.COLD: None})
+        self.assertEqual(rows["lean"], {"allocator": "lean", program: -600, process: -500, replay: -500})
+        self.assertEqual(rows["other"], {"allocator": "other", program: 500, process: None, replay: None})
         text = fidelity.fault_table(analysed, ["system", "lean", "other"])
-        self.assertIn(f"| {CASE} | 1000 / 3000 | -600 / -500 | +500 / – |", text)
+        self.assertIn(f"| {CASE} | 1000 / 3000 / 2000 | -600 / -500 / -500 | +500 / – / – |", text)
+        only_program = fidelity.FAULT_COLUMNS[:1]
+        text = fidelity.fault_table(fidelity.fault_differences(doc, [CASE], ["system", "lean"], only_program),
+                                    ["system", "lean"], only_program)
+        self.assertIn(f"| {CASE} | 1000 | -600 |", text)
 
 
 class CommandTest(CommandTestCase):
@@ -136,6 +171,24 @@ class CommandTest(CommandTestCase):
             proc = run_bench("fidelity", "--no-build", "--build-dir", build_dir(), "--name", "a/b",
                              "--out", os.path.join(out, "d"), "--", "true")
             self.assertCleanError(proc, "--name 'a/b': give a plain name")
+            proc = run_bench("fidelity", "--no-build", "--build-dir", build_dir(), "--real-only", "--record",
+                             "--out", os.path.join(out, "e"))
+            self.assertCleanError(proc, "--real-only runs no replays")
+            self.assertEqual(proc.returncode, 2)
+
+    def test_real_only_runs_the_programs_alone(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            proc = run_bench("fidelity", "--no-build", "--build-dir", build_dir(), "--allocators", "system,mem_io",
+                             "--repetitions", "2", "--seed", "1", "--out", "out", "--real-only", "--", "true",
+                             timeout=120, cwd=scratch)
+            self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+            self.assertIn("| true | mem_io |", proc.stdout)
+            self.assertNotIn("within ±30 %", proc.stdout)
+            out = os.path.join(scratch, "out")
+            self.assertFalse(os.path.exists(os.path.join(out, "traces")))  # nothing recorded
+            document = results.load(os.path.join(out, "results.json"))
+            self.assertEqual({run["workload"] for run in document["runs"]}, {"true/program"})
+            self.assertEqual(len(results.find_run(document, "true/program", "mem_io", 1)["samples"]), 2)
 
     def test_smoke_run_on_a_tiny_program(self):
         # Run from another folder with relative paths: the program sees the caller's folder.
