@@ -43,9 +43,9 @@ static void *alloc_generic(size_t n, size_t alignment, bool zero)
             errno = ENOMEM;
             return NULL;
         }
-        bool fresh;
-        void *p = large_alloc(n, alignment, &fresh);
-        if (p && zero && !fresh)
+        enum large_memory memory;
+        void *p = large_alloc(n, alignment, &memory);
+        if (p && zero && memory != LARGE_FRESH)
             memset(p, 0, n);
         return p;
     }

@@ -163,6 +163,14 @@ struct large_cached {
     uintptr_t origin;                  /* start of the mmap it came from: only pieces of one
                                           mapping (one kernel vma) merge, so mremap works */
     uint64_t since_ms;
+    bool guarded;                      /* its last page is PROT_NONE: the guard page of the
+                                          secure-mode block that ended there, kept */
+};
+/* What a large block's pages hold when large_alloc hands it out. */
+enum large_memory {
+    LARGE_FRESH,                       /* a new mapping: zero */
+    LARGE_REUSED,                      /* what the range last held */
+    LARGE_GUARDED                      /* the same, and its last page is PROT_NONE already */
 };
 struct large_cache {
     struct large_cached ranges[LARGE_CACHE_SLOTS];

@@ -130,8 +130,9 @@ static void large_cache_take_front_locked(struct large_cache *c, struct large_ca
 }
 
 /* The front `len` bytes of the smallest range of c that holds them (the rest stays cached),
- * or NULL. Cached pages were touched before, so reusing them costs no faults. */
-static void *large_cache_take_locked(struct large_cache *c, size_t *len_io, uintptr_t *origin)
+ * or NULL. Cached pages were touched before, so reusing them costs no faults. *guarded: the
+ * bytes taken end in a kept guard page (the whole range was taken, and it had one). */
+static void *large_cache_take_locked(struct large_cache *c, size_t *len_io, uintptr_t *origin, bool *guarded)
 {
     size_t len = *len_io;
     size_t best = c->count;
@@ -145,6 +146,7 @@ static void *large_cache_take_locked(struct large_cache *c, size_t *len_io, uint
     *origin = r->origin;
     if (r->len - len < LARGE_MIN_REMAINDER)
         len = *len_io = r->len;  /* no small fragment: it would only be unmapped later */
+    *guarded = len == r->len && r->guarded;
     large_cache_take_front_locked(c, r, len);
     return base;
 }
@@ -190,15 +192,22 @@ static void large_cache_drop_oldest_locked(struct large_cache *c)
  * kernel tends to place mappings side by side, so big ranges form again). All caches
  * together hold at most LARGE_CACHE_MAX_BYTES: room is made by dropping the oldest ranges of
  * any cache (with only c's, many threads each found the others' ranges filling the total and
- * unmapped their own, so every malloc mapped afresh). */
-static void large_cache_put_locked(struct large_cache *c, char *base, size_t len, uintptr_t origin)
+ * unmapped their own, so every malloc mapped afresh). `guarded`: the range ends in a kept
+ * guard page; one that a merge puts inside the range is made accessible again. */
+static void large_cache_put_locked(struct large_cache *c, char *base, size_t len, uintptr_t origin, bool guarded)
 {
     uint64_t now = os_now_ms();
     for (size_t i = 0; i < c->count;) {
         struct large_cached *r = &c->ranges[i];
-        if (r->origin == origin && ((char *)r->base + r->len == base || base + len == (char *)r->base)) {
-            if ((char *)r->base < base)
+        bool below = (char *)r->base + r->len == base, above = base + len == (char *)r->base;
+        if (r->origin == origin && (below || above)) {
+            struct large_cached lower = below ? *r : (struct large_cached){.base = base, .len = len, .guarded = guarded};
+            if (lower.guarded)
+                os_protect((char *)lower.base + lower.len - MEM_IO_PAGE, MEM_IO_PAGE, PROT_READ | PROT_WRITE);
+            if (below)
                 base = r->base;
+            else
+                guarded = r->guarded;
             len += large_cache_remove_locked(c, i).len;
             continue;
         }
@@ -220,7 +229,8 @@ static void large_cache_put_locked(struct large_cache *c, char *base, size_t len
         c->next = large.caches;
         large.caches = c;
     }
-    c->ranges[c->count++] = (struct large_cached){.base = base, .len = len, .origin = origin, .since_ms = now};
+    c->ranges[c->count++] = (struct large_cached){
+        .base = base, .len = len, .origin = origin, .since_ms = now, .guarded = guarded};
     large.cached_bytes += len;
 }
 
@@ -262,14 +272,17 @@ static struct large_cached large_cache_take_largest_locked(struct large_cache *c
  * caller's cache (shorter than len; base NULL when that cache was empty), is grown with mremap
  * rather than a fresh mapping made beside the cache. Its pages stay faulted in, only the added tail faults,
  * and the footprint grows by the difference alone (the cache is spent before the footprint
- * grows, so freed memory never adds to the peak). */
-static char *large_map(size_t len, struct large_cached grown, uintptr_t *origin, bool *fresh)
+ * grows, so freed memory never adds to the peak). A kept guard page is made accessible
+ * first: mremap moves only a range of one protection. */
+static char *large_map(size_t len, struct large_cached grown, uintptr_t *origin, enum large_memory *memory)
 {
     if (grown.base) {
+        if (grown.guarded)
+            os_protect((char *)grown.base + grown.len - MEM_IO_PAGE, MEM_IO_PAGE, PROT_READ | PROT_WRITE);
         void *moved = mremap(grown.base, grown.len, len, MREMAP_MAYMOVE);
         if (moved != MAP_FAILED) {
             *origin = moved == grown.base ? grown.origin : (uintptr_t)moved;
-            *fresh = false;
+            *memory = LARGE_REUSED;
             os_bytes_add(len - grown.len);
             return moved;
         }
@@ -279,7 +292,7 @@ static char *large_map(size_t len, struct large_cached grown, uintptr_t *origin,
     char *base = os_map(len);
     if (base) {
         *origin = (uintptr_t)base;
-        *fresh = true;
+        *memory = LARGE_FRESH;
         os_bytes_add(len);
     }
     return base;
@@ -330,9 +343,9 @@ static bool large_cache_release_all(void)
     return any;
 }
 
-/* *fresh says whether the memory is known to be zero (a new mapping). A cache hit takes the
- * lock once; only a miss, which makes or grows a mapping, takes it again. */
-static void *large_alloc(size_t n, size_t alignment, bool *fresh)
+/* *memory says what the block's pages hold. A cache hit takes the lock once; only a miss,
+ * which makes or grows a mapping, takes it again. */
+static void *large_alloc(size_t n, size_t alignment, enum large_memory *memory)
 {
     size_t slack = HEADER_SIZE + (alignment > MEM_IO_ALIGNMENT ? alignment : LARGE_COLOR_MASK);
     if (n > PTRDIFF_MAX - slack - MEM_IO_PAGE) {
@@ -343,12 +356,13 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
     uintptr_t origin = 0, user = 0;
     struct large_cached grown = {0};
     struct large_cache *home = large_home();
+    bool guarded = false;
     pthread_mutex_lock(&large.lock);
     large_cache_decay_locked(os_now_ms());
     bool room = large_reserve_locked();  /* first: a rehash moves the slots */
-    char *base = room ? large_cache_take_locked(home, &len, &origin) : NULL;
+    char *base = room ? large_cache_take_locked(home, &len, &origin, &guarded) : NULL;
     if (!base && room && home != &large.shared)  /* ranges of blocks of exiting threads */
-        base = large_cache_take_locked(&large.shared, &len, &origin);
+        base = large_cache_take_locked(&large.shared, &len, &origin, &guarded);
     if (base) {
         user = large_place(base, len, origin, alignment);
         large_insert_locked(user, home);  /* cannot fail: room was reserved above */
@@ -356,12 +370,12 @@ static void *large_alloc(size_t n, size_t alignment, bool *fresh)
         grown = large_cache_take_largest_locked(home);  /* in the same hold: shorter than len */
     }
     pthread_mutex_unlock(&large.lock);
-    *fresh = false;
+    *memory = guarded ? LARGE_GUARDED : LARGE_REUSED;
     bool fold = false;
     if (!base) {
-        base = room ? large_map(len, grown, &origin, fresh) : NULL;
+        base = room ? large_map(len, grown, &origin, memory) : NULL;
         if (!base && room && large_cache_release_all())  /* out of address space (RLIMIT_AS) */
-            base = large_map(len, (struct large_cached){0}, &origin, fresh);
+            base = large_map(len, (struct large_cached){0}, &origin, memory);
         if (!base) {
             errno = ENOMEM;
             return NULL;
@@ -412,8 +426,9 @@ static struct large_slot *large_lock_slot(const void *p)
     return s;
 }
 
-/* False when p is not a large block at all (the caller goes on checking). */
-static bool large_free(void *p, const char *function)
+/* False when p is not a large block at all (the caller goes on checking). guard_kept: the
+ * block's last page is its guard page, PROT_NONE, and stays so in the cache (secure mode). */
+static bool large_free(void *p, const char *function, bool guard_kept)
 {
     struct large_slot *s = large_lock_slot(p);
     if (!s)
@@ -425,7 +440,7 @@ static bool large_free(void *p, const char *function)
         char *base = (char *)h->prev;
         size_t len = h->size;
         stat_live(-(int64_t)((uintptr_t)base + len - (uintptr_t)p));
-        large_cache_put_locked(s->home, base, len, (uintptr_t)h->next);
+        large_cache_put_locked(s->home, base, len, (uintptr_t)h->next, guard_kept);
         large_cache_decay_locked(os_now_ms());
     }
     pthread_mutex_unlock(&large.lock);

@@ -89,6 +89,16 @@ static void os_hugepages(void *p, size_t len)
     }
 }
 
+/* mprotect without touching errno. Where the kernel refuses (its limit on the number of
+ * mappings) the range keeps its protection: secure mode's guard pages are then missing, and
+ * the canaries still find an overflow at free. */
+static void os_protect(void *p, size_t len, int protection)
+{
+    int saved = errno;
+    mprotect(p, len, protection);
+    errno = saved;
+}
+
 /* Gives the physical pages back but keeps the range; the next touch faults in zeroes. */
 static void os_decommit(void *p, size_t len)
 {

@@ -389,21 +389,30 @@ static void secure_zero(unsigned char *p, size_t len)
 }
 
 /* Makes the guard page after the `usable` bytes of large block p inaccessible (PROT_NONE) or
- * accessible again before the block goes back to the core. Where the kernel refuses (its
- * limit on mappings), the block has no guard; its canary still finds an overflow at free. */
+ * accessible again (os_protect: where the kernel refuses, the block has no guard). */
 static void guard_protect(unsigned char *p, size_t usable, int protection)
 {
+    os_protect(p + usable, MEM_IO_PAGE, protection);
+}
+
+/* Gives the large block p back to the core. Its range keeps its guard page PROT_NONE in the
+ * large cache, so that a block that reuses the whole range ends in it with no mprotect call
+ * (large_cache_take_locked). */
+static __attribute__((noinline)) void secure_large_free(unsigned char *p)
+{
+    stat_call(&tls_heap->stats.free_calls);  /* as free_core counts a large free */
     int saved = errno;
-    mprotect(p + usable, MEM_IO_PAGE, protection);
+    large_free(p, "free", true);
     errno = saved;
 }
 
-/* Gives block p back to the core, its guard page (if any) accessible again. */
-static __attribute__((noinline)) void secure_core_free(unsigned char *p, size_t usable, bool guarded)
+/* Gives block p back to the core; guarded: p is a large block (its last page its guard). */
+static inline void secure_core_free(unsigned char *p, bool guarded)
 {
-    if (guarded)
-        guard_protect(p, usable, PROT_READ | PROT_WRITE);
-    free_core(p);
+    if (unlikely(guarded))
+        secure_large_free(p);
+    else
+        free_core(p);
 }
 
 /* ---- allocation ---- */
@@ -437,6 +446,31 @@ static unsigned char *medium_cached(size_t need, size_t *usable)
     return p;
 }
 
+/* A large block for n bytes, `need` with its guard page, which ends in that guard page
+ * (PROT_NONE); *usable: its usable size short of the guard, *memory: what its pages hold. */
+static unsigned char *secure_large_alloc(size_t n, size_t need, size_t alignment, size_t *usable,
+                                         enum large_memory *memory)
+{
+    unsigned char *p = large_alloc(need, alignment, memory);
+    if (!p)
+        return NULL;
+    bool guarded;
+    *usable = core_usable(p, "malloc", &guarded);
+    /* Slack past the block that the design does not allow is cut off: an alignment's (the
+     * guard page then follows the block, as it does any other large block) and more than the
+     * tail's 28 bits hold (a block over 4 GiB, rounded up by 1/8). A large block's rounding,
+     * which the large cache reuses, stays. */
+    size_t slack = *usable - (n + TAIL_BYTES);
+    if (slack >= MEM_IO_PAGE && (alignment > MEM_IO_ALIGNMENT || slack > TAIL_SLACK_MAX) && large_resize(p, need)) {
+        *usable = core_usable(p, "malloc", &guarded);
+        if (*memory == LARGE_GUARDED)
+            *memory = LARGE_REUSED;  /* the kept guard page went with the slack */
+    }
+    if (*memory != LARGE_GUARDED)
+        guard_protect(p, *usable, PROT_NONE);
+    return p;
+}
+
 /* A block of n bytes whose first `copied` bytes are those at `from` (realloc), the rest zero. */
 static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignment, const void *from, size_t copied)
 {
@@ -447,6 +481,7 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
     }
     unsigned char *p = NULL;
     size_t usable;
+    enum large_memory memory = LARGE_REUSED;
     if (likely(n <= SMALL_MAX - TAIL_BYTES && alignment <= MEM_IO_ALIGNMENT)) {
         unsigned cls = class_of(n + TAIL_BYTES);
         p = secure_small_pop(cls);
@@ -460,24 +495,17 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
             return NULL;
         }
         guarded = served_large(need, alignment);  /* a large block: one more page, its guard */
-        if (!guarded)
-            need -= MEM_IO_PAGE;
-        if (alignment > MEM_IO_ALIGNMENT || !(p = medium_cached(need, &usable))) {
-            p = alloc_generic(need, alignment, false);
-            if (!p)
+        if (guarded) {
+            if (!(p = secure_large_alloc(n, need, alignment, &usable, &memory)))
                 return NULL;
-            usable = core_usable(p, "malloc", &guarded);
-            /* Slack past the block that the design does not allow is cut off: an alignment's
-             * (the guard page then follows the block, as it does any other large block) and
-             * more than the tail's 28 bits hold (a block over 4 GiB, rounded up by 1/8). A
-             * large block's rounding, which the large cache reuses, stays. */
-            size_t slack = usable - (n + TAIL_BYTES);
-            if (guarded && slack >= MEM_IO_PAGE && (alignment > MEM_IO_ALIGNMENT || slack > TAIL_SLACK_MAX) &&
-                large_resize(p, need))
+        } else {
+            need -= MEM_IO_PAGE;
+            if (alignment > MEM_IO_ALIGNMENT || !(p = medium_cached(need, &usable))) {
+                if (!(p = alloc_generic(need, alignment, false)))
+                    return NULL;
                 usable = core_usable(p, "malloc", &guarded);
+            }
         }
-        if (guarded)
-            guard_protect(p, usable, PROT_NONE);
     }
     if (copied)
         memcpy(p, from, copied);
@@ -485,7 +513,7 @@ static __attribute__((noinline)) void *secure_alloc_copy(size_t n, size_t alignm
     if (!guarded) {
         _Static_assert(sizeof(struct free_block) == sizeof(struct bin_links), "links of both kinds");
         memset(p + copied, 0, copied < sizeof(struct free_block) ? sizeof(struct free_block) - copied : 0);
-    } else {
+    } else if (memory != LARGE_FRESH) {
         secure_zero(p + copied, n - copied);
     }
     canary_write(p, n, usable, secure_key(p));
@@ -518,10 +546,7 @@ static __attribute__((noinline)) void quarantine_release(unsigned char *p, size_
         report_error("free", "write to a freed block (found when it left the quarantine)", p);
     } else {
         tail_store(p, usable, 0);
-        if (unlikely(guarded))
-            secure_core_free(p, usable, guarded);
-        else
-            free_core(p);
+        secure_core_free(p, guarded);
     }
 }
 
@@ -550,7 +575,7 @@ static __attribute__((noinline)) void quarantine_put_heapless(unsigned char *p, 
         return;
     }
     tail_store(p, usable, 0);
-    secure_core_free(p, usable, guarded);
+    secure_core_free(p, guarded);
 }
 
 /* Adds the freed block p to the thread's quarantine. Once the ring is full (the steady state)
@@ -574,7 +599,7 @@ static ALWAYS_INLINE void quarantine_put(struct quarantine *qu, unsigned char *p
 static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64_t key, bool guarded)
 {
     if (usable > QUARANTINE_BLOCK_MAX) {
-        secure_core_free(p, usable, guarded);
+        secure_core_free(p, guarded);
         return;
     }
     zero_block(p, usable);
