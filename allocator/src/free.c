@@ -40,7 +40,7 @@ static void free_generic(void *p, const char *function)
         free_small(p, off, function);
     } else {
         ensure_init();
-        if (!arena_free(p, function) && !large_free(p, function, false))
+        if (!arena_free(p, function) && !large_free(p, function))
             report_error(function, "invalid pointer", p);
     }
     errno = saved;

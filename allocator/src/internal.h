@@ -200,7 +200,7 @@ struct heap_stats {
  * (secure.c): a ring of the last QUARANTINE_SLOTS, at most QUARANTINE_BYTES together. */
 #define QUARANTINE_SLOTS 256
 #define QUARANTINE_BYTES ((size_t)1 << 20)
-struct quarantined { void *block; size_t usable; bool guarded; };
+struct quarantined { void *block; size_t usable; };
 struct quarantine {
     struct quarantined slots[QUARANTINE_SLOTS];
     unsigned head, count;

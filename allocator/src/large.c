@@ -426,9 +426,9 @@ static struct large_slot *large_lock_slot(const void *p)
     return s;
 }
 
-/* False when p is not a large block at all (the caller goes on checking). guard_kept: the
- * block's last page is its guard page, PROT_NONE, and stays so in the cache (secure mode). */
-static bool large_free(void *p, const char *function, bool guard_kept)
+/* False when p is not a large block at all (the caller goes on checking). In secure mode
+ * every large block ends in its guard page (secure.c), which stays PROT_NONE in the cache. */
+static bool large_free(void *p, const char *function)
 {
     struct large_slot *s = large_lock_slot(p);
     if (!s)
@@ -440,7 +440,7 @@ static bool large_free(void *p, const char *function, bool guard_kept)
         char *base = (char *)h->prev;
         size_t len = h->size;
         stat_live(-(int64_t)((uintptr_t)base + len - (uintptr_t)p));
-        large_cache_put_locked(s->home, base, len, (uintptr_t)h->next, guard_kept);
+        large_cache_put_locked(s->home, base, len, (uintptr_t)h->next, secure_mode);
         large_cache_decay_locked(os_now_ms());
     }
     pthread_mutex_unlock(&large.lock);

@@ -395,25 +395,6 @@ static void guard_protect(unsigned char *p, size_t usable, int protection)
     os_protect(p + usable, MEM_IO_PAGE, protection);
 }
 
-/* Gives the large block p back to the core. Its range keeps its guard page PROT_NONE in the
- * large cache, so that a block that reuses the whole range ends in it with no mprotect call
- * (large_cache_take_locked). */
-static __attribute__((noinline)) void secure_large_free(unsigned char *p)
-{
-    stat_call(&tls_heap->stats.free_calls);  /* as free_core counts a large free */
-    int saved = errno;
-    large_free(p, "free", true);
-    errno = saved;
-}
-
-/* Gives block p back to the core; guarded: p is a large block (its last page its guard). */
-static inline void secure_core_free(unsigned char *p, bool guarded)
-{
-    if (unlikely(guarded))
-        secure_large_free(p);
-    else
-        free_core(p);
-}
 
 /* ---- allocation ---- */
 
@@ -540,85 +521,85 @@ static void *secure_alloc(size_t n, size_t alignment)
 /* Gives a block that left the quarantine back to the core, after checking that nothing
  * wrote to it while it was free. Every call in it is a tail call (errors continue: a block
  * written after free is leaked, never handed out again), so it needs no frame. */
-static __attribute__((noinline)) void quarantine_release(unsigned char *p, size_t usable, bool guarded)
+static __attribute__((noinline)) void quarantine_release(unsigned char *p, size_t usable)
 {
     if (unlikely(!still_freed(p, usable, freed_mark(secure_key(p))))) {
         report_error("free", "write to a freed block (found when it left the quarantine)", p);
     } else {
         tail_store(p, usable, 0);
-        secure_core_free(p, guarded);
+        free_core(p);
     }
 }
 
 /* Adds p to the quarantine after the oldest blocks left it, as many as make room. */
-static __attribute__((noinline)) void quarantine_put_slow(struct quarantine *qu, unsigned char *p, size_t usable, bool guarded)
+static __attribute__((noinline)) void quarantine_put_slow(struct quarantine *qu, unsigned char *p, size_t usable)
 {
     while (qu->count == QUARANTINE_SLOTS || (qu->count && qu->bytes + usable > QUARANTINE_BYTES)) {
         struct quarantined out = qu->slots[qu->head];
         qu->head = (qu->head + 1) % QUARANTINE_SLOTS;
         qu->count--;
         qu->bytes -= out.usable;
-        quarantine_release(out.block, out.usable, out.guarded);
+        quarantine_release(out.block, out.usable);
     }
-    qu->slots[(qu->head + qu->count) % QUARANTINE_SLOTS] = (struct quarantined){p, usable, guarded};
+    qu->slots[(qu->head + qu->count) % QUARANTINE_SLOTS] = (struct quarantined){p, usable};
     qu->count++;
     qu->bytes += usable;
 }
 
 /* quarantine_put for a thread that has no heap yet (made now) or no more (it is exiting: the
  * block goes back at once, its freed mark cleared). */
-static __attribute__((noinline)) void quarantine_put_heapless(unsigned char *p, size_t usable, bool guarded)
+static __attribute__((noinline)) void quarantine_put_heapless(unsigned char *p, size_t usable)
 {
     struct heap *h = heap_acquire();
     if (h) {
-        quarantine_put_slow(&h->quarantine, p, usable, guarded);
+        quarantine_put_slow(&h->quarantine, p, usable);
         return;
     }
     tail_store(p, usable, 0);
-    secure_core_free(p, guarded);
+    free_core(p);
 }
 
 /* Adds the freed block p to the thread's quarantine. Once the ring is full (the steady state)
  * p takes the oldest block's slot and that block leaves, last, so that this is a tail call. */
-static ALWAYS_INLINE void quarantine_put(struct quarantine *qu, unsigned char *p, size_t usable, bool guarded)
+static ALWAYS_INLINE void quarantine_put(struct quarantine *qu, unsigned char *p, size_t usable)
 {
     struct quarantined *oldest = &qu->slots[qu->head];
     if (likely(qu->count == QUARANTINE_SLOTS && qu->bytes - oldest->usable + usable <= QUARANTINE_BYTES)) {
         struct quarantined out = *oldest;
-        *oldest = (struct quarantined){p, usable, guarded};
+        *oldest = (struct quarantined){p, usable};
         qu->head = (qu->head + 1) % QUARANTINE_SLOTS;
         qu->bytes += usable - out.usable;
-        quarantine_release(out.block, out.usable, out.guarded);
+        quarantine_release(out.block, out.usable);
         return;
     }
-    quarantine_put_slow(qu, p, usable, guarded);
+    quarantine_put_slow(qu, p, usable);
 }
 
 /* Frees the live block p of `usable` bytes: zeroed, marked, and quarantined. Blocks over
  * QUARANTINE_BLOCK_MAX go back at once, unzeroed (secure_alloc zeroes large blocks). */
-static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64_t key, bool guarded)
+static ALWAYS_INLINE void secure_release(unsigned char *p, size_t usable, uint64_t key)
 {
     if (usable > QUARANTINE_BLOCK_MAX) {
-        secure_core_free(p, guarded);
+        free_core(p);  /* a large block's range keeps its guard page (large_free) */
         return;
     }
     zero_block(p, usable);
     tail_store(p, usable, freed_mark(key));
     struct heap *h = tls_heap;
     if (unlikely(h == &empty_heap || h == &dead_heap)) {
-        quarantine_put_heapless(p, usable, guarded);
+        quarantine_put_heapless(p, usable);
         return;
     }
-    quarantine_put(&h->quarantine, p, usable, guarded);
+    quarantine_put(&h->quarantine, p, usable);
 }
 
 /* Frees the block p of usable size `usable` (core_usable's) after its checks. */
-static ALWAYS_INLINE void secure_free_checked(unsigned char *p, size_t usable, bool guarded,
+static ALWAYS_INLINE void secure_free_checked(unsigned char *p, size_t usable,
                                               const char *function)
 {
     uint64_t key = secure_key(p);
     if (secure_live_size(p, usable, key, function) != SIZE_MAX)
-        secure_release(p, usable, key, guarded);
+        secure_release(p, usable, key);
 }
 
 /* free of anything but a live small block. */
@@ -633,7 +614,7 @@ static __attribute__((noinline)) void secure_free_other(void *p, const char *fun
         bool guarded;
         size_t usable = core_usable(p, function, &guarded);
         if (usable)
-            secure_free_checked(p, usable, guarded, function);
+            secure_free_checked(p, usable, function);
     }
     errno = saved;
 }
@@ -643,7 +624,7 @@ static void secure_free(void *p, const char *function)
     uintptr_t off = small_offset(p);
     if (likely(off < LOAD(small_span) && !(off & 15) && LOAD(*state_of(off)) == STATE_USED)) {
         /* a live small block (small_usable's test, inline); nothing on this path sets errno */
-        secure_free_checked(p, LOAD(page_of(off)->block_size), false, function);
+        secure_free_checked(p, LOAD(page_of(off)->block_size), function);
         return;
     }
     secure_free_other(p, function);
@@ -716,7 +697,7 @@ static void *secure_realloc(void *p, size_t n)
     }
     void *q = secure_alloc_copy(n, MEM_IO_ALIGNMENT, p, old < n ? old : n);
     if (q)
-        secure_release(p, usable, key, guarded);
+        secure_release(p, usable, key);
     return q;
 }
 
