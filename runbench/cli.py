@@ -186,8 +186,9 @@ def build_parser():
                        help="fail when mem_io's fragmentation or peak RSS grows by more than this "
                             f"(default {MEMORY_THRESHOLD})")
     check.add_argument("--instructions-threshold", type=fraction, default=INSTRUCTIONS_THRESHOLD,
-                       help="fail when mem_io's instructions per operation or its peak bytes from the OS, "
-                            f"counted under callgrind, grow by more than this (default {INSTRUCTIONS_THRESHOLD})")
+                       help="fail when mem_io's instructions or estimated cycles per operation or its peak "
+                            "bytes from the OS, counted under callgrind, or its page faults per replay on a "
+                            f"steady workload grow by more than this (default {INSTRUCTIONS_THRESHOLD})")
     # Tests substitute a deliberately slow or wasteful library for mem_io to prove the gate fires.
     check.add_argument("--candidate", default="mem_io", help=argparse.SUPPRESS)
 
@@ -381,9 +382,13 @@ def command_check(args):
         return 0
     thresholds = {"throughput": args.throughput_threshold, "fragmentation": args.memory_threshold,
                   "peak RSS": args.memory_threshold}
-    verdicts = (gate.evaluate_counted(document, baseline, args.instructions_threshold)
+    fault_verdicts, unsteady = gate.evaluate_faults(document, baseline, args.instructions_threshold)
+    verdicts = (gate.evaluate_counted(document, baseline, args.instructions_threshold) + fault_verdicts
                 + gate.evaluate(document, baseline, thresholds, drift))
     print(gate.verdict_table(verdicts))
+    if unsteady:
+        print(f"check: note: page faults not judged for {', '.join(unsteady)}: the baseline's rounds disagree "
+              "(the decay clock, thread interleaving)")
     for name in gate.missing_workloads(document, baseline):
         print(f"check: note: workload {name} is not in the baseline; not judged")
     short = sorted({v.workload for v in verdicts if not v.enough_rounds})
@@ -397,6 +402,9 @@ def command_check(args):
     if not results.callgrind_records(baseline):
         print("check: note: the baseline holds no callgrind counts; instructions and peak OS bytes not judged "
               "(remake it with --update-baseline)")
+    for label in gate.counted_metrics_missing(document, baseline):
+        print(f"check: note: the baseline's callgrind records hold no {label} (made before it was counted); "
+              "not judged (remake the baseline with --update-baseline)")
     return _check_outcome(verdicts, failed_runs, args)
 
 
@@ -428,7 +436,8 @@ def _count_instructions(binary, candidate, chosen_workloads, runs_each, document
                 failed.append(f"{workload.name} under callgrind ({error})")
                 continue
             results.add_callgrind(document, workload.name, candidate.name, cost)
-            print(f"check: [{done}/{len(jobs)}] {workload.name}: {cost.instructions_per_op:.3f} instructions/op",
+            print(f"check: [{done}/{len(jobs)}] {workload.name}: {cost.instructions_per_op:.3f} instructions/op, "
+                  f"{cost.estimated_cycles_per_op:.3f} est. cycles/op",
                   file=sys.stderr)
     return failed
 
@@ -443,7 +452,9 @@ def _relative_workload_paths(document):
 
 def _check_outcome(verdicts, failed_runs, args):
     status = gate.exit_status(verdicts, failed_runs)
-    failed = [f"{v.workload} {v.metric.label} ({v.change:.4g}× baseline)" for v in verdicts if v.state == gate.FAIL]
+    failed = [f"{v.workload} {v.metric.label} ("
+              + (f"{v.change:.4g}× baseline)" if v.baseline else f"{v.current:.4g}, baseline 0)")
+              for v in verdicts if v.state == gate.FAIL]
     unclear = [f"{v.workload} {v.metric.label}" for v in verdicts if v.state == gate.INCONCLUSIVE]
     if status == 1:
         print("check: FAILED: " + "; ".join(

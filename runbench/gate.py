@@ -3,10 +3,13 @@
 Counted (deterministic, tight threshold): mem_io replays each workload once under valgrind's
 callgrind (several times where the baseline's runs disagree: multi-threaded traces whose threads
 interleave differently from run to run, so a median meets a median); the gate compares the
-instructions executed inside mem_io's entry points per trace operation, and the bytes mem_io
-held from the OS at its peak, with the baseline's. Either growing
+instructions executed inside mem_io's entry points per trace operation, the cycles callgrind
+estimates for them from its simulated cache misses, and the bytes mem_io held from the OS at its
+peak, with the baseline's. Any growing
 by more than the threshold (1 %, or twice the spread of the baseline's own callgrind runs when
 that is larger; peak OS bytes also by more than two 64 KiB pages) fails; otherwise it passes.
+The timed rounds' page faults per replay are judged the same way, without an interval, on the
+workloads whose baseline rounds all agree (evaluate_faults).
 
 Timed (for large effects): mem_io and system malloc run interleaved, in random order, once per
 round (a few measured repetitions in each process); the gate compares mem_io's per-round
@@ -78,9 +81,19 @@ METRICS = (
     Metric("fragmentation", "fragmentation", False, False, "ideal_bytes"),
     Metric("peak RSS", "peak_rss_bytes", False, False, IN_BYTES),
 )
+# From the timed rounds: the harness's minor page faults per measured replay (getrusage of the
+# whole process, the warm-up replay left out), one value per round. Judged like a counted metric,
+# without an interval, on the workloads whose baseline rounds all agree; lower is better.
+FAULTS = Metric("page faults/replay", "minor_faults", False, False, None)
+# Page faults per replay that a steady workload may gain beyond its threshold: a fault costs ~12 µs
+# here, under 1 % of the shortest shipped replay that has any small blocks (churn, ~2 ms).
+FAULTS_FLOOR_PER_REPLAY = 1.0
 # From the callgrind runs (results.CALLGRIND records); lower is better.
 COUNTED_METRICS = (
     Metric("instructions/op", "instructions_per_op", False, False, None),
+    # Instructions plus the simulated cache misses at callgrind's cycle estimate: a change that
+    # costs misses but no instructions moves it, one that trades a miss for a few instructions not.
+    Metric("est. cycles/op", "estimated_cycles_per_op", False, False, None),
     Metric("peak OS bytes", "peak_os_bytes", False, False, IN_BYTES),
 )
 
@@ -267,6 +280,37 @@ def evaluate_counted(current, baseline, threshold):
     return verdicts
 
 
+def evaluate_faults(current, baseline, threshold, threads=1):
+    """(verdicts, unsteady): page faults per replay for every workload whose baseline rounds all
+    show the same count (on the shipped traces mostly 0: mem_io reuses what the warm-up replay
+    faulted in); FAIL when this run's median over rounds exceeds it by more than the threshold
+    and FAULTS_FLOOR_PER_REPLAY, else PASS. `unsteady` names the workloads whose baseline rounds
+    disagree (the decay clock fires at load-dependent points, threads interleave): not judged."""
+    verdicts, unsteady = [], []
+    for workload in results.workloads_in(current):
+        now, before = samples(current, workload, FAULTS, threads), samples(baseline, workload, FAULTS, threads)
+        if not now or not before:
+            continue
+        if min(before) != max(before):
+            unsteady.append(workload)
+            continue
+        now_median, before_value = stats.median(now), before[0]
+        change = now_median / before_value if before_value else (1.0 if now_median == 0 else float("inf"))
+        allowed = before_value * (1 + threshold) + FAULTS_FLOOR_PER_REPLAY
+        verdicts.append(Verdict(workload, FAULTS, before_value, now_median, change, None, threshold,
+                                FAIL if now_median > allowed else PASS))
+    return verdicts, unsteady
+
+
+def counted_metrics_missing(current, baseline):
+    """Labels of the counted metrics that this run measured and the baseline's callgrind records
+    lack (a baseline made before the metric existed): those are not judged."""
+    def measured(document):
+        return {metric.label for metric in COUNTED_METRICS for record in results.callgrind_records(document)
+                if isinstance(record.get(metric.counter), (int, float))}
+    return sorted(measured(current) - measured(baseline)) if results.callgrind_records(baseline) else []
+
+
 def missing_workloads(current, baseline):
     return sorted(set(results.workloads_in(current)) - set(results.workloads_in(baseline)))
 
@@ -293,7 +337,8 @@ def verdict_table(verdicts):
               "verdict"]
     rows = [[v.workload, v.metric.label, shown(v.metric, v.baseline), shown(v.metric, v.current),
              f"{v.change:.4f}" if v.interval is None else f"{v.change:.3f}",
-             "counted" if v.interval is None else f"{v.interval[0]:.3f}–{v.interval[1]:.3f}",
+             ("rounds' median" if v.metric == FAULTS else "counted") if v.interval is None
+             else f"{v.interval[0]:.3f}–{v.interval[1]:.3f}",
              percent(v.metric, v.threshold), "—" if v.drift is None else f"±{v.drift:.{1 if v.drift < 0.1 else 0}%}",
              v.state] for v in verdicts]
     return format_table(header, rows)

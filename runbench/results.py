@@ -12,8 +12,9 @@ Layout (schema "mem_io-results", version 1):
   runs [{workload, allocator, threads, samples: [{round, metric: value…}], timeline (the
   harness's timeline for the first round, or null)}],
   failures [{workload, allocator, threads, round, error}], and for `check`, callgrind
-  [{workload, allocator, instructions, replayed_ops, instructions_per_op, peak_os_bytes}]
-  (one record per replay process under callgrind; see runbench/callgrind.py).
+  [{workload, allocator, instructions, replayed_ops, instructions_per_op, l1_misses, ll_misses,
+  estimated_cycles_per_op, peak_os_bytes}] (one record per replay process under callgrind; see
+  runbench/callgrind.py; baselines made before the cache simulation lack the misses and cycles).
 Each sample is one measured repetition; metric names are the harness's counters
 (ops_per_s, peak_rss_bytes, fragmentation, lat_<op>_p99_ns, lat_<op>_p99_censored, …) plus
 real_time_ns, cpu_ops_per_s, iterations and repetition_index (within its process).
@@ -94,7 +95,8 @@ def add_callgrind(document, workload, allocator, cost):
     document.setdefault("callgrind", []).append({
         "workload": workload, "allocator": allocator, "instructions": cost.instructions,
         "replayed_ops": cost.replayed_ops, "instructions_per_op": cost.instructions_per_op,
-        "peak_os_bytes": cost.peak_os_bytes})
+        "l1_misses": cost.l1_misses, "ll_misses": cost.ll_misses,
+        "estimated_cycles_per_op": cost.estimated_cycles_per_op, "peak_os_bytes": cost.peak_os_bytes})
 
 
 def callgrind_records(document, workload=None, allocator=None):

@@ -184,6 +184,39 @@ class GateRuleTest(unittest.TestCase):
         self.assertEqual(states(counted(104.0), counted(100.0, 103.0))["instructions/op"], gate.PASS)
         self.assertEqual(states(counted(108.0), counted(100.0, 103.0))["instructions/op"], gate.FAIL)
 
+    def test_cache_misses_without_instructions_fail_and_an_older_baseline_is_not_judged_on_them(self):
+        def counted(cycles_per_op):
+            record = {"workload": "w", "allocator": "mem_io", "instructions_per_op": 40.0, "peak_os_bytes": 4 << 20}
+            if cycles_per_op is not None:
+                record["estimated_cycles_per_op"] = cycles_per_op
+            return {"callgrind": [record]}
+        def states(current, baseline):
+            return {v.metric.label: v.state for v in gate.evaluate_counted(current, baseline, 0.01)}
+        self.assertEqual(states(counted(48.0), counted(46.0)), {"instructions/op": gate.PASS,
+                                                                "est. cycles/op": gate.FAIL,
+                                                                "peak OS bytes": gate.PASS})
+        self.assertEqual(states(counted(46.4), counted(46.0))["est. cycles/op"], gate.PASS, "+0.9 %")
+        older = counted(None)
+        self.assertNotIn("est. cycles/op", states(counted(48.0), older))
+        self.assertEqual(gate.counted_metrics_missing(counted(48.0), older), ["est. cycles/op"])
+        self.assertEqual(gate.counted_metrics_missing(counted(48.0), counted(46.0)), [])
+        self.assertEqual(gate.counted_metrics_missing(counted(48.0), {}), [], "no counts at all: noted elsewhere")
+
+    def test_page_faults_fail_on_steady_workloads_and_unsteady_ones_are_named(self):
+        def faults(**per_workload):
+            return {"runs": [{"workload": w, "allocator": "mem_io", "threads": 1,
+                              "samples": [{"round": r, "minor_faults": value} for r, value in enumerate(rounds)]}
+                             for w, rounds in per_workload.items()]}
+        verdicts, unsteady = gate.evaluate_faults(
+            faults(steady=[0.0, 0.0, 3.0, 0.0], faulting=[900.0, 880.0, 910.0], decaying=[12.0]),
+            faults(steady=[0.0] * 6, faulting=[0.0] * 6, decaying=[0.0, 0.0, 6.6]), 0.01)
+        self.assertEqual({v.workload: v.state for v in verdicts}, {"steady": gate.PASS, "faulting": gate.FAIL})
+        self.assertEqual(unsteady, ["decaying"])
+        verdicts, _ = gate.evaluate_faults(faults(w=[5.0, 6.5, 6.5]), faults(w=[5.0, 5.0]), 0.01)
+        self.assertEqual(verdicts[0].state, gate.FAIL, "1.5 faults more per replay is past 1 % and the floor")
+        verdicts, _ = gate.evaluate_faults(faults(w=[5.0, 5.9, 5.9]), faults(w=[5.0, 5.0]), 0.01)
+        self.assertEqual(verdicts[0].state, gate.PASS)
+
     def test_a_check_counts_a_varying_workload_as_often_as_its_median_needs(self):
         def counted(*per_op):
             return {"callgrind": [{"workload": "w", "allocator": "mem_io", "instructions_per_op": value,
