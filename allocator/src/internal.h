@@ -70,7 +70,14 @@
 #define STATES_PER_PAGE (PAGE_SIZE >> GRAIN_SHIFT)
 #define SMALL_MAX 16384
 #define NUM_CLASSES 64
-#define EXTEND_BYTES 4096                      /* a page's free list grows ~one OS page at a time */
+/* a page's free list grows ~one OS page at a time, so the blocks a malloc takes next were
+ * written by the carving shortly before and are still cached; the gate's proof of its cache-miss
+ * figure (CMake option MEM_IO_INJECT_EXTEND_BYTES, unset normally) carves more at once */
+#ifdef MEM_IO_INJECT_EXTEND_BYTES
+#define EXTEND_BYTES MEM_IO_INJECT_EXTEND_BYTES
+#else
+#define EXTEND_BYTES 4096
+#endif
 /* A page fault per 4 KiB is the dearest part of a growing program's memory; a transparent huge
  * page maps 2 MiB in one fault. Memory that one owner fills front to back (a heap's
  * runs of small pages, an arena's slice) asks for huge pages once that owner has used

@@ -7,7 +7,11 @@
 #include "internal.h"
 
 static _Atomic int error_mode = MEM_IO_ERRORS_ABORT;
+#ifdef MEM_IO_INJECT_DECAY_MS  /* the gate's proof of its fault count (CMake option); unset normally */
+static uint64_t decay_ms = MEM_IO_INJECT_DECAY_MS;
+#else
 static uint64_t decay_ms = 1000;
+#endif
 static bool huge_pages = true;
 #ifndef MEM_IO_SECURE_DEFAULT
 #define MEM_IO_SECURE_DEFAULT 0
