@@ -208,9 +208,12 @@ class GateRuleTest(unittest.TestCase):
                               "samples": [{"round": r, "minor_faults": value} for r, value in enumerate(rounds)]}
                              for w, rounds in per_workload.items()]}
         verdicts, unsteady = gate.evaluate_faults(
-            faults(steady=[0.0, 0.0, 3.0, 0.0], faulting=[900.0, 880.0, 910.0], decaying=[12.0]),
-            faults(steady=[0.0] * 6, faulting=[0.0] * 6, decaying=[0.0, 0.0, 6.6]), 0.01)
-        self.assertEqual({v.workload: v.state for v in verdicts}, {"steady": gate.PASS, "faulting": gate.FAIL})
+            faults(steady=[0.0, 0.0, 3.0, 0.0], faulting=[900.0, 880.0, 910.0], decaying=[12.0], rare=[0.0]),
+            faults(steady=[0.0] * 6, faulting=[0.0] * 6, decaying=[0.0, 0.0, 6.6, 0.0, 3.3, 0.0],
+                   rare=[0.0] * 11 + [1.5]), 0.01)
+        self.assertEqual({v.workload: v.state for v in verdicts},
+                         {"steady": gate.PASS, "faulting": gate.FAIL, "rare": gate.PASS},
+                         "one round in 12 past the 90th percentile leaves a workload steady")
         self.assertEqual(unsteady, ["decaying"])
         verdicts, _ = gate.evaluate_faults(faults(w=[5.0, 6.5, 6.5]), faults(w=[5.0, 5.0]), 0.01)
         self.assertEqual(verdicts[0].state, gate.FAIL, "1.5 faults more per replay is past 1 % and the floor")
