@@ -382,13 +382,13 @@ def command_check(args):
         return 0
     thresholds = {"throughput": args.throughput_threshold, "fragmentation": args.memory_threshold,
                   "peak RSS": args.memory_threshold}
-    fault_verdicts, unsteady = gate.evaluate_faults(document, baseline, args.instructions_threshold)
+    fault_verdicts, unjudged_faults = gate.evaluate_faults(document, baseline, args.instructions_threshold)
     verdicts = (gate.evaluate_counted(document, baseline, args.instructions_threshold) + fault_verdicts
                 + gate.evaluate(document, baseline, thresholds, drift))
     print(gate.verdict_table(verdicts))
-    if unsteady:
-        print(f"check: note: page faults not judged for {', '.join(unsteady)}: the baseline's rounds disagree "
-              "(the decay clock, thread interleaving)")
+    for reason in sorted(set(unjudged_faults.values())):
+        names = sorted(w for w, why in unjudged_faults.items() if why == reason)
+        print(f"check: note: page faults not judged for {', '.join(names)}: {reason}")
     for name in gate.missing_workloads(document, baseline):
         print(f"check: note: workload {name} is not in the baseline; not judged")
     short = sorted({v.workload for v in verdicts if not v.enough_rounds})

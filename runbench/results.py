@@ -257,9 +257,14 @@ def judged_throughput(document, workload, threads):
     load deschedules loses wall time but not CPU time; per wall second otherwise, where CPU time
     would miss the time an allocator's threads wait on its locks (blocked, they use none). A
     workload whose thread count was not recorded is judged on wall time."""
+    return CPU_THROUGHPUT if threads == 1 and workload_threads(document, workload) == 1 else THROUGHPUT
+
+
+def workload_threads(document, workload):
+    """The replay threads of one copy of `workload`'s trace, as the harness said; None if not recorded."""
     entry = next((w for w in document.get("workloads") or [] if isinstance(w, dict) and w.get("name") == workload),
                  {})
-    return CPU_THROUGHPUT if threads == 1 and entry.get("threads") == 1 else THROUGHPUT
+    return entry.get("threads")
 
 
 def relative(document, workload, allocator, threads, metric=None, versus=REFERENCE_ALLOCATOR):
