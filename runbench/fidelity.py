@@ -230,18 +230,18 @@ def separated(estimate):
     return 1 if estimate.low > 0 else -1 if estimate.high < 0 else 0
 
 
+def inside_interval(predicted, real):
+    """Whether the prediction lies inside the real saving's 95 % interval: a miss there is one the
+    real runs cannot resolve (reported beside the ±30 % verdict, never instead of it)."""
+    return real.low <= predicted <= real.high
+
+
 def within_tolerance(predicted, real):
     """The prediction's verdict against the real saving: within ±TOLERANCE of it where the real
     saving is separated from 0; inside the real interval where it is not (a real tie)."""
     if separated(real):
         return abs(predicted - real.value) <= TOLERANCE * abs(real.value)
-    return real.low <= predicted <= real.high
-
-
-def inside_interval(predicted, real):
-    """Whether the prediction lies inside the real saving's 95 % interval: a miss there is one the
-    real runs cannot resolve (reported beside the ±30 % verdict, never instead of it)."""
-    return real.low <= predicted <= real.high
+    return inside_interval(predicted, real)
 
 
 def ranking(document, case, allocators, metric, models=MODELS):
