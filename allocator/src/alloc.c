@@ -1,6 +1,6 @@
 /* Allocation entry points. mem_io_malloc's fast path: table lookup of the class, pop the
- * current page's free list, check the popped block (state byte FREE, link inside the page),
- * mark it USED. Everything else goes through alloc_generic. */
+ * current page's free list, check the popped block (marked free, link inside the page),
+ * clear its mark. Everything else goes through alloc_generic. */
 #include "internal.h"
 
 /* Whether alloc_generic serves a request that is not small with a large (mmap'd) block. */
@@ -275,15 +275,16 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
 }
 
 /* The common case: a live small block that stays small (sqlite's and Python's growing buffers;
- * a third of the pipeline trace's calls). Its state byte and page say it is live and how big
- * it is, the new block comes from malloc's fast path and the old one goes back by free's, so
+ * a third of the pipeline trace's calls). Its page says it starts a block and how big it
+ * is, its mark that it is live, the new block comes from malloc's fast path and the old one goes back by free's, so
  * a moving realloc costs about a malloc, a copy and a free. Anything else, including a bad
  * pointer, takes realloc_slow, which reports. */
 void *mem_io_realloc(void *p, size_t n)
 {
     uintptr_t grain = small_grain(p);
-    if (likely(grain < LOAD(small_grains) && n - 1 < SMALL_MAX && LOAD(states[grain]) == STATE_USED)) {
-        size_t old = LOAD(descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)].block_size);
+    struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
+    if (likely(grain < LOAD(small_grains) && n - 1 < SMALL_MAX && small_block_kind(p, pg) == SMALL_LIVE)) {
+        size_t old = LOAD(pg->block_size);
         struct heap *h = tls_heap;
         if (small_resize_in_place(old, n)) {
             stat_call(&h->stats.realloc_calls);

@@ -2,8 +2,8 @@
  * counters. mem_io_stack_trace: every live block of every page, extent and mapping, with each
  * run of free blocks between them on one line; mem_io_stack_trace_full lists the free blocks
  * one by one too. Both read other threads' structures without stopping them: a dump taken
- * while threads allocate is a best-effort snapshot (state bytes and counters are read
- * atomically, never torn). */
+ * while threads allocate is a best-effort snapshot (counters are read atomically, never torn;
+ * a small block is free or live as its mark says at the moment it is read). */
 #include "internal.h"
 
 static void dump_flags(struct out_buf *out, uint32_t flags)
@@ -36,7 +36,7 @@ static void dump_block(struct out_buf *out, const void *user, size_t size, uint3
         out_hex(out, header->magic);
         out_str(out, sealed(header) ? " (valid)" : " (INVALID)");
     } else {
-        out_str(out, "none (small block: state byte)");
+        out_str(out, "none (small block: free mark)");
     }
     out_str(out, "\n");
 }
@@ -140,9 +140,7 @@ static void dump_small_pages(struct out_buf *out, bool full)
         struct free_run run = {0};
         for (uint32_t b = 0; b < capacity; b++) {
             uintptr_t block = page_start(pg) + (uintptr_t)b * size;
-            uint8_t state = LOAD(*state_of(block - LOAD(small_base)));
-            uint32_t flags = (state == STATE_FREE || state == STATE_REMOTE) ? MEM_IO_FLAG_FREE
-                           : state == STATE_NONE ? 0 : MEM_IO_FLAG_USED;
+            uint32_t flags = block_marked_free((void *)block) ? MEM_IO_FLAG_FREE : MEM_IO_FLAG_USED;
             visit_block(out, &run, full, (void *)block, size, flags, NULL);
         }
         flush_free_run(out, &run);

@@ -1,32 +1,29 @@
 /* Free and size queries. mem_io_free's fast path: one compare says "small", the page's owner
- * is this thread, the state byte says USED; then push on the page's free list. Every other
- * pointer is proven ours (arena extent, large-block set) before a header is read. */
+ * is this thread, p starts a carved block, the block is not marked free; then push it on the
+ * page's free list. Every other pointer is proven ours (arena extent, large-block set) before
+ * a header is read. */
 #include "internal.h"
 
 /* The usable size of a small block, after checking that p starts a live block. */
 static size_t small_usable(const void *p, const char *function)
 {
-    uintptr_t off = small_offset(p);
-    uint8_t state = (off & 15) ? STATE_NONE : LOAD(*state_of(off));
-    if (state == STATE_USED)
-        return LOAD(page_of(off)->block_size);
-    report_error(function, state == STATE_NONE ? "invalid pointer" : "use of a freed block", p);
+    struct page *pg = page_of(small_offset(p));
+    enum small_kind kind = small_block_kind(p, pg);
+    if (kind == SMALL_LIVE)
+        return LOAD(pg->block_size);
+    report_error(function, kind == SMALL_INVALID ? "invalid pointer" : "use of a freed block", p);
     return 0;
 }
 
-/* A small pointer that free_fast did not take (every caller tries it first): not 16-byte
- * aligned, a block of another thread's heap, or not a USED block. */
+/* A small pointer that free_fast did not take (every caller tries it first): a block of
+ * another thread's heap, or not a live block. */
 static void free_small(void *p, uintptr_t off, const char *function)
 {
     struct page *pg = page_of(off);
-    if (off & 15) {
-        report_error(function, "invalid pointer", p);
-    } else if (atomic_load_explicit(&pg->heap, relaxed) != tls_heap) {
+    if (atomic_load_explicit(&pg->heap, relaxed) != tls_heap)
         free_remote(p, off, pg, function);
-    } else {
-        uint8_t was = LOAD(*state_of(off));
-        report_error(function, was == STATE_NONE ? "invalid pointer" : "double free detected", p);
-    }
+    else
+        report_error(function, small_block_kind(p, pg) == SMALL_INVALID ? "invalid pointer" : "double free detected", p);
 }
 
 /* Medium and large blocks, and pointers that are none of ours. */
@@ -81,22 +78,32 @@ static inline struct heap *page_owner_unsynchronised(const struct page *pg)
     return *(struct heap *const *)&pg->heap;
 }
 
+/* block_start() for the owner of pg, by plain loads as above: only the owner writes the
+ * page's magic and limit, so its own reads race with nothing. */
+static inline bool block_start_owned(const void *p, const struct page *pg)
+{
+    return block_start(p, *(const uint64_t *)&pg->start_magic, *(const uint64_t *)&pg->start_limit);
+}
+
 /* The owner's free of a small block: when p (at `grain`, a 16-byte aligned small offset) is a
- * USED block of h's, it goes on its page's free list. False for any other pointer.
- * make_current (the default mode's free): the page becomes its class's current page, so the
- * class's next malloc hands p out again while its line and state byte are still in this core's
- * cache, as a thread cache's last-in first-out list does (secure mode keeps every malloc on its
- * slow path, so it passes false). A page on the full list is moved back by page_after_free. */
-static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h, bool make_current)
+ * live block of h's, it goes on its page's free list, marked. False for any other pointer.
+ * The mark is read from the line that the link store writes anyway (pages.c, free_mark).
+ * The default mode's free makes the page its class's current page, so the class's next malloc
+ * hands p out again while its line is still in this core's cache, as a thread cache's last-in
+ * first-out list does. Secure mode's (`secure`) does not (every malloc of it takes the slow
+ * path) and keeps the block's state byte for secure.c. A page on the full list is moved back
+ * by page_after_free. */
+static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h, bool secure)
 {
     struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
-    _Atomic uint8_t *state = &states[grain];
-    if (likely(page_owner_unsynchronised(pg) == h && LOAD(*state) == STATE_USED)) {
-        STORE(*state, STATE_FREE);
-        struct free_block *b = p;
+    struct free_block *b = p;
+    if (likely(page_owner_unsynchronised(pg) == h && block_start_owned(p, pg) && !block_marked_free(b))) {
+        if (secure)
+            STORE(states[grain], STATE_FREE);
         b->next_encoded = link_encode((uintptr_t)pg->free, b);
+        b->mark = free_mark(b);
         pg->free = b;
-        if (make_current)
+        if (!secure)
             h->current[pg->class_id] = pg;
         uint16_t used = page_used_drop(pg);
         /* slow only to leave the full list or to retire an empty page that is not the
@@ -118,7 +125,7 @@ static inline bool free_fast(void *p)
     uintptr_t grain = small_grain(p);
     struct heap *h = tls_heap;
     if (likely(grain < LOAD(small_grains)))  /* small, 16-byte aligned */
-        return free_small_owned(p, grain, h, true);
+        return free_small_owned(p, grain, h, false);
     return false;
 }
 
@@ -126,7 +133,7 @@ static inline bool free_fast(void *p)
 static void free_core(void *p)
 {
     uintptr_t grain = small_grain(p);
-    if (grain < (LOAD(small_span) >> GRAIN_SHIFT) && free_small_owned(p, grain, tls_heap, false))
+    if (grain < (LOAD(small_span) >> GRAIN_SHIFT) && free_small_owned(p, grain, tls_heap, true))
         return;
     free_core_slow(p);
 }

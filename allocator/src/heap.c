@@ -80,9 +80,8 @@ static void page_after_free(struct heap *h, struct page *pg)
     }
 }
 
-/* Returns a block freed by another thread to its page (owner thread only). Its state stays
- * REMOTE (page_pop accepts it): not rewriting the byte the freeing thread just wrote keeps
- * that cache line from bouncing back. */
+/* Returns a block freed by another thread to its page (owner thread only); it carries its mark
+ * since that thread freed it. */
 static void free_collected(struct heap *h, struct free_block *b)
 {
     uintptr_t off = small_offset(b);
@@ -107,6 +106,14 @@ static struct free_block *cross_page_next(struct free_block *b)
     return (struct free_block *)next;
 }
 
+/* Whether a returned block has room for a prefetch hint (struct returned_block). Not in secure
+ * mode, whose blocks are zero past their struct free_block while they wait. */
+static inline struct returned_block *hint_room(struct free_block *b)
+{
+    bool room = !secure_mode && LOAD(page_of(small_offset(b))->block_size) >= sizeof(struct returned_block);
+    return room ? (struct returned_block *)b : NULL;
+}
+
 /* The walk reads each returned block once, and most are in another core's cache: one miss
  * per block, each waiting for the last when the links are followed. The blocks' `ahead`
  * hints let REMOTE_PREFETCH_DISTANCE of those misses be in flight at once (a prefetch of a
@@ -117,7 +124,9 @@ static void heap_collect_remote(struct heap *h)
         return;
     struct free_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
     while (b) {
-        __builtin_prefetch((void *)link_decode(b->ahead_encoded, &b->ahead_encoded), 1);
+        struct returned_block *r = hint_room(b);
+        if (r)
+            __builtin_prefetch((void *)link_decode(r->ahead_encoded, &r->ahead_encoded), 1);
         struct free_block *next = cross_page_next(b);
         free_collected(h, b);
         b = next;
@@ -139,16 +148,20 @@ static inline struct heap *owner_of(const struct free_block *b)
     return atomic_load_explicit(&page_of(small_offset(b))->heap, relaxed);
 }
 
-/* Block number i of a run being sent back: its `ahead` hint is NULL for now, and the block
- * REMOTE_PREFETCH_DISTANCE before it (kept in `behind`) gets it as its hint. The blocks are
- * this thread's recent frees, still in its cache; hints are set before the run is published. */
-static inline void hint_chain(struct free_block **behind, unsigned i, struct free_block *b)
+/* A block of a run being sent back that has room for a hint (hint_room) is hinted number
+ * *hinted: its `ahead` hint is NULL for now, and the hinted block REMOTE_PREFETCH_DISTANCE
+ * before it (kept in `behind`) gets it as its hint. The blocks are this thread's recent frees,
+ * still in its cache; hints are set before the run is published. */
+static inline void hint_chain(struct returned_block **behind, unsigned *hinted, struct free_block *b)
 {
-    struct free_block **slot = &behind[i % REMOTE_PREFETCH_DISTANCE];
+    struct returned_block *r = hint_room(b);
+    if (!r)
+        return;
+    struct returned_block **slot = &behind[(*hinted)++ % REMOTE_PREFETCH_DISTANCE];
     if (*slot)
-        (*slot)->ahead_encoded = link_encode((uintptr_t)b, &(*slot)->ahead_encoded);
-    b->ahead_encoded = link_encode(0, &b->ahead_encoded);
-    *slot = b;
+        (*slot)->ahead_encoded = link_encode((uintptr_t)r, &(*slot)->ahead_encoded);
+    r->ahead_encoded = link_encode(0, &r->ahead_encoded);
+    *slot = r;
 }
 
 /* Outboxes. A thread that frees blocks of another heap's pages gathers them per class and
@@ -171,10 +184,10 @@ static void outbox_send(struct free_block *b)
     while (b) {
         struct heap *owner = owner_of(b);
         struct free_block *first = b, *last;
-        struct free_block *behind[REMOTE_PREFETCH_DISTANCE] = {0};
-        unsigned i = 0;
+        struct returned_block *behind[REMOTE_PREFETCH_DISTANCE] = {0};
+        unsigned hinted = 0;
         do {
-            hint_chain(behind, i++, b);
+            hint_chain(behind, &hinted, b);
             last = b;
             b = cross_page_next(b);
         } while (b && owner_of(b) == owner);
@@ -213,28 +226,30 @@ static void outbox_flush_all(struct heap *h)
     outbox_send(all);
 }
 
-/* A free from a thread that does not own the page: USED -> REMOTE (so a later free of the
- * block by any thread is caught), then into this thread's outbox, or straight to the
- * owner when this thread has no heap (it is exiting). The state is written with a plain
- * store, as the owner's own free writes it: a locked CAS would wait for the cache line, which
- * the owner's core usually holds, and that wait was most of a remote free's time. Only two
- * frees of one block racing at the same instant go uncaught, as they do on the owner's path. */
+/* A free from a thread that does not own the page: the block is marked free (so a later free
+ * of it by any thread is caught), then goes into this thread's outbox, or straight to the
+ * owner when this thread has no heap (it is exiting). The mark is written with a plain
+ * store, as the owner's own free writes it. Only two frees of one block racing at the same
+ * instant go uncaught, as they do on the owner's path. */
 static void free_remote(void *p, uintptr_t off, struct page *pg, const char *function)
 {
-    _Atomic uint8_t *state = state_of(off);
-    uint8_t was = LOAD(*state);
-    if (unlikely(was != STATE_USED)) {
-        report_error(function, was == STATE_NONE ? "invalid pointer" : "double free detected", p);
+    enum small_kind kind = small_block_kind(p, pg);
+    if (unlikely(kind != SMALL_LIVE)) {
+        report_error(function, kind == SMALL_INVALID ? "invalid pointer" : "double free detected", p);
         return;
     }
-    STORE(*state, STATE_REMOTE);
+    if (secure_mode)
+        STORE(*state_of(off), STATE_REMOTE);
+    struct free_block *b = p;
+    b->mark = free_mark(b);
     unsigned cls = pg->class_id;
     struct heap *h = heap_acquire();
     stat_add(&tls_heap->stats.remote_frees, 1);
     stat_add(&tls_heap->stats.remote_free_bytes, class_size[cls]);
-    struct free_block *b = p;
     if (!h) {
-        b->ahead_encoded = link_encode(0, &b->ahead_encoded);
+        struct returned_block *r = hint_room(b);
+        if (r)
+            r->ahead_encoded = link_encode(0, &r->ahead_encoded);
         remote_push(owner_of(b), b, b);
         return;
     }
@@ -259,15 +274,15 @@ static void free_list_corrupted(struct page *pg)
     report_error("malloc", "corrupted free list", bad);
 }
 
+/* The head of pg's free list, checked (marked free, its link plausible) and unmarked. */
 static inline void *page_pop(struct page *pg)
 {
     struct free_block *b = pg->free;
     uintptr_t next = link_decode(b->next_encoded, b);
-    _Atomic uint8_t *state = block_state(b);
-    if (unlikely((LOAD(*state) & STATE_FREE) == 0 || !link_plausible(next, b)))  /* FREE or REMOTE */
+    if (unlikely(!block_marked_free(b) || !link_plausible(next, b)))
         return NULL;
     pg->free = (struct free_block *)next;
-    STORE(*state, STATE_USED);
+    b->mark = 0;
     BUMP(pg->counts, PAGE_ALLOC_STEP);
     return b;
 }
@@ -305,8 +320,11 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
         }
         heap_set_current(h, cls, pg);
         void *b = page_pop(pg);
-        if (b)
+        if (b) {
+            if (secure_mode)
+                STORE(*block_state(b), STATE_USED);
             return b;
+        }
         free_list_corrupted(pg);
     }
 }

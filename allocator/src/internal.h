@@ -5,18 +5,21 @@
  *  small  (<= 16 KiB, 64 size classes: 16-byte steps to 128, then 8 per power of two)
  *         Carved from 64 KiB "pages" inside ONE virtual range reserved at start-up. A pointer is
  *         small iff (ptr - small_base) < small_span: one subtraction and one compare. The page's
- *         descriptor is descs[(ptr - small_base) >> 16] and the block's state byte is
- *         states[(ptr - small_base) >> 4] (FREE, USED, REMOTE or NONE = not a block start): both
- *         live outside the pages, so small blocks carry no header (1 byte of metadata per 16
- *         bytes instead of glibc's 8 per chunk) and a stray write cannot forge them.
+ *         descriptor is descs[(ptr - small_base) >> 16]; it says with one multiply whether a
+ *         pointer starts one of the page's carved blocks (block_start). Small blocks carry no
+ *         header: a free block holds its free-list link and a keyed mark (free_mark: the secret
+ *         and its own address) in its first 16 bytes, and malloc clears the mark, so free tells
+ *         a freed block from a live one by the line its link store writes anyway.
  *         Each thread owns a heap (initial-exec TLS) holding a queue of pages per class.
  *         malloc pops the current page's free list; free by the owning thread pushes it back.
  *         Neither takes a lock nor an atomic read-modify-write. A free from another thread
- *         flips the state USED -> REMOTE and puts the block in the freeing heap's outbox for
- *         its class; a full outbox goes to the owner heaps' `remote` lists, one CAS per run
- *         of blocks with one owner, and each owner collects its list on its next slow path.
+ *         marks the block and puts it in the freeing heap's outbox for its class; a full
+ *         outbox goes to the owner heaps' `remote` lists, one CAS per run of blocks with one
+ *         owner, and each owner collects its list on its next slow path.
  *         Free-list links are stored XOR-ed with a per-process secret and the block address
- *         and checked (same page, state FREE) when popped.
+ *         and checked (same page, block marked free) when popped. Secure mode also keeps a
+ *         state byte per 16 bytes (states[(ptr - small_base) >> 4]: USED or not) for its
+ *         own checks.
  *  medium (16 KiB .. 128 KiB, and anything a thread asks for after its heap is gone)
  *         The seed's design: blocks with a struct mem_io_block header on sbrk-grown extents,
  *         split on allocation, coalesced with free neighbours on free, kept in 64 segregated
@@ -88,12 +91,16 @@
 #define PEAK_FOLD_PAGES 8                      /* least pool pages a heap takes between
                                                   live-peak folds (a fold walks every page) */
 
+/* Secure mode's state bytes (secure.c reads them; the default mode never touches them). */
 enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };
 enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_STASH, PAGE_IN_POOL };
 
-/* A free small block. `ahead` is set only on blocks sent back to their owner (outboxes): it
- * names a block further down the same list, a prefetch hint for the owner's walk (heap.c). */
-struct free_block { uintptr_t next_encoded, ahead_encoded; };
+/* A free small block: its link in a free list, outbox or remote list, and free_mark(), which
+ * every free block carries and malloc clears (pages.c says why). */
+struct free_block { uintptr_t next_encoded, mark; };
+/* A free block of 32 bytes or more sent back to its owner (outboxes) also names a block
+ * further down the same list: a prefetch hint for the owner's walk (heap.c). */
+struct returned_block { struct free_block free; uintptr_t ahead_encoded; };
 
 struct heap;
 struct arena;
@@ -108,6 +115,9 @@ struct page {
     uint64_t purged_ms;               /* pool only: when a decay round gave its memory back
                                          (0: never; a page skipped for a huge page) */
     struct heap *last_owner;          /* pool only: the heap that emptied it */
+    _Atomic uint64_t start_magic;     /* 2^64 / block_size + 1, rounded down: block_start() */
+    _Atomic uint64_t start_limit;     /* block_start(): below it once multiplied by the magic,
+                                         the offsets of carved blocks only (0: none carved) */
     /* Written by the owner on every malloc and free: on a cache line of their own, so that
      * a free from another thread reading the fields above does not wait for the owner's. The
      * counts are read by stats folds (stats.c says how they make the call counts). */

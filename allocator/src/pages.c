@@ -75,6 +75,61 @@ static inline bool link_plausible(uintptr_t next, const void *at)
     return (differ & ~(uintptr_t)(PAGE_SIZE - (1u << GRAIN_SHIFT))) == 0 || next == 0;
 }
 
+/* Every free small block carries this mark in its second word (struct free_block), and
+ * malloc clears it, so a block that carries it is free: free and realloc read it in the
+ * block's first line, which free writes anyway, where a state byte per 16 bytes cost free a
+ * line of its own (an L1 miss per call on larson). Keyed like the links, it cannot be forged
+ * without the secret; a block whose mark a use-after-free write erased reads as live. */
+static inline uintptr_t free_mark(const void *b)
+{
+    return mem_io_secret ^ (uintptr_t)b;
+}
+
+static inline bool block_marked_free(const void *b)
+{
+    return ((const struct free_block *)b)->mark == free_mark(b);
+}
+
+/* The block_start() magic of a block size (at least 16): 2^64 / size + 1, rounded down. */
+static uint64_t start_magic_of(uint32_t size)
+{
+    return (uint64_t)(((unsigned __int128)1 << 64) / size) + 1;
+}
+
+/* Whether the small pointer p starts one of the `capacity` carved blocks of `size` bytes of
+ * its page, tested as block_start() does: its start_limit. A multiple k * size of the block
+ * size times the magic wraps to k * e, where e = magic * size - 2^64 is 1..size; any other
+ * offset below 64 KiB gives at least 2^50 (Lemire's divisibility test). */
+static uint64_t start_limit_of(uint32_t size, uint32_t capacity)
+{
+    return (uint64_t)capacity * (start_magic_of(size) * size);
+}
+
+/* Whether p, a pointer into a page whose magic and limit these are, starts one of its carved
+ * blocks (so it is 16-byte aligned): one multiply and one compare, where a division would
+ * take tens of cycles. */
+static inline bool block_start(const void *p, uint64_t magic, uint64_t limit)
+{
+    return ((uintptr_t)p & (PAGE_SIZE - 1)) * magic < limit;
+}
+
+/* The same test from any thread (pg's owner may be carving it). */
+static inline bool small_block_start(const void *p, struct page *pg)
+{
+    return block_start(p, LOAD(pg->start_magic), LOAD(pg->start_limit));
+}
+
+/* What a pointer into a small page is: a live block, a freed one, or no block at all (not
+ * 16-byte aligned, not where a carved block starts). */
+enum small_kind { SMALL_LIVE, SMALL_FREED, SMALL_INVALID };
+
+static inline enum small_kind small_block_kind(const void *p, struct page *pg)
+{
+    if (!small_block_start(p, pg))
+        return SMALL_INVALID;
+    return block_marked_free(p) ? SMALL_FREED : SMALL_LIVE;
+}
+
 /* One block of the page came back: page_used() drops by one (owner only; folds read it). A
  * free is not counted anywhere else: stats.c derives the owner's frees from the page's counts.
  * The used count is at least 1 here, so the subtraction never borrows from the allocs above. */
@@ -198,8 +253,8 @@ static struct page *list_pop_head(struct page_list *list)
     return pg;
 }
 
-/* Gives back the memory and the state bytes of the pages at the sorted indices idx[0..n):
- * one madvise for each run of neighbours. */
+/* Gives back the memory of the pages at the sorted indices idx[0..n), and in secure mode
+ * their state bytes: one madvise for each run of neighbours. */
 static void pages_decommit_sorted(const size_t *idx, size_t n)
 {
     for (size_t first = 0, last; first < n; first = last + 1) {
@@ -207,7 +262,8 @@ static void pages_decommit_sorted(const size_t *idx, size_t n)
             ;
         size_t pages = last - first + 1;
         os_decommit((void *)page_start(&descs[idx[first]]), pages * PAGE_SIZE);
-        os_decommit((void *)&states[idx[first] * STATES_PER_PAGE], pages * STATES_PER_PAGE);
+        if (secure_mode)
+            os_decommit((void *)&states[idx[first] * STATES_PER_PAGE], pages * STATES_PER_PAGE);
     }
 }
 
@@ -351,15 +407,14 @@ static struct page *heap_run_take_locked(struct heap *h)
     return &descs[h->run_next++];
 }
 
-/* Clears what a class left in a page: its state bytes, so that stale pointers into it read as
- * invalid, and its carved blocks. In secure mode also the free-list links in its blocks:
- * secure.c zeroes a block's body when it is freed, so the page is then all zero again. */
+/* Clears what a class left in a page: its carved blocks, so that stale pointers into it read
+ * as invalid. In secure mode also the free-list links and marks in its blocks: secure.c
+ * zeroes a block's body when it is freed, so the page is then all zero again. (Its state
+ * bytes need no clearing: none is USED once every block came back.) */
 static void page_unformat(struct page *pg)
 {
-    uintptr_t index = (uintptr_t)(pg - descs);
     uint32_t capacity = LOAD(pg->capacity), size = LOAD(pg->block_size);
-    size_t carved = ((size_t)capacity * size) >> GRAIN_SHIFT;
-    memset((void *)&states[index * STATES_PER_PAGE], 0, carved);
+    STORE(pg->start_limit, 0);
     if (secure_mode)
         for (uint32_t i = 0; i < capacity; i++)
             memset((void *)(page_start(pg) + (uintptr_t)i * size), 0, sizeof(struct free_block));
@@ -414,6 +469,7 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
         }
     }
     STORE(pg->block_size, class_size[cls]);
+    STORE(pg->start_magic, start_magic_of(class_size[cls]));
     pg->reserved = (uint32_t)(PAGE_SIZE / class_size[cls]);
     pg->class_id = (uint8_t)cls;
     STORE(pg->counts, LOAD(pg->counts) & ~PAGE_USED_MASK);  /* none out; allocs were handed on */
@@ -454,12 +510,14 @@ static void page_extend(struct page *pg)
     uintptr_t next = (uintptr_t)pg->free;
     for (uint32_t i = count; i-- > 0;) {
         uintptr_t block = first + (uintptr_t)(secure_mode ? order[i] : i) * size;
-        STORE(*block_state((void *)block), STATE_FREE);
-        ((struct free_block *)block)->next_encoded = link_encode(next, (void *)block);
+        struct free_block *b = (struct free_block *)block;
+        b->next_encoded = link_encode(next, b);
+        b->mark = free_mark(b);
         next = block;
     }
     pg->free = (struct free_block *)next;
     STORE(pg->capacity, capacity + count);
+    STORE(pg->start_limit, start_limit_of(size, capacity + count));
 }
 
 /* Keeps an empty page of h's, unformatted, in h's stash for h's next new page. The pool is

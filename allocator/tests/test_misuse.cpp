@@ -11,6 +11,7 @@
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -111,6 +112,52 @@ TEST_F(Misuse, DoubleFreeFromAnotherThread)
         mem_io_free(q);
         expect_report([&] { mem_io_free(opaque(q)); }, "free", "double free detected", q);
     }).join();
+}
+
+// A block freed by another thread goes back to its owner's page when the owner next takes a
+// slow path; a second free is caught before that and after it.
+TEST_F(Misuse, DoubleFreeOfABlockThatWentBackToItsOwner)
+{
+    void *p = mem_io_malloc(64);
+    std::thread([&] { mem_io_free(p); }).join();  // the thread's exit sends it back
+    mem_io_free(mem_io_malloc(11000));  // a class without free blocks: the slow path takes it back
+    expect_report([&] { mem_io_free(opaque(p)); }, "free", "double free detected", p);
+    expect_report([&] { EXPECT_EQ(mem_io_usable_size(opaque(p)), 0u); }, "malloc_usable_size",
+                  "use of a freed block", p);
+}
+
+// Pointers inside a block of each class (16-byte blocks have no inside), live or freed, and
+// where the page has no block carved yet, start no block: every one is an invalid pointer
+// (block starts are found by multiplying the offset in the page, so many class sizes are tried).
+TEST_F(Misuse, PointersThatStartNoCarvedBlock)
+{
+    for (size_t n : {size_t(32), size_t(48), size_t(112), size_t(144), size_t(208), size_t(400),
+                     size_t(1040), size_t(3072), size_t(5120), size_t(9216), size_t(14336), size_t(16384)}) {
+        char *p = static_cast<char *>(mem_io_malloc(n));
+        size_t size = mem_io_usable_size(p);
+        for (size_t off : {size_t(16), size / 2 & ~size_t(15), size - 16}) {
+            expect_report([&] { mem_io_free(opaque(p + off)); }, "free", "invalid pointer", p + off);
+            expect_report([&] { EXPECT_EQ(mem_io_usable_size(opaque(p + off)), 0u); }, "malloc_usable_size",
+                          "invalid pointer", p + off);
+        }
+        mem_io_free(p);
+        expect_report([&] { mem_io_free(opaque(p + 16)); }, "free", "invalid pointer", p + 16);
+        expect_report([&] { mem_io_free(opaque(p)); }, "free", "double free detected", p);
+    }
+    // 12 KiB blocks are carved one at a time: the first block of a page has no neighbour yet
+    char *first = nullptr;
+    std::vector<void *> before;
+    while (!first) {
+        char *q = static_cast<char *>(mem_io_malloc(12288));
+        if ((reinterpret_cast<uintptr_t>(q) & 0xffff) == 0)
+            first = q;
+        else
+            before.push_back(q);
+    }
+    expect_report([&] { mem_io_free(opaque(first + 12288)); }, "free", "invalid pointer", first + 12288);
+    mem_io_free(first);
+    for (void *q : before)
+        mem_io_free(q);
 }
 
 TEST_F(Misuse, FreeOfPointersNeverReturned)
