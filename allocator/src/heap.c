@@ -82,10 +82,8 @@ static void page_after_free(struct heap *h, struct page *pg)
 
 /* Returns a block freed by another thread to its page (owner thread only); it carries its mark
  * since that thread freed it. */
-static void free_collected(struct heap *h, struct free_block *b)
+static void free_collected(struct heap *h, struct free_block *b, struct page *pg)
 {
-    uintptr_t off = small_offset(b);
-    struct page *pg = page_of(off);
     b->next_encoded = link_encode((uintptr_t)pg->free, b);
     pg->free = b;
     BUMP(pg->collected, 1);
@@ -106,29 +104,36 @@ static struct free_block *cross_page_next(struct free_block *b)
     return (struct free_block *)next;
 }
 
-/* Whether a returned block has room for a prefetch hint (struct returned_block). Not in secure
- * mode, whose blocks are zero past their struct free_block while they wait. */
-static inline struct returned_block *hint_room(struct free_block *b)
+/* Block b of page pg as a returned block when it has room for a prefetch hint (struct
+ * returned_block), else NULL. Not in secure mode, whose blocks are zero past their struct
+ * free_block while they wait. */
+static inline struct returned_block *hint_room(struct free_block *b, const struct page *pg)
 {
-    bool room = !secure_mode && LOAD(page_of(small_offset(b))->block_size) >= sizeof(struct returned_block);
+    bool room = !secure_mode && LOAD(pg->block_size) >= sizeof(struct returned_block);
     return room ? (struct returned_block *)b : NULL;
 }
 
 /* The walk reads each returned block once, and most are in another core's cache: one miss
  * per block, each waiting for the last when the links are followed. The blocks' `ahead`
  * hints let REMOTE_PREFETCH_DISTANCE of those misses be in flight at once (a prefetch of a
- * bad address is harmless, so the hints need no check). */
+ * bad address is harmless, so the hints need no check). A returned block that lost its mark
+ * was handed out meanwhile: a second free of it went unseen, since a use-after-free write
+ * had erased the mark (pages.c, free_mark). It is reported and stays with its new user. */
 static void heap_collect_remote(struct heap *h)
 {
     if (!atomic_load_explicit(&h->remote, relaxed))
         return;
     struct free_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
     while (b) {
-        struct returned_block *r = hint_room(b);
+        struct page *pg = page_of(small_offset(b));
+        struct returned_block *r = hint_room(b, pg);
         if (r)
             __builtin_prefetch((void *)link_decode(r->ahead_encoded, &r->ahead_encoded), 1);
         struct free_block *next = cross_page_next(b);
-        free_collected(h, b);
+        if (likely(block_marked_free(b)))
+            free_collected(h, b, pg);
+        else
+            report_error("free", "corrupted cross-thread free list", b);
         b = next;
     }
 }
@@ -143,18 +148,14 @@ static void remote_push(struct heap *owner, struct free_block *first, struct fre
                                                     memory_order_release, relaxed));
 }
 
-static inline struct heap *owner_of(const struct free_block *b)
-{
-    return atomic_load_explicit(&page_of(small_offset(b))->heap, relaxed);
-}
-
-/* A block of a run being sent back that has room for a hint (hint_room) is hinted number
+/* A block (of page pg) of a run being sent back that has room for a hint is hinted number
  * *hinted: its `ahead` hint is NULL for now, and the hinted block REMOTE_PREFETCH_DISTANCE
  * before it (kept in `behind`) gets it as its hint. The blocks are this thread's recent frees,
  * still in its cache; hints are set before the run is published. */
-static inline void hint_chain(struct returned_block **behind, unsigned *hinted, struct free_block *b)
+static inline void hint_chain(struct returned_block **behind, unsigned *hinted, struct free_block *b,
+                              const struct page *pg)
 {
-    struct returned_block *r = hint_room(b);
+    struct returned_block *r = hint_room(b, pg);
     if (!r)
         return;
     struct returned_block **slot = &behind[(*hinted)++ % REMOTE_PREFETCH_DISTANCE];
@@ -181,16 +182,18 @@ static inline void hint_chain(struct returned_block **behind, unsigned *hinted, 
 /* Sends a list of other heaps' blocks back: one CAS per run of blocks with one owner. */
 static void outbox_send(struct free_block *b)
 {
+    struct page *pg = b ? page_of(small_offset(b)) : NULL;
     while (b) {
-        struct heap *owner = owner_of(b);
+        struct heap *owner = atomic_load_explicit(&pg->heap, relaxed);
         struct free_block *first = b, *last;
         struct returned_block *behind[REMOTE_PREFETCH_DISTANCE] = {0};
         unsigned hinted = 0;
         do {
-            hint_chain(behind, &hinted, b);
+            hint_chain(behind, &hinted, b, pg);
             last = b;
             b = cross_page_next(b);
-        } while (b && owner_of(b) == owner);
+            pg = b ? page_of(small_offset(b)) : NULL;
+        } while (b && atomic_load_explicit(&pg->heap, relaxed) == owner);
         remote_push(owner, first, last);
     }
 }
@@ -247,10 +250,10 @@ static void free_remote(void *p, uintptr_t off, struct page *pg, const char *fun
     stat_add(&tls_heap->stats.remote_frees, 1);
     stat_add(&tls_heap->stats.remote_free_bytes, class_size[cls]);
     if (!h) {
-        struct returned_block *r = hint_room(b);
+        struct returned_block *r = hint_room(b, pg);
         if (r)
             r->ahead_encoded = link_encode(0, &r->ahead_encoded);
-        remote_push(owner_of(b), b, b);
+        remote_push(atomic_load_explicit(&pg->heap, relaxed), b, b);
         return;
     }
     struct outbox *box = &h->outbox[cls];
@@ -322,7 +325,7 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
         void *b = page_pop(pg);
         if (b) {
             if (secure_mode)
-                STORE(*block_state(b), STATE_USED);
+                STORE(*state_of(small_offset(b)), STATE_USED);
             return b;
         }
         free_list_corrupted(pg);

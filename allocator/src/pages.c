@@ -34,12 +34,6 @@ static inline _Atomic uint8_t *state_of(uintptr_t off)
     return &states[off >> GRAIN_SHIFT];
 }
 
-/* The same byte from the block's address alone (malloc's fast path: no load of small_base). */
-static inline _Atomic uint8_t *block_state(const void *b)
-{
-    return (_Atomic uint8_t *)(state_bias + ((uintptr_t)b >> GRAIN_SHIFT));
-}
-
 /* p's offset in grains, rotated so that the low bits of a pointer that is not 16-byte aligned
  * land at the top: `small_grain(p) < small_grains` says in one compare that p is small and
  * may start a block. For such a p it is the index of its state byte. */
@@ -159,7 +153,6 @@ static void small_range_init(void)
         states = (_Atomic uint8_t *)(raw + desc_bytes);
         uintptr_t base = ((uintptr_t)raw + desc_bytes + state_bytes + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
         pool.room = pages;
-        state_bias = (uintptr_t)states - (base >> GRAIN_SHIFT);  /* base is 64 KiB aligned */
         STORE(small_base, base);
         return;
     }

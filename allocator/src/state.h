@@ -14,10 +14,9 @@ static _Atomic uintptr_t small_base;   /* start of the page range, 64 KiB aligne
 static _Atomic uintptr_t small_span;   /* its length mapped so far; 0 until the first page
                                           is needed, so nothing is small */
 static _Atomic uintptr_t small_grains; /* small_span / 16 (free's fast test, pages.c) */
-static uintptr_t state_bias;           /* states - small_base / 16: the state byte of block b
-                                          is at state_bias + b / 16 (one shift and one add) */
 static struct page *descs;             /* one descriptor per page */
-static _Atomic uint8_t *states;        /* one state byte per 16 bytes of the range */
+static _Atomic uint8_t *states;        /* one state byte per 16 bytes of the range (secure mode
+                                          only: internal.h) */
 static struct page empty_page;         /* no free block: sends the fast path to the slow one */
 /* The holes found at start-up for the ranges that grow in place, held until both are found
  * (os_probe). */

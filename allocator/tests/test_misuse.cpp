@@ -126,6 +126,29 @@ TEST_F(Misuse, DoubleFreeOfABlockThatWentBackToItsOwner)
                   "use of a freed block", p);
 }
 
+// A use-after-free write that erases a freed block's mark hides a second free of it from
+// another thread; the block is caught when it comes back to its owner, and never handed out
+// twice: here the owner has handed it out again by then.
+TEST_F(Misuse, SecondFreeAfterAUseAfterFreeWriteIsCaughtWhenTheBlockComesBack)
+{
+    char *p = static_cast<char *>(mem_io_malloc(64));
+    mem_io_free(p);
+    memset(opaque(p), 0, 16);                      // its link and mark
+    std::thread([&] { mem_io_free(p); }).join();  // reads as live; the thread's exit sends it back
+    char *again = static_cast<char *>(mem_io_malloc(64));
+    ASSERT_EQ(again, p) << "the owner's free list hands out its last freed block first";
+    // a class without free blocks: the slow path takes the returned block back
+    expect_report([&] { mem_io_free(mem_io_malloc(10000)); }, "free", "corrupted cross-thread free list", p);
+    void *others[64];
+    for (auto &q : others) {
+        q = mem_io_malloc(64);
+        EXPECT_NE(q, static_cast<void *>(p));
+    }
+    for (auto &q : others)
+        mem_io_free(q);
+    mem_io_free(again);
+}
+
 // Pointers inside a block of each class (16-byte blocks have no inside), live or freed, and
 // where the page has no block carved yet, start no block: every one is an invalid pointer
 // (block starts are found by multiplying the offset in the page, so many class sizes are tried).

@@ -9,8 +9,8 @@ This prints, in MB, for blocks up to 16 KiB (mem_io's small blocks):
   model P KiB    the bytes touched by a model of mem_io's small pages of P KiB: a queue of pages
                  per class, a free list per page, free lists carved 4 KiB at a time, emptied
                  pages shared by every class with their touched memory still resident (nothing
-                 goes back to the OS), plus the OS pages of state bytes that pages in use pin
-                 (1 byte per 16: 4 KiB for each 64 KiB page).
+                 goes back to the OS). mem_io's default mode keeps no other per-block
+                 metadata (secure mode's state bytes are not modelled).
 All threads of a trace share one heap here (mem_io gives each thread its own).
 
     /usr/bin/python3 -m harness.footprint.footprint_model workloads/*/*.trace.gz
@@ -25,7 +25,6 @@ from workloads.tools import tracefile
 
 SMALL_MAX = 16384
 CARVE_BYTES = 4096  # EXTEND_BYTES in allocator/src/internal.h
-GRAIN = 16  # one state byte per 16 bytes, for a page's whole length, pages side by side
 
 
 def class_size(n):
@@ -95,8 +94,7 @@ def model_footprint(events, page_bytes):
             queue.pop(0)  # full: out of the queue until a block comes back
         page.used += 1
         where[block] = page
-    state_pages = {number * (page_bytes // GRAIN) // 4096 for number in range(len(pages))}
-    return sum(page.touched for page in pages) + 4096 * len(state_pages)
+    return sum(page.touched for page in pages)
 
 
 def class_peaks(events):

@@ -34,13 +34,11 @@ class FootprintModelTest(unittest.TestCase):
         events = list(footprint_model.small_blocks(self.write_trace(lines)))
         self.assertEqual(footprint_model.class_peaks(events), (32000, 16000 + 32000))
         # 64 KiB pages: 16 000 bytes carved in 4 KiB steps touch 16 KiB, 32 000 touch 32 KiB
-        # (the emptied 16-byte page is its class's only one, so it stays there), and each of
-        # the two pages pins one 4 KiB page of state bytes.
-        self.assertEqual(footprint_model.model_footprint(events, 65536), 16384 + 32768 + 2 * 4096)
-        # 4 KiB pages: sixteen of them share one page of state bytes, and emptied pages move
-        # to the 32-byte class, so the footprint is the 32-byte phase's 8 pages plus one
-        # page the 16-byte class keeps, and their state bytes.
-        self.assertEqual(footprint_model.model_footprint(events, 4096), (8 + 1) * 4096 + 4096)
+        # (the emptied 16-byte page is its class's only one, so it stays there).
+        self.assertEqual(footprint_model.model_footprint(events, 65536), 16384 + 32768)
+        # 4 KiB pages: emptied pages move to the 32-byte class, so the footprint is the
+        # 32-byte phase's 8 pages plus one page the 16-byte class keeps.
+        self.assertEqual(footprint_model.model_footprint(events, 4096), (8 + 1) * 4096)
 
     def test_bad_trace_is_reported_with_its_line(self):
         path = self.write_trace(["0 f 7"])
