@@ -144,8 +144,12 @@ static void *large_cache_take_locked(struct large_cache *c, size_t *len_io, uint
     struct large_cached *r = &c->ranges[best];
     char *base = r->base;
     *origin = r->origin;
-    if (r->len - len < LARGE_MIN_REMAINDER)
-        len = *len_io = r->len;  /* no small fragment: it would only be unmapped later */
+    /* No small fragment: it would only be unmapped later. A range that ends in a kept guard
+     * page goes whole up to a quarter more than asked (the large rounding's own step is an
+     * eighth): splitting it costs an mprotect call for the block's guard, and another when the
+     * ranges merge again. */
+    if (r->len - len < LARGE_MIN_REMAINDER || (r->guarded && r->len - len <= len / 4))
+        len = *len_io = r->len;
     *guarded = len == r->len && r->guarded;
     large_cache_take_front_locked(c, r, len);
     return base;
