@@ -21,7 +21,7 @@ static void free_small(void *p, uintptr_t off, const char *function)
 {
     struct page *pg = page_of(off);
     if (atomic_load_explicit(&pg->heap, relaxed) != tls_heap)
-        free_remote(p, off, pg, function);
+        free_remote(p, pg, function);
     else
         report_error(function, small_block_kind(p, pg) == SMALL_INVALID ? "invalid pointer" : "double free detected", p);
 }
@@ -91,15 +91,15 @@ static inline bool block_start_owned(const void *p, const struct page *pg)
  * The default mode's free makes the page its class's current page, so the class's next malloc
  * hands p out again while its line is still in this core's cache, as a thread cache's last-in
  * first-out list does. Secure mode's (`secure`) does not (every malloc of it takes the slow
- * path) and keeps the block's state byte for secure.c. A page on the full list is moved back
- * by page_after_free. */
+ * path), and tests only the owner: secure.c proved p a live block when the program freed it,
+ * and that nothing wrote to it since. A page on the full list is moved back by
+ * page_after_free. */
 static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h, bool secure)
 {
     struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
     struct free_block *b = p;
-    if (likely(page_owner_unsynchronised(pg) == h && block_start_owned(p, pg) && !block_marked_free(b))) {
-        if (secure)
-            STORE(states[grain], STATE_FREE);
+    if (likely(page_owner_unsynchronised(pg) == h &&
+               (secure || (block_start_owned(p, pg) && !block_marked_free(b))))) {
         b->next_encoded = link_encode((uintptr_t)pg->free, b);
         b->mark = free_mark(b);
         pg->free = b;
@@ -129,7 +129,8 @@ static inline bool free_fast(void *p)
     return false;
 }
 
-/* Secure mode's free of a block it has checked: the core's free, fast path included. */
+/* Secure mode's free of a block it proved live and unwritten since (free_small_owned): the
+ * core's free, fast path included. */
 static void free_core(void *p)
 {
     uintptr_t grain = small_grain(p);

@@ -234,15 +234,13 @@ static void outbox_flush_all(struct heap *h)
  * owner when this thread has no heap (it is exiting). The mark is written with a plain
  * store, as the owner's own free writes it. Only two frees of one block racing at the same
  * instant go uncaught, as they do on the owner's path. */
-static void free_remote(void *p, uintptr_t off, struct page *pg, const char *function)
+static void free_remote(void *p, struct page *pg, const char *function)
 {
     enum small_kind kind = small_block_kind(p, pg);
     if (unlikely(kind != SMALL_LIVE)) {
         report_error(function, kind == SMALL_INVALID ? "invalid pointer" : "double free detected", p);
         return;
     }
-    if (secure_mode)
-        STORE(*state_of(off), STATE_REMOTE);
     struct free_block *b = p;
     b->mark = free_mark(b);
     unsigned cls = pg->class_id;
@@ -323,11 +321,8 @@ static void *small_alloc_slow(struct heap *h, unsigned cls)
         }
         heap_set_current(h, cls, pg);
         void *b = page_pop(pg);
-        if (b) {
-            if (secure_mode)
-                STORE(*state_of(small_offset(b)), STATE_USED);
+        if (b)
             return b;
-        }
         free_list_corrupted(pg);
     }
 }

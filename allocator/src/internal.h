@@ -17,9 +17,7 @@
  *         outbox goes to the owner heaps' `remote` lists, one CAS per run of blocks with one
  *         owner, and each owner collects its list on its next slow path.
  *         Free-list links are stored XOR-ed with a per-process secret and the block address
- *         and checked (same page, block marked free) when popped. Secure mode also keeps a
- *         state byte per 16 bytes (states[(ptr - small_base) >> 4]: USED or not) for its
- *         own checks.
+ *         and checked (same page, block marked free) when popped.
  *  medium (16 KiB .. 128 KiB, and anything a thread asks for after its heap is gone)
  *         The seed's design: blocks with a struct mem_io_block header on sbrk-grown extents,
  *         split on allocation, coalesced with free neighbours on free, kept in 64 segregated
@@ -69,8 +67,7 @@
 /* ---- small blocks ---- */
 #define PAGE_SHIFT 16
 #define PAGE_SIZE ((size_t)1 << PAGE_SHIFT)
-#define GRAIN_SHIFT 4                          /* one state byte per 16 bytes */
-#define STATES_PER_PAGE (PAGE_SIZE >> GRAIN_SHIFT)
+#define GRAIN_SHIFT 4                          /* blocks are 16-byte aligned */
 #define SMALL_MAX 16384
 #define NUM_CLASSES 64
 /* a page's free list grows ~one OS page at a time, so the blocks a malloc takes next were
@@ -91,8 +88,6 @@
 #define PEAK_FOLD_PAGES 8                      /* least pool pages a heap takes between
                                                   live-peak folds (a fold walks every page) */
 
-/* Secure mode's state bytes (secure.c reads them; the default mode never touches them). */
-enum block_state { STATE_NONE = 0, STATE_FREE = 1, STATE_USED = 2, STATE_REMOTE = 3 };
 enum page_place { PAGE_UNUSED, PAGE_IN_QUEUE, PAGE_IN_FULL, PAGE_IN_EMPTY, PAGE_IN_STASH, PAGE_IN_POOL };
 
 /* A free small block: its link in a free list, outbox or remote list, and free_mark(), which

@@ -29,14 +29,9 @@ static inline struct page *page_of(uintptr_t off)
     return &descs[off >> PAGE_SHIFT];
 }
 
-static inline _Atomic uint8_t *state_of(uintptr_t off)
-{
-    return &states[off >> GRAIN_SHIFT];
-}
-
 /* p's offset in grains, rotated so that the low bits of a pointer that is not 16-byte aligned
  * land at the top: `small_grain(p) < small_grains` says in one compare that p is small and
- * may start a block. For such a p it is the index of its state byte. */
+ * may start a block. */
 static inline uintptr_t small_grain(const void *p)
 {
     uintptr_t off = small_offset(p);
@@ -134,7 +129,7 @@ static inline uint16_t page_used_drop(struct page *pg)
     return (uint16_t)counts;  /* the low PAGE_USED_BITS: one 16-bit test, no masking */
 }
 
-/* Finds room for the range of descriptors, state bytes and pages, falling back to smaller
+/* Finds room for the range of descriptors and pages, falling back to smaller
  * sizes where the address space is limited; nothing is mapped yet (small_range_map_locked
  * maps it as pages are needed, and until then nothing is small). Without room every size is
  * served as medium. */
@@ -143,36 +138,29 @@ static void small_range_init(void)
     for (size_t span = SMALL_RANGE_BYTES; span >= SMALL_RANGE_MIN_BYTES; span >>= 1) {
         size_t pages = span >> PAGE_SHIFT;
         size_t desc_bytes = (pages * sizeof(struct page) + MEM_IO_PAGE - 1) & ~(size_t)(MEM_IO_PAGE - 1);
-        size_t state_bytes = span >> GRAIN_SHIFT;
-        size_t len = desc_bytes + state_bytes + span + PAGE_SIZE;
+        size_t len = desc_bytes + span + PAGE_SIZE;
         char *raw = os_probe(len, os_room_hint(0));
         if (!raw)
             continue;
         room_probes[0] = (struct room_probe){raw, len};
         descs = (struct page *)raw;
-        states = (_Atomic uint8_t *)(raw + desc_bytes);
-        uintptr_t base = ((uintptr_t)raw + desc_bytes + state_bytes + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+        uintptr_t base = ((uintptr_t)raw + desc_bytes + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
         pool.room = pages;
         STORE(small_base, base);
         return;
     }
 }
 
-/* Maps the range up to page `pages`: descriptors, state bytes and the pages themselves, then
+/* Maps the range up to page `pages`: descriptors and the pages themselves, then
  * makes them small (pool lock held). False, with nothing changed, when it cannot. */
 static bool small_range_map_locked(size_t pages)
 {
     uintptr_t desc_from = (uintptr_t)descs + pool.desc_mapped;
     uintptr_t desc_to = ((uintptr_t)(descs + pages) + MEM_IO_PAGE - 1) & ~(uintptr_t)(MEM_IO_PAGE - 1);
-    char *state_from = (char *)&states[pool.total * STATES_PER_PAGE];
-    size_t state_len = (pages - pool.total) * STATES_PER_PAGE;
     char *page_from = (char *)LOAD(small_base) + (pool.total << PAGE_SHIFT);
     size_t page_len = (pages - pool.total) << PAGE_SHIFT;
     bool descs_mapped = desc_to <= desc_from || os_map_at((void *)desc_from, desc_to - desc_from);
-    bool states_mapped = descs_mapped && os_map_at(state_from, state_len);
-    if (!states_mapped || !os_map_at(page_from, page_len)) {
-        if (states_mapped)
-            os_unmap(state_from, state_len);
+    if (!descs_mapped || !os_map_at(page_from, page_len)) {
         if (descs_mapped && desc_to > desc_from)
             os_unmap((void *)desc_from, desc_to - desc_from);
         return false;
@@ -246,8 +234,8 @@ static struct page *list_pop_head(struct page_list *list)
     return pg;
 }
 
-/* Gives back the memory of the pages at the sorted indices idx[0..n), and in secure mode
- * their state bytes: one madvise for each run of neighbours. */
+/* Gives back the memory of the pages at the sorted indices idx[0..n): one madvise for each
+ * run of neighbours. */
 static void pages_decommit_sorted(const size_t *idx, size_t n)
 {
     for (size_t first = 0, last; first < n; first = last + 1) {
@@ -255,8 +243,6 @@ static void pages_decommit_sorted(const size_t *idx, size_t n)
             ;
         size_t pages = last - first + 1;
         os_decommit((void *)page_start(&descs[idx[first]]), pages * PAGE_SIZE);
-        if (secure_mode)
-            os_decommit((void *)&states[idx[first] * STATES_PER_PAGE], pages * STATES_PER_PAGE);
     }
 }
 

@@ -622,9 +622,10 @@ static __attribute__((noinline)) void secure_free_other(void *p, const char *fun
 static void secure_free(void *p, const char *function)
 {
     uintptr_t off = small_offset(p);
-    if (likely(off < LOAD(small_span) && !(off & 15) && LOAD(*state_of(off)) == STATE_USED)) {
+    struct page *pg = page_of(off);
+    if (likely(off < LOAD(small_span) && small_block_kind(p, pg) == SMALL_LIVE)) {
         /* a live small block (small_usable's test, inline); nothing on this path sets errno */
-        secure_free_checked(p, LOAD(page_of(off)->block_size), function);
+        secure_free_checked(p, LOAD(pg->block_size), function);
         return;
     }
     secure_free_other(p, function);

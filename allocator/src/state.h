@@ -15,8 +15,6 @@ static _Atomic uintptr_t small_span;   /* its length mapped so far; 0 until the 
                                           is needed, so nothing is small */
 static _Atomic uintptr_t small_grains; /* small_span / 16 (free's fast test, pages.c) */
 static struct page *descs;             /* one descriptor per page */
-static _Atomic uint8_t *states;        /* one state byte per 16 bytes of the range (secure mode
-                                          only: internal.h) */
 static struct page empty_page;         /* no free block: sends the fast path to the slow one */
 /* The holes found at start-up for the ranges that grow in place, held until both are found
  * (os_probe). */

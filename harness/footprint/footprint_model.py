@@ -9,8 +9,8 @@ This prints, in MB, for blocks up to 16 KiB (mem_io's small blocks):
   model P KiB    the bytes touched by a model of mem_io's small pages of P KiB: a queue of pages
                  per class, a free list per page, free lists carved 4 KiB at a time, emptied
                  pages shared by every class with their touched memory still resident (nothing
-                 goes back to the OS). mem_io's default mode keeps no other per-block
-                 metadata (secure mode's state bytes are not modelled).
+                 goes back to the OS). mem_io keeps no other per-block metadata in
+                 its small pages.
 All threads of a trace share one heap here (mem_io gives each thread its own).
 
     /usr/bin/python3 -m harness.footprint.footprint_model workloads/*/*.trace.gz

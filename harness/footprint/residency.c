@@ -6,7 +6,7 @@
  * the line that frees or reallocates it says TOUCHED (workloads/FORMAT.md), of that many pages
  * from its start. At the highest RSS of the second pass it counts, with mincore, the resident
  * bytes of the small pages (by where each page is: a class queue, the full list, a
- * heap's empty pages or stash, the pool), of the state bytes and of the page descriptors; the
+ * heap's empty pages or stash, the pool) and of the page descriptors; the
  * rest of the growth over the RSS before the first pass is the medium arenas and large blocks.
  * It includes memory.c to read the allocator's own tables.
  *
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
     for (size_t at = 0; at < table_bytes; at += 4096)
         ((volatile char *)blocks)[at] = 0;  /* paged in before the baseline */
     long baseline = rss_bytes(), peak = 0;
-    size_t by_place[PAGE_IN_POOL + 1] = {0}, states_resident = 0, descs_resident = 0;
+    size_t by_place[PAGE_IN_POOL + 1] = {0}, descs_resident = 0;
 
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < count; i++) {
@@ -233,7 +233,6 @@ int main(int argc, char **argv)
             memset(by_place, 0, sizeof by_place);
             for (size_t n = 0; n < pages; n++)
                 by_place[descs[n].place] += resident_bytes(base + (n << PAGE_SHIFT), base + ((n + 1) << PAGE_SHIFT));
-            states_resident = resident_bytes((uintptr_t)states, (uintptr_t)states + (pages << (PAGE_SHIFT - GRAIN_SHIFT)));
             descs_resident = resident_bytes((uintptr_t)descs, (uintptr_t)(descs + pages));
         }
         for (unsigned long b = 0; b < block_count; b++) {
@@ -248,8 +247,8 @@ int main(int argc, char **argv)
     printf("  small pages %.2f MB: class queues %.2f, full %.2f, heap's empty pages %.2f, stash %.2f, pool %.2f\n",
            small / 1e6, by_place[PAGE_IN_QUEUE] / 1e6, by_place[PAGE_IN_FULL] / 1e6, by_place[PAGE_IN_EMPTY] / 1e6,
            by_place[PAGE_IN_STASH] / 1e6, by_place[PAGE_IN_POOL] / 1e6);
-    printf("  state bytes %.2f MB, page descriptors %.2f MB\n", states_resident / 1e6, descs_resident / 1e6);
+    printf("  page descriptors %.2f MB\n", descs_resident / 1e6);
     printf("  the rest (medium arenas, large blocks and caches) %.2f MB\n",
-           (peak - baseline - (long)(small + states_resident + descs_resident)) / 1e6);
+           (peak - baseline - (long)(small + descs_resident)) / 1e6);
     return 0;
 }

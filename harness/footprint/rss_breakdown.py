@@ -7,8 +7,8 @@ allocator (put it in the command: `env LD_PRELOAD=LIB.so PROGRAM ...`), so two r
 mem_io's fixed and per-class costs with glibc's arenas line by line.
 
 mem_io places its ranges in [32 TiB, 64 TiB) (allocator/README.md, "Address space"). With the
-default 16 GiB small range, that range's descriptors, state bytes and pages start 0, 32 MiB and
-32 MiB + 1 GiB above the lowest of them; anything else there (the medium arenas' slices, or a
+default 16 GiB small range, that range's descriptors and pages start 0 and 32 MiB above the
+lowest of them; anything else there (the medium arenas' slices, or a
 range placed in a smaller hole) prints as its offset.
 """
 import argparse
@@ -20,8 +20,7 @@ import time
 
 RANGES_LOW = 32 << 40
 RANGES_HIGH = 64 << 40
-SMALL_RANGE_PARTS = {0: "mem_io page descriptors", 32 << 20: "mem_io state bytes",
-                     (32 << 20) + (1 << 30): "mem_io small pages"}
+SMALL_RANGE_PARTS = {0: "mem_io page descriptors", 32 << 20: "mem_io small pages"}
 HEADER = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
 
 

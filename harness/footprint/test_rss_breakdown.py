@@ -11,9 +11,7 @@ Rss:                   4 kB
 Rss:                  28 kB
 2c1c00000000-2c1c00010000 rw-p 00000000 00:00 0 
 Rss:                   4 kB
-2c1c02000000-2c1c02200000 rw-p 00000000 00:00 0 
-Rss:                  12 kB
-2c1c42000000-2c1c44000000 rw-p 00000000 00:00 0 
+2c1c02000000-2c1c04000000 rw-p 00000000 00:00 0 
 Rss:                  44 kB
 2c2c00000000-2c2c01000000 rw-p 00000000 00:00 0 
 Rss:                  80 kB
@@ -31,7 +29,7 @@ class BreakdownTest(unittest.TestCase):
         kinds = rss_breakdown.breakdown(rss_breakdown.parse_smaps(SMAPS))
         self.assertEqual(kinds, {
             "file prog": 4, "[heap]": 28, "mem_io page descriptors": 4,
-            "mem_io state bytes": 12, "mem_io small pages": 44,
+            "mem_io small pages": 44,
             "mem_io range +65536 MiB": 80, "file libmem_io.so.0.1": 80,
             "other anonymous": 16})
 
