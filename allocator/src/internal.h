@@ -106,7 +106,8 @@ struct page {
     uint32_t reserved;                /* blocks that fit in the page */
     uint8_t class_id;
     bool purged;                      /* pool only: memory given back with madvise */
-    uint64_t idle_since_ms;           /* stash and pool: when the page left its class */
+    uint64_t idle_since_ms;           /* stash and pool: when the page left its class (the
+                                         page clock, pages.c) */
     uint64_t purged_ms;               /* pool only: when a decay round gave its memory back
                                          (0: never; a page skipped for a huge page) */
     struct heap *last_owner;          /* pool only: the heap that emptied it */

@@ -13,6 +13,8 @@
 #define DECAY_SHIFT_MAX 3                         /* the decay time grows to 8 x MEM_IO_DECAY_MS */
 #define DECAY_CALM_TIMES 4                        /* decay times without a page needed too soon
                                                      before the decay time halves again */
+#define DECAY_QUIET_SPLIT 4                       /* a quiet spell counts as at most this
+                                                     fraction of the decay time */
 
 static inline uintptr_t small_offset(const void *p)
 {
@@ -249,15 +251,35 @@ static void pages_decommit_sorted(const size_t *idx, size_t n)
 /* How long an empty page waits before its memory goes back to the OS: MEM_IO_DECAY_MS, grown
  * (up to 2^DECAY_SHIFT_MAX times) whenever a page given back under the current decay time is
  * needed again within that time, to the first doubling longer than the page had been idle,
- * and halved after DECAY_CALM_TIMES decay times in which no page was. A program that pauses
- * for longer than the decay time and then resumes finds its pages gone and faults them all in
- * again: rptest, whose threads wait 1-8 s between phases, gave back and faulted in again most
- * of its footprint (38 MB in 850 madvise calls per run) after its pauses. Memory goes back on
- * allocation slow paths only, never while the program sleeps, so the pages given back at the
- * end of a pause are those that the resumed program asks for next. */
+ * and halved after DECAY_CALM_TIMES decay times in which no page was. */
 static inline uint64_t pool_decay_time(void)
 {
     return decay_ms << LOAD(pool.decay_shift);
+}
+
+/* The milliseconds from `then` to `now` on the page clock, 0 when `then` reads later (two
+ * threads reading the clock at a quiet spell's end may see it step back by that spell). */
+static inline uint64_t clock_since(uint64_t then, uint64_t now)
+{
+    return now > then ? now - then : 0;
+}
+
+/* The clock that empty pages age by: wall time, but a quiet spell (no page went to or came
+ * from a heap's stash or the pool) counts as at most 1/DECAY_QUIET_SPLIT of the decay time.
+ * Memory goes back on allocation slow paths only, never while the program sleeps, so by the
+ * wall clock a program that pauses for longer than the decay time gives back its empty
+ * pages at the moment it resumes, just before it asks for them again, and faults them all
+ * in: rptest, whose threads burst for a few milliseconds between pauses of 1-3 s, gave back
+ * and faulted in 17-25 MB per run. By this clock a page goes back once it stayed unused
+ * through the program's activity for the decay time, or through DECAY_QUIET_SPLIT pauses. */
+static uint64_t page_clock_ms(void)
+{
+    uint64_t now = os_now_ms();
+    uint64_t seen = atomic_exchange_explicit(&pool.clock_seen_ms, now, relaxed);
+    uint64_t counted = pool_decay_time() / DECAY_QUIET_SPLIT;
+    if (seen && now > seen + counted)
+        atomic_fetch_add_explicit(&pool.clock_quiet_ms, now - seen - counted, relaxed);
+    return now - LOAD(pool.clock_quiet_ms);
 }
 
 /* A page whose memory went back to the OS is taken again (pool lock held): when that is
@@ -266,12 +288,12 @@ static inline uint64_t pool_decay_time(void)
 static void pool_note_reuse_locked(const struct page *pg, uint64_t now)
 {
     if (pg->purged_ms == 0 || pg->purged_ms < pool.shift_changed_ms ||
-        now - pg->purged_ms >= pool_decay_time())
+        clock_since(pg->purged_ms, now) >= pool_decay_time())
         return;  /* never used (skipped for a huge page), given back under an older decay time,
                     or not too soon */
     pool.refaulted_ms = now;
     unsigned shift = LOAD(pool.decay_shift);
-    while (shift < DECAY_SHIFT_MAX && decay_ms << shift <= now - pg->idle_since_ms)
+    while (shift < DECAY_SHIFT_MAX && decay_ms << shift <= clock_since(pg->idle_since_ms, now))
         shift++;
     if (shift != LOAD(pool.decay_shift)) {
         STORE(pool.decay_shift, shift);
@@ -285,7 +307,8 @@ static void pool_decay_calm_locked(uint64_t now)
 {
     unsigned shift = LOAD(pool.decay_shift);
     uint64_t calm = DECAY_CALM_TIMES * pool_decay_time();
-    if (shift > 0 && now - pool.refaulted_ms >= calm && now - pool.shift_changed_ms >= calm) {
+    if (shift > 0 && clock_since(pool.refaulted_ms, now) >= calm &&
+        clock_since(pool.shift_changed_ms, now) >= calm) {
         STORE(pool.decay_shift, shift - 1);
         pool.shift_changed_ms = now;
     }
@@ -301,14 +324,15 @@ static void pool_decay_calm_locked(uint64_t now)
 static void pool_decay_locked(uint64_t now, bool due_put)
 {
     uint64_t decay = pool_decay_time();
-    if (!due_put && now - pool.decayed_ms < decay / DECAY_ROUND_SPLIT)
+    if (!due_put && clock_since(pool.decayed_ms, now) < decay / DECAY_ROUND_SPLIT)
         return;
     pool.decayed_ms = now;
     size_t batch[DECAY_BATCH_PAGES], n, given_back = 0;
     do {
         struct page *pg;
         n = 0;
-        while (n < DECAY_BATCH_PAGES && (pg = pool.warm.tail) && now - pg->idle_since_ms >= decay) {
+        while (n < DECAY_BATCH_PAGES && (pg = pool.warm.tail) &&
+               clock_since(pg->idle_since_ms, now) >= decay) {
             list_remove(&pool.warm, pg);
             pg->purged = true;
             pg->purged_ms = now;
@@ -426,7 +450,7 @@ static struct page *page_acquire(struct heap *h, unsigned cls)
         list_remove(&h->empty, pg);
         page_unformat(pg);
     } else if (!pg) {
-        uint64_t now = os_now_ms();
+        uint64_t now = page_clock_ms();
         pthread_mutex_lock(&pool.lock);
         pool_decay_locked(now, false);
         pg = pool_take_warm_locked(h);
@@ -507,10 +531,10 @@ static void page_extend(struct page *pg)
  * memory still goes back to the OS; checked whenever h stashes a page) or at thread exit. */
 static void stash_put(struct heap *h, struct page *pg)
 {
-    uint64_t now = os_now_ms();
+    uint64_t now = page_clock_ms();
     /* due pages are looked for once a decay round, so that they leave together */
     uint64_t decay = pool_decay_time();
-    bool look_for_due = now - h->stash_checked_ms >= decay / DECAY_ROUND_SPLIT;
+    bool look_for_due = clock_since(h->stash_checked_ms, now) >= decay / DECAY_ROUND_SPLIT;
     if (look_for_due)
         h->stash_checked_ms = now;
     struct page *leaving[HEAP_STASH_PAGES];
@@ -518,7 +542,7 @@ static void stash_put(struct heap *h, struct page *pg)
     size_t n = 0;
     struct page *oldest;
     while ((oldest = h->stash.tail)) {
-        due[n] = look_for_due && now - oldest->idle_since_ms >= decay;
+        due[n] = look_for_due && clock_since(oldest->idle_since_ms, now) >= decay;
         if (!due[n] && h->stash.count < HEAP_STASH_PAGES)
             break;
         list_remove(&h->stash, oldest);
@@ -585,5 +609,5 @@ static void pool_put_many(struct page **pgs, const bool *due, size_t n, uint64_t
 
 static void pool_put(struct page *pg, bool due)
 {
-    pool_put_many(&pg, &due, 1, os_now_ms());
+    pool_put_many(&pg, &due, 1, page_clock_ms());
 }

@@ -38,6 +38,8 @@ static struct {
                                           again soon after) */
     uint64_t shift_changed_ms;         /* when decay_shift last moved */
     uint64_t refaulted_ms;             /* when a page given back was last needed too soon */
+    _Atomic uint64_t clock_seen_ms;    /* when the page clock was last read (pages.c) */
+    _Atomic uint64_t clock_quiet_ms;   /* the quiet time the page clock leaves out */
 } pool = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* ---- heaps (heap.c) ---- */

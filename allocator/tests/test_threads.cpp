@@ -379,6 +379,30 @@ TEST(Threads, CachedLargeRangesDecayWhicheverThreadHoldsThem)
     expect_exit_0_with_decay("20", decay_reaches_other_threads_caches);
 }
 
+static size_t os_bytes_now()
+{
+    struct mem_io_stats stats;
+    mem_io_get_stats(&stats);
+    return stats.os_bytes;
+}
+
+// One reading of the clock that empty pages age by (pages.c): a new thread takes a page from
+// the pool and gives it back when it exits.
+static void read_page_clock()
+{
+    std::thread([] { mem_io_free(mem_io_malloc(2048)); }).join();
+}
+
+// Lets `steps` x `step_ms` pass as a busy program does: the page clock is read every step_ms,
+// less than the quiet spell that the clock would count short.
+static void stay_busy(int steps, int step_ms)
+{
+    for (int i = 0; i < steps; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+        read_page_clock();
+    }
+}
+
 // Pages a thread emptied go back to the OS after MEM_IO_DECAY_MS, also the ones its heap
 // keeps to itself (the stash, pages.c) rather than in the shared pool: 48 pages of 1 KiB
 // blocks emptied at once fill the kept pages, the stash and then the pool; once they are
@@ -395,33 +419,21 @@ static void emptied_pages_decay()
     mem_io_get_stats(&full);
     for (void *p : blocks)
         mem_io_free(p);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stay_busy(50, 2);  // at least 100 ms on the page clock; each step's page stays warm
     blocks.clear();
     for (size_t i = 0; i < 3 * kPage / 2048; i++)  // 3 pages of another class, emptied again
         blocks.push_back(mem_io_malloc(2048));
     for (void *p : blocks)
         mem_io_free(p);
     mem_io_get_stats(&decayed);
-    // the pool alone held ~7 of the pages; the stash held 32, of which the 2048-byte blocks
-    // took 3 back
+    // the pool alone held ~7 of the pages (one kept warm by the steps); the stash held 32,
+    // of which the 2048-byte blocks took 3 back
     exit(decayed.os_bytes + 24 * kPage <= full.os_bytes ? 0 : 1);
 }
 
 TEST(Threads, EmptiedPagesGoBackToTheOsAfterTheDecayTime)
 {
     expect_exit_0_with_decay("20", emptied_pages_decay);
-}
-
-// A page given back to the OS and needed again sooner than the decay time that sent it back
-// makes the decay time longer than that page had been idle (pages.c): pages that a thread
-// emptied, idle for 600 ms under a 200 ms decay time, go back and are taken again at once; the
-// same pages, emptied again and idle for 300 ms, then stay. (Times long enough that a slowed
-// thread does not idle its own pages for a decay time while it frees them.)
-static size_t os_bytes_now()
-{
-    struct mem_io_stats stats;
-    mem_io_get_stats(&stats);
-    return stats.os_bytes;
 }
 
 // A thread fills `pages` pages with 1 KiB blocks, frees them and exits: its emptied pages go
@@ -440,24 +452,55 @@ static void fill_empty_and_exit(size_t pages, size_t *first_os_bytes)
     }).join();
 }
 
+// A page given back to the OS and needed again sooner than the decay time that sent it back
+// makes the decay time longer than that page had been idle (pages.c): pages that a thread
+// emptied go back after a 200 ms decay time and are taken again 50-100 ms later; the same
+// pages, emptied again and idle for as long, then stay. (Times long enough that a slowed
+// thread does not idle its own pages for a decay time while it frees them.)
 static void pages_needed_soon_after_going_back_lengthen_the_decay()
 {
     const size_t kPage = 64 * 1024, kPages = 24;
     fill_empty_and_exit(kPages, nullptr);
     size_t pooled = os_bytes_now(), after_first = 0;
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    stay_busy(50, 5);  // the steps take one page of the 24 and keep it warm
     fill_empty_and_exit(kPages, &after_first);  // its first page takes a decay round
-    if (after_first + (kPages - 1) * kPage > pooled)
+    if (after_first + (kPages - 2) * kPage > pooled)
         exit(2);  // the idle pages did not go back: the first half proves nothing
     size_t pooled_again = os_bytes_now();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    std::thread([] { mem_io_free(mem_io_malloc(2048)); }).join();
+    stay_busy(50, 5);
     exit(os_bytes_now() + 4 * kPage >= pooled_again ? 0 : 1);
 }
 
 TEST(Threads, PagesNeededSoonAfterGoingBackLengthenTheDecayTime)
 {
     expect_exit_0_with_decay("200", pages_needed_soon_after_going_back_lengthen_the_decay);
+}
+
+// A quiet spell (no page taken or emptied) counts as at most a quarter of the decay time on
+// the page clock (pages.c), so pages emptied before a pause are still there when the program
+// resumes: 24 emptied pages stay through a pause of 5 decay times and two shorter ones, and
+// go back after the fourth pause. Each pause ends with a page taken from the pool.
+static void pauses_count_short_on_the_page_clock()
+{
+    const size_t kPage = 64 * 1024, kPages = 24;
+    fill_empty_and_exit(kPages, nullptr);
+    size_t pooled = os_bytes_now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    read_page_clock();
+    for (int pause = 2; pause <= 3; pause++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        read_page_clock();
+    }
+    if (os_bytes_now() + 2 * kPage < pooled)
+        exit(1);  // three pauses (3 quarters of the decay time) gave pages back
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    read_page_clock();
+    exit(os_bytes_now() + (kPages - 4) * kPage <= pooled ? 0 : 2);
+}
+
+TEST(Threads, PausesCountShortOnThePageClock)
+{
+    expect_exit_0_with_decay("200", pauses_count_short_on_the_page_clock);
 }
 
 // The caches together hold at most 64 MiB. When a thread's freed range would pass that, the
