@@ -14,7 +14,7 @@
 #define DECAY_CALM_TIMES 4                        /* decay times without a page needed too soon
                                                      before the decay time halves again */
 #define DECAY_QUIET_SPLIT 4                       /* a quiet spell counts as at most this
-                                                     fraction of the decay time */
+                                                     fraction of MEM_IO_DECAY_MS */
 
 static inline uintptr_t small_offset(const void *p)
 {
@@ -265,18 +265,20 @@ static inline uint64_t clock_since(uint64_t then, uint64_t now)
 }
 
 /* The clock that empty pages age by: wall time, but a quiet spell (no page went to or came
- * from a heap's stash or the pool) counts as at most 1/DECAY_QUIET_SPLIT of the decay time.
+ * from a heap's stash or the pool) counts as at most 1/DECAY_QUIET_SPLIT of MEM_IO_DECAY_MS.
  * Memory goes back on allocation slow paths only, never while the program sleeps, so by the
  * wall clock a program that pauses for longer than the decay time gives back its empty
  * pages at the moment it resumes, just before it asks for them again, and faults them all
  * in: rptest, whose threads burst for a few milliseconds between pauses of 1-3 s, gave back
  * and faulted in 17-25 MB per run. By this clock a page goes back once it stayed unused
- * through the program's activity for the decay time, or through DECAY_QUIET_SPLIT pauses. */
+ * through the program's activity for the decay time, or through DECAY_QUIET_SPLIT pauses
+ * (more once the decay time grew: pages needed again after that many pauses are then kept
+ * through more). */
 static uint64_t page_clock_ms(void)
 {
     uint64_t now = os_now_ms();
     uint64_t seen = atomic_exchange_explicit(&pool.clock_seen_ms, now, relaxed);
-    uint64_t counted = pool_decay_time() / DECAY_QUIET_SPLIT;
+    uint64_t counted = decay_ms / DECAY_QUIET_SPLIT;
     if (seen && now > seen + counted)
         atomic_fetch_add_explicit(&pool.clock_quiet_ms, now - seen - counted, relaxed);
     return now - LOAD(pool.clock_quiet_ms);

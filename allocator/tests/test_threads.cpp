@@ -452,22 +452,31 @@ static void fill_empty_and_exit(size_t pages, size_t *first_os_bytes)
     }).join();
 }
 
+// Pauses of 100 ms, each ended by a page-clock reading: under a 200 ms decay time each counts
+// 50 ms on the page clock (pages.c), whatever the machine's load adds to the sleep.
+static void pause_and_read_page_clock(int pauses)
+{
+    for (int i = 0; i < pauses; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        read_page_clock();
+    }
+}
+
 // A page given back to the OS and needed again sooner than the decay time that sent it back
 // makes the decay time longer than that page had been idle (pages.c): pages that a thread
-// emptied go back after a 200 ms decay time and are taken again 50-100 ms later; the same
-// pages, emptied again and idle for as long, then stay. (Times long enough that a slowed
-// thread does not idle its own pages for a decay time while it frees them.)
+// emptied go back after four pauses (200 ms on the page clock, the decay time) and are taken
+// again at once; the same pages, emptied again, then stay through five pauses.
 static void pages_needed_soon_after_going_back_lengthen_the_decay()
 {
     const size_t kPage = 64 * 1024, kPages = 24;
     fill_empty_and_exit(kPages, nullptr);
     size_t pooled = os_bytes_now(), after_first = 0;
-    stay_busy(50, 5);  // the steps take one page of the 24 and keep it warm
-    fill_empty_and_exit(kPages, &after_first);  // its first page takes a decay round
+    pause_and_read_page_clock(4);  // the readings take one page of the 24 and keep it warm
+    fill_empty_and_exit(kPages, &after_first);
     if (after_first + (kPages - 2) * kPage > pooled)
         exit(2);  // the idle pages did not go back: the first half proves nothing
     size_t pooled_again = os_bytes_now();
-    stay_busy(50, 5);
+    pause_and_read_page_clock(5);
     exit(os_bytes_now() + 4 * kPage >= pooled_again ? 0 : 1);
 }
 
@@ -479,7 +488,7 @@ TEST(Threads, PagesNeededSoonAfterGoingBackLengthenTheDecayTime)
 // A quiet spell (no page taken or emptied) counts as at most a quarter of the decay time on
 // the page clock (pages.c), so pages emptied before a pause are still there when the program
 // resumes: 24 emptied pages stay through a pause of 5 decay times and two shorter ones, and
-// go back after the fourth pause. Each pause ends with a page taken from the pool.
+// go back after the fourth pause.
 static void pauses_count_short_on_the_page_clock()
 {
     const size_t kPage = 64 * 1024, kPages = 24;
@@ -487,14 +496,10 @@ static void pauses_count_short_on_the_page_clock()
     size_t pooled = os_bytes_now();
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     read_page_clock();
-    for (int pause = 2; pause <= 3; pause++) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        read_page_clock();
-    }
+    pause_and_read_page_clock(2);
     if (os_bytes_now() + 2 * kPage < pooled)
         exit(1);  // three pauses (3 quarters of the decay time) gave pages back
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    read_page_clock();
+    pause_and_read_page_clock(1);
     exit(os_bytes_now() + (kPages - 4) * kPage <= pooled ? 0 : 2);
 }
 
