@@ -485,7 +485,7 @@ TEST(Threads, PagesNeededSoonAfterGoingBackLengthenTheDecayTime)
     expect_exit_0_with_decay("200", pages_needed_soon_after_going_back_lengthen_the_decay);
 }
 
-// A quiet spell (no page taken or emptied) counts as at most a quarter of the decay time on
+// A quiet spell (no page taken or emptied) counts as at most a quarter of MEM_IO_DECAY_MS on
 // the page clock (pages.c), so pages emptied before a pause are still there when the program
 // resumes: 24 emptied pages stay through a pause of 5 decay times and two shorter ones, and
 // go back after the fourth pause.
