@@ -275,10 +275,10 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
 }
 
 /* The common case: a live small block that stays small (sqlite's and Python's growing buffers;
- * a third of the pipeline trace's calls). Its page says it starts a block and how big it
- * is, its mark that it is live, the new block comes from malloc's fast path and the old one goes back by free's, so
- * a moving realloc costs about a malloc, a copy and a free. Anything else, including a bad
- * pointer, takes realloc_slow, which reports. */
+ * a third of the pipeline trace's calls). Its page says that it starts a block and how big
+ * it is, and its mark that it is live; the new block comes from malloc's fast path and the
+ * old one goes back by free's, so a moving realloc costs about a malloc, a copy and a free.
+ * Anything else, including a bad pointer, takes realloc_slow, which reports. */
 void *mem_io_realloc(void *p, size_t n)
 {
     uintptr_t grain = small_grain(p);

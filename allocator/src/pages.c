@@ -414,8 +414,7 @@ static struct page *heap_run_take_locked(struct heap *h)
 
 /* Clears what a class left in a page: its carved blocks, so that stale pointers into it read
  * as invalid. In secure mode also the free-list links and marks in its blocks: secure.c
- * zeroes a block's body when it is freed, so the page is then all zero again. (Its state
- * bytes need no clearing: none is USED once every block came back.) */
+ * zeroes a block's body when it is freed, so the page is then all zero again. */
 static void page_unformat(struct page *pg)
 {
     uint32_t capacity = LOAD(pg->capacity), size = LOAD(pg->block_size);
