@@ -16,46 +16,55 @@ static size_t small_usable(const void *p, const char *function)
 }
 
 /* A small pointer that free_fast did not take (every caller tries it first): a block of
- * another thread's heap, or not a live block. */
+ * another thread's heap, or not a live block. Sets no errno (free_remote, report_error). */
 static void free_small(void *p, uintptr_t off, const char *function)
 {
     struct page *pg = page_of(off);
-    if (atomic_load_explicit(&pg->heap, relaxed) != tls_heap)
-        free_remote(p, pg, function);
+    struct heap *owner = atomic_load_explicit(&pg->heap, relaxed), *h = tls_heap;
+    if (owner != h)
+        free_remote(p, pg, owner, h, function);
     else
         report_error(function, small_block_kind(p, pg) == SMALL_INVALID ? "invalid pointer" : "double free detected", p);
 }
 
 /* Medium and large blocks, and pointers that are none of ours. */
+static void free_headered(void *p, const char *function)
+{
+    int saved = errno;
+    ensure_init();
+    if (!arena_free(p, function) && !large_free(p, function))
+        report_error(function, "invalid pointer", p);
+    errno = saved;
+}
+
 static void free_generic(void *p, const char *function)
 {
     if (!p)
         return;
-    int saved = errno;
     uintptr_t off = small_offset(p);
-    if (off < LOAD(small_span)) {
+    if (off < LOAD(small_span))
         free_small(p, off, function);
-    } else {
-        ensure_init();
-        if (!arena_free(p, function) && !large_free(p, function))
-            report_error(function, "invalid pointer", p);
-    }
-    errno = saved;
+    else
+        free_headered(p, function);
 }
 
-/* What free does with a non-NULL p that the fast path did not take: medium blocks go to the
- * thread's cache when they can, the rest to free_generic. */
+/* What free does with a non-NULL p that the fast path did not take: small blocks go straight
+ * to free_small (most are other threads' blocks: the remote free), medium blocks to the
+ * thread's cache when they can, the rest to free_headered. */
 static void free_core_slow(void *p)
 {
-    if (!is_small(p)) {
-        struct heap *h = tls_heap;
-        if (medium_cache_put(h, p)) {  /* only h's own extent passes: h is this thread's */
-            BUMP(h->stats.free_calls, 1);
-            return;
-        }
-        stat_call(&h->stats.free_calls);
+    uintptr_t off = small_offset(p);
+    if (off < LOAD(small_span)) {
+        free_small(p, off, "free");
+        return;
     }
-    free_generic(p, "free");
+    struct heap *h = tls_heap;
+    if (medium_cache_put(h, p)) {  /* only h's own extent passes: h is this thread's */
+        BUMP(h->stats.free_calls, 1);
+        return;
+    }
+    stat_call(&h->stats.free_calls);
+    free_headered(p, "free");
 }
 
 /* Not inlined into mem_io_free, so the fast path needs no stack frame. */
@@ -94,9 +103,8 @@ static inline bool block_start_owned(const void *p, const struct page *pg)
  * path), and tests only the owner: secure.c proved p a live block when the program freed it,
  * and that nothing wrote to it since. A page on the full list is moved back by
  * page_after_free. */
-static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h, bool secure)
+static inline bool free_small_owned(void *p, struct page *pg, struct heap *h, bool secure)
 {
-    struct page *pg = &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
     struct free_block *b = p;
     if (likely(page_owner_unsynchronised(pg) == h &&
                (secure || (block_start_owned(p, pg) && !block_marked_free(b))))) {
@@ -117,16 +125,42 @@ static inline bool free_small_owned(void *p, uintptr_t grain, struct heap *h, bo
     return false;
 }
 
+/* The page of a small pointer's grain (small_grain). */
+static inline struct page *grain_page(uintptr_t grain)
+{
+    return &descs[grain >> (PAGE_SHIFT - GRAIN_SHIFT)];
+}
+
 /* The fast path: p is a USED block of this thread's heap, pushed on its page's free list.
  * False for any other pointer, which the caller's general path then sorts out (and reports,
- * under its own function name). Never true in secure mode (small_grains is 0 there). */
-static inline bool free_fast(void *p)
+ * under its own function name); *foreign is then p's page when another heap owns it (p may be
+ * one of its blocks), else NULL. Never true in secure mode (small_grains is 0 there). */
+static inline bool free_fast_or_foreign(void *p, struct page **foreign)
 {
     uintptr_t grain = small_grain(p);
     struct heap *h = tls_heap;
-    if (likely(grain < LOAD(small_grains)))  /* small, 16-byte aligned */
-        return free_small_owned(p, grain, h, false);
+    *foreign = NULL;
+    if (likely(grain < LOAD(small_grains))) {  /* small, 16-byte aligned */
+        struct page *pg = grain_page(grain);
+        if (likely(free_small_owned(p, pg, h, false)))
+            return true;
+        if (page_owner_unsynchronised(pg) != h)
+            *foreign = pg;
+    }
     return false;
+}
+
+static inline bool free_fast(void *p)
+{
+    struct page *foreign;
+    return free_fast_or_foreign(p, &foreign);
+}
+
+/* free of a small pointer p into page pg of another heap: the remote free, straight from
+ * mem_io_free (free_slow's tests are passed already; errno needs no saving, free_remote). */
+static __attribute__((noinline)) void free_foreign(void *p, struct page *pg)
+{
+    free_remote(p, pg, atomic_load_explicit(&pg->heap, relaxed), tls_heap, "free");
 }
 
 /* Secure mode's free of a block it proved live and unwritten since (free_small_owned): the
@@ -134,16 +168,20 @@ static inline bool free_fast(void *p)
 static void free_core(void *p)
 {
     uintptr_t grain = small_grain(p);
-    if (grain < (LOAD(small_span) >> GRAIN_SHIFT) && free_small_owned(p, grain, tls_heap, true))
+    if (grain < (LOAD(small_span) >> GRAIN_SHIFT) && free_small_owned(p, grain_page(grain), tls_heap, true))
         return;
     free_core_slow(p);
 }
 
 void mem_io_free(void *p)
 {
-    if (likely(free_fast(p)))
+    struct page *foreign;
+    if (likely(free_fast_or_foreign(p, &foreign)))
         return;
-    free_slow(p);
+    if (foreign)
+        free_foreign(p, foreign);
+    else
+        free_slow(p);
 }
 
 void mem_io_free_sized(void *p, size_t size)

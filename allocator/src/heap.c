@@ -37,12 +37,14 @@ static struct heap *heap_new_locked(void)
 }
 
 /* The calling thread's heap, made or adopted on first use; NULL when the thread has already
- * handed its heap back (it is exiting) or no heap can be made: callers then use the arena. */
+ * handed its heap back (it is exiting) or no heap can be made: callers then use the arena.
+ * errno is kept (a failed mmap sets it), so free's remote path need not save it. */
 static struct heap *heap_acquire(void)
 {
     struct heap *h = tls_heap;
     if (h != &empty_heap)
         return h == &dead_heap ? NULL : h;
+    int saved = errno;
     ensure_init();
     pthread_mutex_lock(&heaps.lock);
     h = heaps.abandoned;
@@ -53,11 +55,12 @@ static struct heap *heap_acquire(void)
         h = heap_new_locked();
     }
     pthread_mutex_unlock(&heaps.lock);
-    if (!h)
-        return NULL;
-    tls_heap = h;  /* before setspecific, which may allocate */
-    if (atomic_load(&heap_key_ready))
-        pthread_setspecific(heap_key, h);
+    if (h) {
+        tls_heap = h;  /* before setspecific, which may allocate */
+        if (atomic_load(&heap_key_ready))
+            pthread_setspecific(heap_key, h);
+    }
+    errno = saved;
     return h;
 }
 
@@ -91,7 +94,7 @@ static void free_collected(struct heap *h, struct free_block *b, struct page *pg
         page_after_free(h, pg);
 }
 
-/* The next block of a list that crosses pages (remote lists and outboxes): a link that is not
+/* The next block of a list that crosses pages (a remote list): a link that is not
  * a 16-byte aligned small address is reported and ends the list (its blocks are leaked,
  * never handed out). */
 static struct free_block *cross_page_next(struct free_block *b)
@@ -148,29 +151,14 @@ static void remote_push(struct heap *owner, struct free_block *first, struct fre
                                                     memory_order_release, relaxed));
 }
 
-/* A block (of page pg) of a run being sent back that has room for a hint is hinted number
- * *hinted: its `ahead` hint is NULL for now, and the hinted block REMOTE_PREFETCH_DISTANCE
- * before it (kept in `behind`) gets it as its hint. The blocks are this thread's recent frees,
- * still in its cache; hints are set before the run is published. */
-static inline void hint_chain(struct returned_block **behind, unsigned *hinted, struct free_block *b,
-                              const struct page *pg)
-{
-    struct returned_block *r = hint_room(b, pg);
-    if (!r)
-        return;
-    struct returned_block **slot = &behind[(*hinted)++ % REMOTE_PREFETCH_DISTANCE];
-    if (*slot)
-        (*slot)->ahead_encoded = link_encode((uintptr_t)r, &(*slot)->ahead_encoded);
-    r->ahead_encoded = link_encode(0, &r->ahead_encoded);
-    *slot = r;
-}
-
 /* Outboxes. A thread that frees blocks of another heap's pages gathers them per class and
  * hands them back in batches: one CAS per run of blocks with one owner (a hand-off between
  * two threads makes one run) instead of one CAS on the owner's contended list head per block.
+ * An outbox holds one run: a block of another owner sends the run first. So a batch goes back
+ * without a walk: its owner, its ends and its prefetch hints are set as blocks come in.
  * The owner's page still counts them as out, and the owner cannot reuse them meanwhile, so
  * outboxes are small (OUTBOX_CLASS_BYTES per class, OUTBOX_HEAP_BYTES in all) and emptied
- * when their thread exits. The blocks keep state REMOTE meanwhile, so a second free of one is
+ * when their thread exits. The blocks keep their mark meanwhile, so a second free of one is
  * still caught.
  * The freeing thread does not hand them out itself, as tcmalloc's and jemalloc's caches do:
  * measured, that made larson and cache-scratch at 2 threads several times slower (the state
@@ -179,62 +167,136 @@ static inline void hint_chain(struct returned_block **behind, unsigned *hinted, 
  * stays foreign: each later free of it is a remote one) for a small gain on xmalloc-test
  * (docs/allocator-history.md). */
 
-/* Sends a list of other heaps' blocks back: one CAS per run of blocks with one owner. */
-static void outbox_send(struct free_block *b)
-{
-    struct page *pg = b ? page_of(small_offset(b)) : NULL;
-    while (b) {
-        struct heap *owner = atomic_load_explicit(&pg->heap, relaxed);
-        struct free_block *first = b, *last;
-        struct returned_block *behind[REMOTE_PREFETCH_DISTANCE] = {0};
-        unsigned hinted = 0;
-        do {
-            hint_chain(behind, &hinted, b, pg);
-            last = b;
-            b = cross_page_next(b);
-            pg = b ? page_of(small_offset(b)) : NULL;
-        } while (b && atomic_load_explicit(&pg->heap, relaxed) == owner);
-        remote_push(owner, first, last);
-    }
-}
-
-/* Empties the outbox of class cls, returning its list (its tail's link still NULL). */
+/* Empties the outbox of class cls, returning its run (its tail's link not set). Its blocks
+ * join the heap's remote-free counts now (stats.c adds those still waiting). */
 static struct free_block *outbox_take(struct heap *h, unsigned cls)
 {
     struct outbox *box = &h->outbox[cls];
-    struct free_block *list = box->head;
-    h->outbox_bytes -= box->bytes;
-    box->head = box->tail = NULL;
-    box->bytes = 0;
-    return list;
+    struct free_block *run = box->head;
+    BUMP(h->stats.remote_frees, LOAD(box->blocks));
+    BUMP(h->stats.remote_free_bytes, LOAD(box->bytes));
+    h->outbox_bytes -= LOAD(box->bytes);
+    box->head = NULL;
+    STORE(box->bytes, 0);
+    STORE(box->blocks, 0);
+    memset(box->recent, 0, sizeof box->recent);
+    return run;
 }
 
 static void outbox_flush(struct heap *h, unsigned cls)
 {
-    outbox_send(outbox_take(h, cls));
+    struct outbox *box = &h->outbox[cls];
+    struct heap *owner = box->owner;
+    struct free_block *last = box->tail;
+    remote_push(owner, outbox_take(h, cls), last);
 }
 
-/* All classes go back as one list, so that blocks of many classes with one owner (a
- * hand-off of mixed sizes) make one run: one CAS, and prefetch hints along all of it. */
+/* All classes go back, the outboxes of neighbouring classes with one owner as one run (a
+ * hand-off of mixed sizes): one CAS for each. */
 static void outbox_flush_all(struct heap *h)
 {
-    struct free_block *all = NULL;
+    struct free_block *run = NULL, *last = NULL;
+    struct heap *owner = NULL;
     for (unsigned c = 0; c < NUM_CLASSES; c++) {
-        struct free_block *tail = h->outbox[c].tail;
-        if (!tail)
+        struct outbox *box = &h->outbox[c];
+        if (!box->head)
             continue;
-        tail->next_encoded = link_encode((uintptr_t)all, tail);
-        all = outbox_take(h, c);
+        if (run && box->owner != owner) {
+            remote_push(owner, run, last);
+            run = NULL;
+        }
+        if (run) {
+            box->tail->next_encoded = link_encode((uintptr_t)run, box->tail);
+        } else {
+            last = box->tail;
+            owner = box->owner;
+        }
+        run = outbox_take(h, c);
     }
-    outbox_send(all);
+    if (run)
+        remote_push(owner, run, last);
 }
 
-/* A free from a thread that does not own the page: the block is marked free (so a later free
- * of it by any thread is caught), then goes into this thread's outbox, or straight to the
- * owner when this thread has no heap (it is exiting). The mark is written with a plain
- * store, as the owner's own free writes it. Only two frees of one block racing at the same
- * instant go uncaught, as they do on the owner's path. */
-static void free_remote(void *p, struct page *pg, const char *function)
+/* Block b (of `size` bytes), the newest of its outbox's run after `blocks` others, names as
+ * its prefetch hint the block that came in REMOTE_PREFETCH_DISTANCE blocks before it, which
+ * the owner's walk meets that many blocks later (NULL for the run's first ones). Only blocks
+ * with room for the hint (hint_room). */
+static inline void outbox_hint(struct outbox *box, struct free_block *b, uint32_t blocks, uint32_t size)
+{
+    if (secure_mode || size < sizeof(struct returned_block))
+        return;
+    struct returned_block *r = (struct returned_block *)b;
+    struct returned_block **slot = &box->recent[blocks % REMOTE_PREFETCH_DISTANCE];
+    r->ahead_encoded = link_encode((uintptr_t)*slot, &r->ahead_encoded);
+    *slot = r;
+}
+
+static void outbox_put_new_run(struct heap *h, struct free_block *b, unsigned cls, uint32_t size,
+                               struct heap *owner);
+
+/* Puts block b of class cls (`size` bytes), whose page `owner` owns, in h's outbox for its
+ * class. Every call it makes is its last act, so the common path needs no stack frame. */
+static inline void outbox_put(struct heap *h, struct free_block *b, unsigned cls, uint32_t size,
+                              struct heap *owner)
+{
+    struct outbox *box = &h->outbox[cls];
+    struct free_block *head = box->head;
+    if (head && box->owner != owner) {  /* a run has one owner */
+        outbox_put_new_run(h, b, cls, size, owner);
+        return;
+    }
+    if (!head) {
+        box->tail = b;
+        box->owner = owner;
+    }
+    b->next_encoded = link_encode((uintptr_t)head, b);
+    box->head = b;
+    uint32_t blocks = LOAD(box->blocks);
+    outbox_hint(box, b, blocks, size);
+    STORE(box->blocks, blocks + 1);
+    uint32_t bytes = LOAD(box->bytes) + size;
+    STORE(box->bytes, bytes);
+    size_t all = h->outbox_bytes + size;
+    h->outbox_bytes = all;
+    if (bytes > OUTBOX_CLASS_BYTES)  /* blocks bigger than an outbox go back at once */
+        outbox_flush(h, cls);
+    else if (all > OUTBOX_HEAP_BYTES)
+        outbox_flush_all(h);
+}
+
+static __attribute__((noinline)) void outbox_put_new_run(struct heap *h, struct free_block *b, unsigned cls,
+                                                         uint32_t size, struct heap *owner)
+{
+    outbox_flush(h, cls);
+    outbox_put(h, b, cls, size, owner);
+}
+
+/* free_remote's block b of page pg when this thread has no heap: it takes one on its first
+ * call, or sends b straight to its owner when it is exiting. */
+static __attribute__((noinline)) void free_remote_without_heap(struct free_block *b, struct page *pg,
+                                                               struct heap *owner)
+{
+    struct heap *h = heap_acquire();
+    if (h) {
+        outbox_put(h, b, pg->class_id, LOAD(pg->block_size), owner);
+        return;
+    }
+    stat_add(&tls_heap->stats.remote_frees, 1);
+    stat_add(&tls_heap->stats.remote_free_bytes, LOAD(pg->block_size));
+    struct returned_block *r = hint_room(b, pg);
+    if (r)
+        r->ahead_encoded = link_encode(0, &r->ahead_encoded);
+    remote_push(owner, b, b);
+}
+
+/* A free from a thread (its heap h) that does not own the page (`owner` does): the block is marked free (so
+ * a later free of it by any thread is caught), then goes into this thread's outbox, or
+ * straight to the owner when this thread has no heap (it is exiting). The mark is written with
+ * a plain store, as the owner's own free writes it. Only two frees of one block racing at the
+ * same instant go uncaught, as they do on the owner's path. Nothing here sets errno
+ * (report_error and heap_acquire keep it), so free calls this without saving it. */
+static inline void free_remote(void *p, struct page *pg, struct heap *owner, struct heap *h,
+                               const char *function)
 {
     enum small_kind kind = small_block_kind(p, pg);
     if (unlikely(kind != SMALL_LIVE)) {
@@ -243,28 +305,11 @@ static void free_remote(void *p, struct page *pg, const char *function)
     }
     struct free_block *b = p;
     b->mark = free_mark(b);
-    unsigned cls = pg->class_id;
-    struct heap *h = heap_acquire();
-    stat_add(&tls_heap->stats.remote_frees, 1);
-    stat_add(&tls_heap->stats.remote_free_bytes, class_size[cls]);
-    if (!h) {
-        struct returned_block *r = hint_room(b, pg);
-        if (r)
-            r->ahead_encoded = link_encode(0, &r->ahead_encoded);
-        remote_push(atomic_load_explicit(&pg->heap, relaxed), b, b);
+    if (unlikely(heap_is_shared(h))) {
+        free_remote_without_heap(b, pg, owner);
         return;
     }
-    struct outbox *box = &h->outbox[cls];
-    b->next_encoded = link_encode((uintptr_t)box->head, b);
-    if (!box->head)
-        box->tail = b;
-    box->head = b;
-    box->bytes += class_size[cls];
-    h->outbox_bytes += class_size[cls];
-    if (box->bytes > OUTBOX_CLASS_BYTES)  /* blocks bigger than an outbox go back at once */
-        outbox_flush(h, cls);
-    else if (h->outbox_bytes > OUTBOX_HEAP_BYTES)
-        outbox_flush_all(h);
+    outbox_put(h, b, pg->class_id, LOAD(pg->block_size), owner);
 }
 
 /* The corrupted free list of a page is dropped (its blocks are leaked, never handed out). */

@@ -145,12 +145,18 @@ static inline uint64_t page_allocs(struct page *pg)
 
 struct page_list { struct page *head, *tail; size_t count; };
 
-/* Small blocks of other heaps' pages that this thread freed, on their way back to their
- * owners in batches (heap.c says why). */
-struct outbox { struct free_block *head, *tail; uint32_t bytes; };
 #define OUTBOX_CLASS_BYTES 4096                /* per class: sent to the owners past this */
 #define OUTBOX_HEAP_BYTES 16384                /* all classes of one heap: all sent past this */
 #define REMOTE_PREFETCH_DISTANCE 4             /* blocks between a returned block and its hint */
+/* Small blocks of other heaps' pages that this thread freed, on their way back to their
+ * owners in batches (heap.c says why): a run of blocks of one owner, newest first, and the
+ * newest REMOTE_PREFETCH_DISTANCE of them, whose hints the next ones become. */
+struct outbox {
+    struct free_block *head, *tail;
+    struct heap *owner;
+    struct returned_block *recent[REMOTE_PREFETCH_DISTANCE];  /* by blocks % the distance */
+    _Atomic uint32_t bytes, blocks;          /* read by stats folds */
+};
 
 /* Medium blocks of 16 KiB..160 KiB freed by a thread wait in its cache (per size class, up to
  * MEDIUM_CACHE_DEPTH each) and are handed out again without splitting or coalescing. */
@@ -200,7 +206,8 @@ struct heap_stats {
     _Atomic uint64_t small_allocs;          /* from pages that left their class */
     _Atomic uint64_t small_frees;           /* by the owner, from pages that left their class */
     _Atomic uint64_t collected_bytes;       /* other threads' frees taken back, from those pages */
-    _Atomic uint64_t remote_frees;          /* blocks of other heaps' pages this thread freed */
+    _Atomic uint64_t remote_frees;          /* blocks of other heaps' pages this thread freed and
+                                               sent back (stats.c adds those in its outboxes) */
     _Atomic uint64_t remote_free_bytes;
     _Atomic uint64_t small_other_allocs;   /* small blocks made by calloc, realloc, aligned */
     _Atomic uint64_t small_other_frees;    /* small blocks freed by realloc */

@@ -53,7 +53,8 @@ static inline void stat_live(int64_t delta)
  * only lowers `used`, and the slow paths count the rest. A page's frees by its owner are then
  *     allocs - used - collected
  * (collected: its blocks that other threads freed and the owner took back). Those threads
- * count their frees and the bytes when they free; until the owner takes such a block back it
+ * count their frees and the bytes when they send them back, and a fold adds those still in
+ * their outboxes (stats_add_outboxes); until the owner takes such a block back it
  * is still in its page's `used`, so the live small bytes are
  *     sum over pages of (used + collected) * block size - (remote_free_bytes - collected_bytes).
  * A page that leaves its class (used is 0 then) hands its counts to its heap. Per-class heap
@@ -73,6 +74,16 @@ static void stats_take_page_counts(struct heap *h, struct page *pg)
  * apart (the owner changes a page's `collected` and then its `counts`). */
 struct fold { int64_t mallocs, frees, live; };
 
+/* Other heaps' blocks that h freed and holds in its outboxes: counted in its remote frees once
+ * sent (heap.c, outbox_take), so that the remote free itself pays for no counter. */
+static void stats_add_outboxes(struct fold *f, const struct heap *h)
+{
+    for (unsigned c = 0; c < NUM_CLASSES; c++) {
+        f->frees += LOAD(h->outbox[c].blocks);
+        f->live -= LOAD(h->outbox[c].bytes);
+    }
+}
+
 static void stats_add_heap(struct fold *f, struct mem_io_stats *sum, struct heap *h)
 {
     const struct heap_stats *st = &h->stats;
@@ -80,6 +91,7 @@ static void stats_add_heap(struct fold *f, struct mem_io_stats *sum, struct heap
     f->frees += (int64_t)(LOAD(st->small_frees) + LOAD(st->remote_frees) + LOAD(st->free_calls) -
                           LOAD(st->small_other_frees));
     f->live += LOAD(st->live) + (int64_t)(LOAD(st->collected_bytes) - LOAD(st->remote_free_bytes));
+    stats_add_outboxes(f, h);
     sum->calloc_calls += LOAD(st->calloc_calls);
     sum->realloc_calls += LOAD(st->realloc_calls);
     sum->aligned_calls += LOAD(st->aligned_calls);
