@@ -175,7 +175,7 @@ static struct free_block *outbox_take(struct heap *h, unsigned cls)
     struct free_block *run = box->head;
     BUMP(h->stats.remote_frees, LOAD(box->blocks));
     BUMP(h->stats.remote_free_bytes, LOAD(box->bytes));
-    h->outbox_bytes -= LOAD(box->bytes);
+    STORE(h->outbox_bytes, LOAD(h->outbox_bytes) - LOAD(box->bytes));
     box->head = NULL;
     STORE(box->bytes, 0);
     STORE(box->blocks, 0);
@@ -256,8 +256,8 @@ static inline void outbox_put(struct heap *h, struct free_block *b, unsigned cls
     STORE(box->blocks, blocks + 1);
     uint32_t bytes = LOAD(box->bytes) + size;
     STORE(box->bytes, bytes);
-    size_t all = h->outbox_bytes + size;
-    h->outbox_bytes = all;
+    size_t all = LOAD(h->outbox_bytes) + size;
+    STORE(h->outbox_bytes, all);
     if (bytes > OUTBOX_CLASS_BYTES)  /* blocks bigger than an outbox go back at once */
         outbox_flush(h, cls);
     else if (all > OUTBOX_HEAP_BYTES)

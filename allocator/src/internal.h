@@ -235,7 +235,7 @@ struct heap {
     struct page_list stash;                  /* more of them, unformatted: reused before the pool */
     uint64_t stash_checked_ms;               /* when the stash last sent its due pages (pages.c) */
     struct outbox outbox[NUM_CLASSES];       /* other heaps' blocks this thread freed */
-    size_t outbox_bytes;                     /* in all outboxes */
+    _Atomic size_t outbox_bytes;             /* in all outboxes (read by stats folds) */
     struct heap_stats stats;
     struct medium_cache medium;
     struct arena *arena;                     /* where this thread's medium blocks come from */

@@ -78,6 +78,8 @@ struct fold { int64_t mallocs, frees, live; };
  * sent (heap.c, outbox_take), so that the remote free itself pays for no counter. */
 static void stats_add_outboxes(struct fold *f, const struct heap *h)
 {
+    if (!LOAD(h->outbox_bytes))  /* the usual case, and a single thread's always: no walk */
+        return;
     for (unsigned c = 0; c < NUM_CLASSES; c++) {
         f->frees += LOAD(h->outbox[c].blocks);
         f->live -= LOAD(h->outbox[c].bytes);
