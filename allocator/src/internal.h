@@ -234,7 +234,7 @@ struct heap {
     struct page_list empty;                  /* a few empty pages kept for quick reuse */
     struct page_list stash;                  /* more of them, unformatted: reused before the pool */
     uint64_t stash_checked_ms;               /* when the stash last sent its due pages (pages.c) */
-    struct outbox outbox[NUM_CLASSES];       /* other heaps' blocks this thread freed */
+    _Alignas(64) struct outbox outbox[NUM_CLASSES];  /* other heaps' blocks this thread freed: a line each */
     _Atomic size_t outbox_bytes;             /* in all outboxes (read by stats folds) */
     struct heap_stats stats;
     struct medium_cache medium;
