@@ -183,7 +183,9 @@ static struct free_block *outbox_take(struct heap *h, unsigned cls)
     return run;
 }
 
-static void outbox_flush(struct heap *h, unsigned cls)
+/* Not inlined (nor outbox_flush_all): outbox_put's calls are then jumps, and a remote free
+ * needs no stack frame. */
+static __attribute__((noinline)) void outbox_flush(struct heap *h, unsigned cls)
 {
     struct outbox *box = &h->outbox[cls];
     struct heap *owner = box->owner;
@@ -193,7 +195,7 @@ static void outbox_flush(struct heap *h, unsigned cls)
 
 /* All classes go back, the outboxes of neighbouring classes with one owner as one run (a
  * hand-off of mixed sizes): one CAS for each. */
-static void outbox_flush_all(struct heap *h)
+static __attribute__((noinline)) void outbox_flush_all(struct heap *h)
 {
     struct free_block *run = NULL, *last = NULL;
     struct heap *owner = NULL;
