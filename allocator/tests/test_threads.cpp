@@ -223,6 +223,84 @@ TEST(Threads, CrossThreadFreesCountOnceWhenTheyHappen)
     EXPECT_EQ(end.errors, start.errors);
 }
 
+// A remote free counts when it happens although its block waits in the freeing thread's
+// outbox (a few blocks stay there until the thread exits), and the send counts nothing twice.
+TEST(Threads, RemoteFreesCountWhileTheirBlocksWaitInAnOutbox)
+{
+    const size_t kBlocks = 10, kSize = 48;  // 480 B: far below what an outbox holds
+    std::vector<void *> blocks(kBlocks);
+    for (auto &p : blocks)
+        p = mem_io_malloc(kSize);
+    struct mem_io_stats before, waiting, sent;
+    mem_io_get_stats(&before);
+    std::atomic<int> step{0};
+    std::thread other([&] {
+        for (void *p : blocks)
+            mem_io_free(p);
+        step.store(1);
+        while (step.load() < 2)  // alive, so its outbox keeps the blocks
+            std::this_thread::yield();
+    });
+    while (step.load() < 1)
+        std::this_thread::yield();
+    mem_io_get_stats(&waiting);
+    step.store(2);
+    other.join();  // its exit sends the blocks back
+    mem_io_get_stats(&sent);
+    EXPECT_EQ(waiting.free_calls - before.free_calls, kBlocks);
+    EXPECT_EQ(before.live_bytes - waiting.live_bytes, kBlocks * kSize);
+    EXPECT_EQ(sent.free_calls, waiting.free_calls);
+    EXPECT_EQ(sent.live_bytes, waiting.live_bytes);
+}
+
+// An outbox holds the blocks of one owner: a thread that frees the blocks of two owners in
+// turn sends a run at every change of owner, and each owner gets its own blocks back (here
+// it reuses them instead of carving new ones, round after round).
+TEST(Threads, FreesOfTwoOwnersInTurnGoBackToEach)
+{
+    const int kRounds = 20, kBatch = 500;
+    std::vector<void *> handed[2] = {std::vector<void *>(kBatch), std::vector<void *>(kBatch)};
+    std::set<void *> distinct[2];
+    std::atomic<int> made{0}, freed{0};
+    struct mem_io_stats start, end;
+    mem_io_get_stats(&start);
+    auto owner = [&](int me) {
+        for (int r = 1; r <= kRounds; r++) {
+            for (auto &p : handed[me]) {
+                p = mem_io_malloc(64);
+                static_cast<char *>(p)[0] = static_cast<char>(me);
+                distinct[me].insert(p);
+            }
+            made.fetch_add(1);
+            while (freed.load() < r)
+                std::this_thread::yield();
+        }
+    };
+    std::thread a(owner, 0), b(owner, 1);
+    std::thread freer([&] {
+        for (int r = 1; r <= kRounds; r++) {
+            while (made.load() < 2 * r)
+                std::this_thread::yield();
+            for (int i = 0; i < kBatch; i++)
+                for (int me = 0; me < 2; me++) {
+                    EXPECT_EQ(static_cast<char *>(handed[me][i])[0], me);
+                    mem_io_free(handed[me][i]);
+                }
+            freed.store(r);
+        }
+    });
+    a.join();
+    b.join();
+    freer.join();
+    mem_io_get_stats(&end);
+    // kRounds * kBatch = 10000 per owner if nothing came back while the freeing thread ran
+    EXPECT_LT(distinct[0].size(), size_t(3 * kBatch));
+    EXPECT_LT(distinct[1].size(), size_t(3 * kBatch));
+    EXPECT_EQ(end.free_calls - start.free_calls, size_t(2 * kRounds * kBatch));
+    EXPECT_EQ(end.live_bytes, start.live_bytes);
+    EXPECT_EQ(end.errors, start.errors);
+}
+
 // The same with one consumer that lives throughout: it sends the blocks back in batches while
 // it runs (it may hold a few KiB per size class), so the producer keeps reusing the same
 // blocks instead of new ones every round.
