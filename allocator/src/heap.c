@@ -94,26 +94,25 @@ static void free_collected(struct heap *h, struct free_block *b, struct page *pg
         page_after_free(h, pg);
 }
 
-/* The next block of a list that crosses pages (a remote list): a link that is not
- * a 16-byte aligned small address is reported and ends the list (its blocks are leaked,
- * never handed out). */
-static struct free_block *cross_page_next(struct free_block *b)
+/* The next block of a remote list, whose blocks lie in the small range's first `span` bytes
+ * (read once by the walk: it only grows): a link that is not a 16-byte aligned small address
+ * is reported and ends the list (its blocks are leaked, never handed out). */
+static inline struct free_block *cross_page_next(struct free_block *b, uintptr_t base, uintptr_t span)
 {
     uintptr_t next = link_decode(b->next_encoded, b);
-    if (next && (!is_small((void *)next) || (next & 15))) {
+    if (unlikely(next - base >= span || (next & 15)) && next) {
         report_error("free", "corrupted cross-thread free list", (void *)next);
         return NULL;
     }
     return (struct free_block *)next;
 }
 
-/* Block b of page pg as a returned block when it has room for a prefetch hint (struct
- * returned_block), else NULL. Not in secure mode, whose blocks are zero past their struct
- * free_block while they wait. */
-static inline struct returned_block *hint_room(struct free_block *b, const struct page *pg)
+/* Whether returned blocks of `size` bytes have room for a prefetch hint (struct
+ * returned_block). Not in secure mode, whose blocks are zero past their struct free_block
+ * while they wait. */
+static inline bool hint_room(uint32_t size)
 {
-    bool room = !secure_mode && LOAD(pg->block_size) >= sizeof(struct returned_block);
-    return room ? (struct returned_block *)b : NULL;
+    return !secure_mode && size >= sizeof(struct returned_block);
 }
 
 /* The walk reads each returned block once, and most are in another core's cache: one miss
@@ -127,12 +126,15 @@ static void heap_collect_remote(struct heap *h)
     if (!atomic_load_explicit(&h->remote, relaxed))
         return;
     struct free_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    /* read once, not per block: the base never moves, and h's pages lie within the span */
+    const uintptr_t base = LOAD(small_base), span = LOAD(small_span);
     while (b) {
-        struct page *pg = page_of(small_offset(b));
-        struct returned_block *r = hint_room(b, pg);
-        if (r)
+        struct page *pg = page_of((uintptr_t)b - base);
+        if (hint_room(LOAD(pg->block_size))) {
+            struct returned_block *r = (struct returned_block *)b;
             __builtin_prefetch((void *)link_decode(r->ahead_encoded, &r->ahead_encoded), 1);
-        struct free_block *next = cross_page_next(b);
+        }
+        struct free_block *next = cross_page_next(b, base, span);
         if (likely(block_marked_free(b)))
             free_collected(h, b, pg);
         else
@@ -222,10 +224,10 @@ static __attribute__((noinline)) void outbox_flush_all(struct heap *h)
 /* Block b (of `size` bytes), the newest of its outbox's run after `blocks` others, names as
  * its prefetch hint the block that came in REMOTE_PREFETCH_DISTANCE blocks before it, which
  * the owner's walk meets that many blocks later (NULL for the run's first ones). Only blocks
- * with room for the hint (hint_room). */
+ * with room for the hint. */
 static inline void outbox_hint(struct outbox *box, struct free_block *b, uint32_t blocks, uint32_t size)
 {
-    if (secure_mode || size < sizeof(struct returned_block))
+    if (!hint_room(size))
         return;
     struct returned_block *r = (struct returned_block *)b;
     struct returned_block **slot = &box->recent[blocks % REMOTE_PREFETCH_DISTANCE];
@@ -285,9 +287,10 @@ static __attribute__((noinline)) void free_remote_without_heap(struct free_block
     }
     stat_add(&tls_heap->stats.remote_frees, 1);
     stat_add(&tls_heap->stats.remote_free_bytes, LOAD(pg->block_size));
-    struct returned_block *r = hint_room(b, pg);
-    if (r)
+    if (hint_room(LOAD(pg->block_size))) {
+        struct returned_block *r = (struct returned_block *)b;
         r->ahead_encoded = link_encode(0, &r->ahead_encoded);
+    }
     remote_push(owner, b, b);
 }
 
